@@ -1,0 +1,26 @@
+"""Admin console."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_login import current_user
+
+from webapp.admin import bp
+from webapp.models import AccountState, Role
+from webapp.services import accounts
+from webapp.web.guards import role_required
+from webapp.web.htmx import render
+
+ROLE_ORDER = [Role.STUDENT, Role.PARENT, Role.TEACHER, Role.STAFF, Role.ADMIN]
+STATE_ORDER = list(AccountState)
+
+
+@bp.get("/")
+@role_required(Role.ADMIN)
+def home() -> Response:
+    return render(
+        "admin/home.html",
+        schools=accounts.school_counts(current_user),
+        roles=ROLE_ORDER,
+        states=STATE_ORDER,
+    )

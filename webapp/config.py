@@ -1,0 +1,79 @@
+"""One Config class. Every setting can be overridden by a FLASK_<NAME> environment variable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+HTMX_VERSION = "2.0.8"
+
+
+class Config:
+    # "development" (make run), "production" or "testing".
+    ENVIRONMENT = "development"
+    # Generated once into instance/secret_key in development; required in production.
+    SECRET_KEY: str | None = None
+    # Canonical address used in every emailed or printed link; never the request's Host.
+    BASE_URL = "http://127.0.0.1:5000"
+    SCHOOL_DISTRICT_NAME = "Keyslip"
+
+    # None means instance/keyslip.db (SQLite in WAL mode).
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL: str | None = None
+
+    # Jobs: "inline" (tests), "thread" (make run) or "rq" (production, needs REDIS_URL).
+    JOBS_BACKEND = "thread"
+    JOBS_QUEUE = "keyslip"
+
+    # argon2id; the floor is OWASP's m=19 MiB, t=2, p=1.
+    ARGON2_TIME_COST = 2
+    ARGON2_MEMORY_COST = 19 * 1024
+    ARGON2_PARALLELISM = 1
+
+    # Minimum chosen-password length by role (NIST SP 800-63B); young students by grade.
+    PASSWORD_MIN_LENGTH = {"admin": 15, "staff": 15, "teacher": 15, "parent": 12, "student": 8}
+    PASSWORD_MIN_LENGTH_YOUNG = 6
+    YOUNG_STUDENT_GRADES = ["PK", "TK", "KG", "01", "02", "03"]
+    PASSWORD_MAX_LENGTH = 128
+    TEMP_PASSWORD_DAYS = 14
+
+    # Sign-in throttling: per-IP cap (Flask-Limiter) and progressive per-account delay.
+    LOGIN_RATE_LIMIT = "30 per minute;300 per hour"
+    LOGIN_DELAY_AFTER_FAILURES = 5
+    LOGIN_DELAY_STEP_SECONDS = 60
+    LOGIN_DELAY_MAX_SECONDS = 15 * 60
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+
+    # Server-side sessions: "sqlalchemy" (default) or "redis" (production).
+    SESSION_BACKEND = "sqlalchemy"
+    SESSION_COOKIE_NAME = "keyslip_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_IDLE_MINUTES = 30
+    SESSION_ABSOLUTE_HOURS = 12
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # No long-lived remember-me on shared classroom devices.
+    REMEMBER_COOKIE_DURATION = timedelta(hours=0)
+
+    WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_SSL_STRICT = True
+    MAX_CONTENT_LENGTH = 50 * 1024 * 1024
+
+    # Mail: with no MAIL_SERVER in development, messages go to the /dev/outbox page.
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER = "Keyslip <no-reply@keyslip.invalid>"
+
+    # htmx from the CDN, pinned with SRI; static/vendor holds the same file as a fallback.
+    HTMX_USE_CDN = True
+    HTMX_CDN_URL = f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
+    HTMX_SRI = "sha384-/TgkGk7p307TH7EXJDuUlgG3Ce1UVolAOFopFekQkkXihi5u/6OCvVKyz1W+idaz"
+    HTMX_VENDOR_FILE = f"vendor/htmx-{HTMX_VERSION}.min.js"
+
+    DEMO_SEED = 2026

@@ -1,0 +1,147 @@
+"""Background jobs, queued during a transaction and dispatched only after it commits.
+
+A job is a registered function that takes ids and other plain values, never objects or
+secrets. `enqueue()` parks the job on the database session; the commit hands it to the
+backend chosen by JOBS_BACKEND (inline, thread or rq) and a rollback drops it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from webapp.extensions import db
+
+log = logging.getLogger(__name__)
+
+REGISTRY: dict[str, Callable[..., Any]] = {}
+_PENDING = "keyslip_pending_jobs"
+_PLAIN = (int, str, bool, float, type(None))
+
+
+def job(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Register a function as a job under its dotted name."""
+    REGISTRY[f"{fn.__module__}.{fn.__name__}"] = fn
+    return fn
+
+
+def enqueue(fn: Callable[..., Any], *args: Any) -> None:
+    """Queue a job to run after the current transaction commits."""
+    name = f"{fn.__module__}.{fn.__name__}"
+    if REGISTRY.get(name) is not fn:
+        raise ValueError(f"{name} is not a registered job")
+    if not all(isinstance(arg, _PLAIN) for arg in args):
+        raise TypeError("jobs take ids and plain values only")
+    db.session.info.setdefault(_PENDING, []).append((name, args))
+
+
+def pending() -> list[tuple[str, tuple[Any, ...]]]:
+    return list(db.session.info.get(_PENDING, []))
+
+
+@event.listens_for(Session, "after_commit")
+def _dispatch_after_commit(session: Session) -> None:
+    jobs = session.info.pop(_PENDING, [])
+    if jobs:
+        backend: Backend = current_app.extensions["keyslip_jobs"]
+        for name, args in jobs:
+            backend.submit(name, args)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def run_job(app: Flask, name: str, args: tuple[Any, ...], job_id: str | None = None) -> Any:
+    """Run one job in a fresh app context (and so a fresh database session)."""
+    from webapp.services.audit import Origin, current_origin
+
+    token = current_origin.set(Origin(request_id=job_id or str(uuid.uuid4())))
+    try:
+        with app.app_context():
+            return REGISTRY[name](*args)
+    finally:
+        current_origin.reset(token)
+
+
+class Backend(Protocol):
+    def submit(self, name: str, args: tuple[Any, ...]) -> None: ...
+
+
+class InlineBackend:
+    """Run each job at once, in the committing thread (tests)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def submit(self, name: str, args: tuple[Any, ...]) -> None:
+        run_job(self.app, name, args)
+
+
+class ThreadBackend:
+    """Run jobs one at a time on a daemon thread in this process (make run)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.queue: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, name: str, args: tuple[Any, ...]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="jobs", daemon=True)
+                self._thread.start()
+        self.queue.put((name, args))
+
+    def _work(self) -> None:
+        while True:
+            name, args = self.queue.get()
+            try:
+                run_job(self.app, name, args)
+            except Exception:
+                log.exception("job %s failed", name)
+            finally:
+                self.queue.task_done()
+
+    def join(self) -> None:
+        self.queue.join()
+
+
+class RQBackend:
+    """Hand jobs to RQ workers over Redis (production)."""
+
+    def __init__(self, app: Flask) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        url = app.config["REDIS_URL"]
+        if not url:
+            raise RuntimeError("JOBS_BACKEND=rq needs FLASK_REDIS_URL")
+        self.queue = Queue(app.config["JOBS_QUEUE"], connection=Redis.from_url(url))
+
+    def submit(self, name: str, args: tuple[Any, ...]) -> None:
+        from rq import Retry
+
+        self.queue.enqueue(
+            "webapp.jobs.worker.perform", name, *args, retry=Retry(max=3, interval=[5, 30, 120])
+        )
+
+
+BACKENDS = {"inline": InlineBackend, "thread": ThreadBackend, "rq": RQBackend}
+
+
+def init_app(app: Flask) -> None:
+    kind = app.config["JOBS_BACKEND"]
+    if kind not in BACKENDS:
+        raise RuntimeError(f"JOBS_BACKEND must be one of {', '.join(BACKENDS)}, not {kind!r}")
+    app.extensions["keyslip_jobs"] = BACKENDS[kind](app)

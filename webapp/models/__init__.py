@@ -1,0 +1,39 @@
+"""SQLAlchemy models, one module per domain."""
+
+from webapp.models.audit import AuditEvent, ImportRun, SessionRecord
+from webapp.models.base import utcnow
+from webapp.models.credentials import ParentCode, SetPasswordToken, StudentPin
+from webapp.models.delivery import CredentialBatch, Delivery
+from webapp.models.school import School, Setting
+from webapp.models.user import (
+    STAFF_ROLES,
+    AccountState,
+    Class,
+    Enrollment,
+    GuardianLink,
+    Role,
+    User,
+    user_schools,
+)
+
+__all__ = [
+    "STAFF_ROLES",
+    "AccountState",
+    "AuditEvent",
+    "Class",
+    "CredentialBatch",
+    "Delivery",
+    "Enrollment",
+    "GuardianLink",
+    "ImportRun",
+    "ParentCode",
+    "Role",
+    "School",
+    "SessionRecord",
+    "SetPasswordToken",
+    "Setting",
+    "StudentPin",
+    "User",
+    "user_schools",
+    "utcnow",
+]

@@ -1,0 +1,97 @@
+"""Account overviews for the home pages, and account administration from the CLI."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import case, func, select
+
+from webapp.extensions import db
+from webapp.models import (
+    AccountState,
+    Class,
+    Enrollment,
+    Role,
+    School,
+    User,
+    user_schools,
+    utcnow,
+)
+from webapp.services import audit, passwords, scope
+from webapp.services.errors import PolicyError
+
+STATE_SQL = case(
+    (User.deactivated_at.is_not(None), AccountState.DEACTIVATED.value),
+    (User.activated_at.is_not(None), AccountState.ACTIVE.value),
+    (User.invited_at.is_not(None), AccountState.INVITED.value),
+    else_=AccountState.NOT_SENT.value,
+)
+
+
+@dataclass
+class SchoolCounts:
+    school: School
+    # counts[role][state] -> number of people
+    counts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+
+    def total(self, role: str) -> int:
+        return sum(self.counts.get(role, {}).values())
+
+
+def school_counts(actor: User) -> list[SchoolCounts]:
+    """Count the actor's schools' users by role and account state."""
+    schools = db.session.scalars(scope.visible_schools(actor)).all()
+    result = {school.id: SchoolCounts(school) for school in schools}
+    rows = db.session.execute(
+        select(user_schools.c.school_id, User.role, STATE_SQL, func.count())
+        .join(User, User.id == user_schools.c.user_id)
+        .where(user_schools.c.school_id.in_(result))
+        .group_by(user_schools.c.school_id, User.role, STATE_SQL)
+    )
+    for school_id, role, state, count in rows:
+        result[school_id].counts[role][state] = count
+    return list(result.values())
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    klass: Class
+    students: int
+    active: int
+
+
+def teacher_class_summaries(actor: User) -> list[ClassSummary]:
+    classes = db.session.scalars(scope.teacher_classes(actor)).all()
+    if not classes:
+        return []
+    rows = db.session.execute(
+        select(Enrollment.class_id, func.count(), func.count(User.activated_at))
+        .join(User, User.id == Enrollment.user_id)
+        .where(Enrollment.class_id.in_([c.id for c in classes]), Enrollment.role == "student")
+        .group_by(Enrollment.class_id)
+    )
+    counts = {class_id: (students, active) for class_id, students, active in rows}
+    return [ClassSummary(c, *counts.get(c.id, (0, 0))) for c in classes]
+
+
+def create_admin(username: str, email: str, password: str, *, district_wide: bool = True) -> User:
+    """Create an active admin account for a real deployment; the caller commits."""
+    username = username.strip().lower()
+    if db.session.scalar(select(User).where(User.username == username)):
+        raise PolicyError([f"The username {username!r} is taken."])
+    user = User(
+        username=username,
+        email=email.strip().lower() or None,
+        given_name=username,
+        family_name="",
+        role=Role.ADMIN,
+        district_wide=district_wide,
+    )
+    passwords.check_policy(password, user)
+    user.password_hash = passwords.hash_password(password)
+    db.session.add(user)
+    user.activated_at = utcnow()
+    db.session.flush()
+    audit.record("cli", "admin_created", user)
+    return user

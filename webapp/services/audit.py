@@ -1,0 +1,56 @@
+"""Append-only audit trail, written in the caller's transaction."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.extensions import db
+from webapp.models import AuditEvent, User
+
+# Detail keys that would smell of a secret; details carrying them are refused outright.
+_SECRET_WORDS = ("password", "token", "secret")
+_SECRET_KEYS = frozenset({"code", "parent_code", "pin", "url", "reset_url", "link_url"})
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    ip: str | None = None
+    request_id: str | None = None
+
+
+# Set by the web layer for each request, and by jobs and the CLI for theirs.
+current_origin: ContextVar[Origin] = ContextVar(
+    "audit_origin",
+    default=Origin(),  # noqa: B039 (Origin is frozen)
+)
+
+
+def record(
+    actor: User | str | None,
+    action: str,
+    target: Any = None,
+    **details: Any,
+) -> AuditEvent:
+    """Add an audit event to the session; the caller's commit makes it permanent."""
+    for key in details:
+        if key.lower() in _SECRET_KEYS or any(w in key.lower() for w in _SECRET_WORDS):
+            raise ValueError(f"audit details may not carry {key!r}")
+    origin = current_origin.get()
+    if isinstance(actor, User):
+        actor_id, actor_label = actor.id, actor.username
+    else:
+        actor_id, actor_label = None, actor or "system"
+    event = AuditEvent(
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action=action,
+        target_type=type(target).__name__.lower() if target is not None else None,
+        target_id=getattr(target, "id", None),
+        details=details,
+        ip=origin.ip,
+        request_id=origin.request_id,
+    )
+    db.session.add(event)
+    return event

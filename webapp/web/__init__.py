@@ -1,0 +1,1 @@
+"""Web plumbing shared by the blueprints: htmx helpers, guards, errors, headers, sessions."""

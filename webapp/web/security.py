@@ -1,0 +1,147 @@
+"""Security headers, request ids, server-side sessions and session lifetimes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request, session, url_for
+from flask_login import current_user, logout_user
+from flask_session.base import ServerSideSessionInterface
+from flask_session.redis import RedisSessionInterface
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session as DbSession
+
+from webapp.extensions import db
+from webapp.models import SessionRecord, utcnow
+from webapp.services.audit import Origin, current_origin
+from webapp.web import htmx
+
+
+class DatabaseSessionInterface(ServerSideSessionInterface):
+    """Flask-Session's database store, on its own connection and our migrated table.
+
+    Keeping the session store off `db.session` means saving a session can never commit
+    work that a view chose not to commit.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(
+            app,
+            key_prefix="session:",
+            use_signer=False,
+            permanent=True,
+            sid_length=32,
+            serialization_format="msgpack",
+            cleanup_n_requests=None,
+        )
+
+    def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
+        with DbSession(db.engine) as dbs:
+            record = dbs.scalar(select(SessionRecord).where(SessionRecord.session_id == store_id))
+            if record is None or record.expiry <= utcnow():
+                return None
+            return self.serializer.decode(record.data)
+
+    def _delete_session(self, store_id: str) -> None:
+        with DbSession(db.engine) as dbs, dbs.begin():
+            dbs.execute(delete(SessionRecord).where(SessionRecord.session_id == store_id))
+
+    def _upsert_session(self, session_lifetime: timedelta, session: Any, store_id: str) -> None:
+        data = self.serializer.encode(session)
+        expiry = utcnow() + session_lifetime
+        with DbSession(db.engine) as dbs, dbs.begin():
+            record = dbs.scalar(select(SessionRecord).where(SessionRecord.session_id == store_id))
+            if record is None:
+                dbs.add(SessionRecord(session_id=store_id, data=data, expiry=expiry))
+            else:
+                record.data, record.expiry = data, expiry
+
+
+def session_interface(app: Flask) -> ServerSideSessionInterface:
+    if app.config["SESSION_BACKEND"] == "redis":
+        from redis import Redis
+
+        return RedisSessionInterface(
+            app,
+            client=Redis.from_url(app.config["REDIS_URL"]),
+            key_prefix="keyslip:session:",
+            use_signer=False,
+            permanent=True,
+            sid_length=32,
+            serialization_format="msgpack",
+        )
+    return DatabaseSessionInterface(app)
+
+
+def start_fresh_session() -> None:
+    """Give the signed-in person a new session id, so a planted cookie is worthless."""
+    session.clear()
+    now = utcnow().timestamp()
+    session["auth_at"] = now
+    session["seen_at"] = now
+    # regenerate() only acts on a non-empty session, so it comes after the keys are set.
+    current_app.session_interface.regenerate(session)
+
+
+def _session_expired() -> str | None:
+    now = utcnow().timestamp()
+    cfg = current_app.config
+    auth_at = session.get("auth_at", 0)
+    seen_at = session.get("seen_at", 0)
+    if now - auth_at > cfg["SESSION_ABSOLUTE_HOURS"] * 3600:
+        return "Your session has ended after the maximum time. Please sign in again."
+    if now - seen_at > cfg["SESSION_IDLE_MINUTES"] * 60:
+        return "You were signed out after a period of inactivity. Please sign in again."
+    return None
+
+
+# Endpoints a person who must change a temporary password may still reach.
+_CHANGE_ALLOWED = {"auth.change_password", "auth.sign_out", "static"}
+
+
+def register(app: Flask) -> None:
+    @app.before_request
+    def set_origin() -> None:
+        g.request_id = str(uuid.uuid4())
+        current_origin.set(Origin(ip=request.remote_addr, request_id=g.request_id))
+
+    @app.before_request
+    def check_session() -> Response | None:
+        if request.endpoint == "static" or not current_user.is_authenticated:
+            return None
+        reason = _session_expired()
+        if reason:
+            logout_user()
+            session.clear()
+            session["flash_after_signout"] = reason
+            return htmx.redirect(url_for("auth.sign_in"))
+        session["seen_at"] = utcnow().timestamp()
+        if current_user.must_change_password and request.endpoint not in _CHANGE_ALLOWED:
+            return htmx.redirect(url_for("auth.change_password"))
+        return None
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        cfg = app.config
+        scripts = "'self'"
+        if cfg["HTMX_USE_CDN"]:
+            scripts += " https://cdn.jsdelivr.net"
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if cfg["ENVIRONMENT"] == "production":
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        if current_user and current_user.is_authenticated:
+            # Signed-in pages carry names and credentials; never let a shared device cache them.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
