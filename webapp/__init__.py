@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
@@ -107,6 +107,19 @@ def _init_login(app: Flask) -> None:
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = "Please sign in to continue."
     login_manager.session_protection = "basic"
+
+    @login_manager.unauthorized_handler
+    def unauthorized() -> Response:
+        from flask import redirect, request, url_for
+
+        from webapp.web.htmx import is_htmx
+
+        if is_htmx():
+            # A login form swapped into a div would be useless: send the whole page there.
+            response = Response("", 401)
+            response.headers["HX-Redirect"] = url_for("auth.sign_in")
+            return response
+        return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
 
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from webapp.admin import bp
 from webapp.models import AccountState, Role
-from webapp.services import accounts
+from webapp.services import accounts, scope
 from webapp.web.guards import role_required
 from webapp.web.htmx import render
 
@@ -23,4 +23,16 @@ def home() -> Response:
         schools=accounts.school_counts(current_user),
         roles=ROLE_ORDER,
         states=STATE_ORDER,
+    )
+
+
+@bp.get("/users/<int:user_id>")
+@role_required(Role.ADMIN)
+def user_show(user_id: int) -> Response:
+    user = scope.require_user(current_user, user_id)
+    return render(
+        "admin/users/show.html",
+        user=user,
+        children=scope.linked_children(user) if user.role == Role.PARENT else [],
+        guardians=scope.guardians(user) if user.role == Role.STUDENT else [],
     )

@@ -40,7 +40,11 @@ def enqueue(fn: Callable[..., Any], *args: Any) -> None:
         raise ValueError(f"{name} is not a registered job")
     if not all(isinstance(arg, _PLAIN) for arg in args):
         raise TypeError("jobs take ids and plain values only")
-    db.session.info.setdefault(_PENDING, []).append((name, args))
+    session = db.session()
+    if session.get_transaction() is None:
+        # Begin now, so a rollback before any query still fires and drops the job.
+        session.begin()
+    session.info.setdefault(_PENDING, []).append((name, args))
 
 
 def pending() -> list[tuple[str, tuple[Any, ...]]]:

@@ -110,3 +110,12 @@ def linked_children(parent: User) -> Sequence[User]:
         .where(GuardianLink.parent_id == parent.id)
         .order_by(User.given_name)
     ).all()
+
+
+def guardians(student: User) -> Sequence[User]:
+    return db.session.scalars(
+        select(User)
+        .join(GuardianLink, GuardianLink.parent_id == User.id)
+        .where(GuardianLink.student_id == student.id)
+        .order_by(User.family_name, User.given_name)
+    ).all()

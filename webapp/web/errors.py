@@ -32,12 +32,12 @@ def error_response(status: int, message: str | None = None) -> Response:
     message = message or MESSAGES.get(status, MESSAGES[500])
     if is_htmx():
         # Show the message in the page's alert region rather than inside the swap target.
-        body = render_template("errors/_toast.html", status=status, message=message)
+        body = render_template("errors/_toast.html", code=status, message=message)
         response = Response(body, status)
         response.headers["HX-Retarget"] = "#flash"
         response.headers["HX-Reswap"] = "innerHTML"
         return response
-    return Response(render_template("errors/error.html", status=status, message=message), status)
+    return Response(render_template("errors/error.html", code=status, message=message), status)
 
 
 def register(app: Flask) -> None:
