@@ -54,6 +54,8 @@ class Config:
     SESSION_IDLE_MINUTES = 30
     SESSION_ABSOLUTE_HOURS = 12
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # Sessions are saved when they change (seen_at moves every minute), not on every request.
+    SESSION_REFRESH_EACH_REQUEST = False
     # No long-lived remember-me on shared classroom devices.
     REMEMBER_COOKIE_DURATION = timedelta(hours=0)
 

@@ -11,7 +11,13 @@ from webapp.services import accounts, scope
 from webapp.web.guards import role_required
 from webapp.web.htmx import render
 
-ROLE_ORDER = [Role.STUDENT, Role.PARENT, Role.TEACHER, Role.STAFF, Role.ADMIN]
+ROLE_LABELS = {
+    Role.STUDENT: "Students",
+    Role.PARENT: "Parents",
+    Role.TEACHER: "Teachers",
+    Role.STAFF: "Staff",
+    Role.ADMIN: "Admins",
+}
 STATE_ORDER = list(AccountState)
 
 
@@ -21,7 +27,7 @@ def home() -> Response:
     return render(
         "admin/home.html",
         schools=accounts.school_counts(current_user),
-        roles=ROLE_ORDER,
+        roles=ROLE_LABELS,
         states=STATE_ORDER,
     )
 

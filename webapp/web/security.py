@@ -117,7 +117,10 @@ def register(app: Flask) -> None:
             session.clear()
             session["flash_after_signout"] = reason
             return htmx.redirect(url_for("auth.sign_in"))
-        session["seen_at"] = utcnow().timestamp()
+        now = utcnow().timestamp()
+        # A minute's precision is enough for the idle limit and spares a write per request.
+        if now - session.get("seen_at", 0) >= 60:
+            session["seen_at"] = now
         if current_user.must_change_password and request.endpoint not in _CHANGE_ALLOWED:
             return htmx.redirect(url_for("auth.change_password"))
         return None

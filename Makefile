@@ -1,0 +1,45 @@
+# Keyslip: `make run` to try it, `make test` to prove it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask
+export FLASK_APP := wsgi.py
+
+.PHONY: run test bench lint install chromium screenshots clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo seed
+	$(FLASK) demo sign-ins
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+# The browser tests drive Debian's Chromium; Playwright's own browser download is not used.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Chromium from Debian's packages..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+
+test: install chromium
+	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/run.py
+
+lint: install
+	$(VENV)/bin/ruff format --check webapp tests bench
+	$(VENV)/bin/ruff check webapp tests bench
+
+screenshots: install chromium
+	$(PY) docs/take_screenshots.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache
