@@ -119,6 +119,8 @@ def read_roster(
         )
     if complete is not None:
         roster.complete = complete
+    if roster.format == "csv":
+        roster.modes = {"users": "bulk" if roster.complete else "delta"}
     return finish(roster, ctx.log, ctx.encodings)
 
 

@@ -83,13 +83,12 @@ def decode_bytes(data: bytes, file: str, log: ProblemLog) -> tuple[str, str] | N
         encoding = "windows-1252"
     except UnicodeDecodeError:
         text, encoding = _decode_guess(body)
-    hint = _detector_hint(body, encoding)
     log.warning(
         file,
         first_bad,
         None,
         f"The file is not UTF-8 (first non-UTF-8 byte on this line), so it was read as "
-        f"{encoding}{hint}. Check accented names in the preview; if they look wrong, "
+        f"{encoding}. Check accented names in the preview; if they look wrong, "
         f"{_SAVE_AS[0].lower()}{_SAVE_AS[1:]}",
     )
     return text, encoding
@@ -106,19 +105,6 @@ def _decode_guess(body: bytes) -> tuple[str, str]:
         except (UnicodeDecodeError, LookupError):
             pass
     return body.decode("latin-1"), "latin-1"
-
-
-def _detector_hint(body: bytes, encoding: str) -> str:
-    """Name the encoding charset-normalizer prefers, when it disagrees."""
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(body[:65536]).best()
-    if best is None or not best.encoding:
-        return ""
-    guess = codecs.lookup(best.encoding).name
-    if guess in (codecs.lookup(encoding).name, "latin-1", "iso8859-1", "iso8859-15", "ascii"):
-        return ""
-    return f" (it may instead be {guess})"
 
 
 def _decode_mixed(body: bytes, file: str, log: ProblemLog) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from webapp.roster.normalise import identity_key
@@ -101,6 +102,26 @@ def check_shared_identities(people: Sequence[PersonRecord], log: ProblemLog) -> 
                 )
 
 
+def _parent_schools(roster: Roster) -> None:
+    """Give parents with no school of their own their children's schools."""
+    if not roster.guardians:
+        return
+    schools = {p.sourced_id: p.school_ids for p in roster.people if p.role == "student"}
+    children: dict[str, list[str]] = {}
+    for link in roster.guardians:
+        children.setdefault(link.parent_id, []).append(link.student_id)
+    for i, person in enumerate(roster.people):
+        if person.role != "parent" or person.school_ids or person.sourced_id not in children:
+            continue
+        inherited: list[str] = []
+        for child in children[person.sourced_id]:
+            for school in schools.get(child, ()):
+                if school not in inherited:
+                    inherited.append(school)
+        if inherited:
+            roster.people[i] = replace(person, school_ids=tuple(inherited))
+
+
 def finish(roster: Roster, log: ProblemLog, encodings: dict[str, str]) -> Roster:
     """Drop duplicate records, check shared identities and attach problems."""
     roster.schools = drop_duplicates(roster.schools, lambda r: r.sourced_id, "school", log)
@@ -117,6 +138,7 @@ def finish(roster: Roster, log: ProblemLog, encodings: dict[str, str]) -> Roster
             seen.add(pair)
             guardians.append(link)
     roster.guardians = guardians
+    _parent_schools(roster)
     check_shared_identities(roster.people, log)
     if roster.complete and log.has_file_error():
         roster.complete = False

@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 
 from webapp.roster.columns import Columns
-from webapp.roster.context import FileSet, ReadContext, map_role, norm_role, split_list
+from webapp.roster.context import FileSet, ReadContext, map_role, split_list
 from webapp.roster.decode import Table
+from webapp.roster.orgs import OrgTree
 from webapp.roster.records import (
     ClassRecord,
     EnrollmentRecord,
@@ -16,16 +17,10 @@ from webapp.roster.records import (
     PersonRecord,
     Role,
     Roster,
-    SchoolRecord,
     Status,
 )
 
 ENTITIES = ("orgs", "users", "roles", "classes", "enrollments")
-# Org types that hold schools rather than being one: people attached only to
-# these are district-wide, and no SchoolRecord is made for them.
-CONTAINER_ORG_TYPES = frozenset(
-    {"district", "local", "state", "national", "ministryofeducation", "adminunit"}
-)
 _USER_ID = re.compile(r"\{[^{}:]+:[^{}]*\}")
 _ISO_STAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
@@ -104,14 +99,6 @@ ENROLLMENT_FIELDS = {
 
 
 @dataclass(slots=True)
-class _Org:
-    name: str
-    type: str
-    parent: str
-    line: int
-
-
-@dataclass(slots=True)
 class _Roles:
     """What roles.csv (1.2) says about one user."""
 
@@ -129,9 +116,7 @@ class OneRosterReader:
         self.log = ctx.log
         self.version = version
         self.modes: dict[str, Mode] = {}
-        self.orgs: dict[str, _Org] = {}
-        self.orgs_file = "orgs.csv"
-        self.promoted: dict[str, str] = {}
+        self.tree = OrgTree(ctx.log)
         self.roles: dict[str, _Roles] = {}
         self.roles_file = "roles.csv"
         self.person_roles: dict[str, Role | None] = {}
@@ -317,50 +302,18 @@ class OneRosterReader:
 
     def _school(self, org_id: str, file: str, line: int, column: str) -> str | None:
         """Resolve an org reference to the school it belongs to (None: district-wide)."""
-        org = self.orgs.get(org_id)
-        if org is None:
-            if self.modes.get("orgs") == "bulk":
-                self.log.warning(
-                    file,
-                    line,
-                    column,
-                    f"Org '{org_id}' is not in orgs.csv; the reference was ignored.",
-                    kind="dangling-org",
-                )
-                return None
-            return org_id
-        seen: set[str] = set()
-        current_id, current = org_id, org
-        while current.type == "department":
-            seen.add(current_id)
-            parent = self.orgs.get(current.parent)
-            if parent is None or current.parent in seen:
-                break
-            current_id, current = current.parent, parent
-        if current.type == "department":
-            if org_id not in self.promoted:
-                self.promoted[org_id] = org_id
-                self.log.warning(
-                    self.orgs_file,
-                    org.line,
-                    "type",
-                    f"Org '{org_id}' ({org.name}) is a department in no school; people and "
-                    "classes in it were placed in it as if it were a school.",
-                )
-            return org_id
-        if current.type in CONTAINER_ORG_TYPES:
-            return None
-        return current_id
+        return self.tree.school(org_id, file, line, column)
 
     # Files -----------------------------------------------------------------
 
     def read_orgs(self) -> None:
         """Read orgs.csv; schools are made once references are known."""
+        self.tree.strict = self.modes.get("orgs") == "bulk"
         opened = self._open("orgs", ORG_FIELDS, ("sourcedId", "name", "type"))
         if opened is None:
             return
         table, cols = opened
-        self.orgs_file = table.file
+        self.tree.file = table.file
         for line, cells in table.rows():
             sid = self.ctx.ident(cols.get(cells, "sourcedId"))
             if not sid:
@@ -370,23 +323,9 @@ class OneRosterReader:
             if not ok or status == "tobedeleted":
                 continue
             name = self.ctx.text(cols.get(cells, "name"), table.file, line, cols.name("name"))
-            org_type = norm_role(cols.get(cells, "type"))
-            if sid in self.orgs:
-                self.log.warning(
-                    table.file, line, None, f"Org '{sid}' is listed twice; the first was kept."
-                )
-                continue
-            self.orgs[sid] = _Org(
-                name or sid, org_type, self.ctx.ident(cols.get(cells, "parentSourcedId")), line
-            )
-        for sid, org in self.orgs.items():
-            if org.parent and org.parent not in self.orgs:
-                self.log.warning(
-                    table.file,
-                    org.line,
-                    cols.name("parentSourcedId"),
-                    f"Org '{sid}' names parent '{org.parent}', which is not in orgs.csv.",
-                )
+            parent = self.ctx.ident(cols.get(cells, "parentSourcedId"))
+            self.tree.add(sid, name, cols.get(cells, "type"), parent, line)
+        self.tree.check_parents(cols.name("parentSourcedId"))
 
     def read_roles(self) -> None:
         """Read 1.2 roles.csv: each user's primary role and their orgs."""
@@ -757,12 +696,7 @@ class OneRosterReader:
 
     def make_schools(self) -> None:
         """Make SchoolRecords for school orgs and departments used as schools."""
-        for sid, org in self.orgs.items():
-            if org.type in CONTAINER_ORG_TYPES:
-                continue
-            if org.type == "department" and sid not in self.promoted:
-                continue
-            self.roster.schools.append(SchoolRecord(sid, org.name, self.orgs_file, org.line))
+        self.roster.schools.extend(self.tree.schools())
 
     def read(self) -> Roster:
         """Read the whole bundle."""
