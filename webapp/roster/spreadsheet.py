@@ -102,7 +102,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "password": ("Password", "Initial password", "Temporary password", "Temp password"),
     "status": ("Status", "Account status"),
     "enabled": ("Enabled", "Active", "Login enabled"),
-    "linked_student": ("Child ID", "Child", "Linked student", "Linked student ID", "Student ID"),
+    "linked_student": ("Child ID", "Child", "Linked student", "Linked student ID"),
 }
 FIELDS = tuple(ALIASES)
 LINK_ALIASES: dict[str, tuple[str, ...]] = {
@@ -155,7 +155,7 @@ def guess_mapping(headers: Sequence[str]) -> dict[str, str]:
         mapping["linked_student"] = child_id
         used.update((parent_id, child_id))
     for field in FIELDS:
-        if field in mapping or field == "linked_student":
+        if field in mapping:
             continue
         for alias in ALIASES[field]:
             header = by_key.get(norm_header(alias))
