@@ -158,6 +158,7 @@ class Table:
         "_reader",
         "_log",
         "_last_line",
+        "_offset",
     )
 
     def __init__(self, file: str, text: str, encoding: str, log: ProblemLog) -> None:
@@ -165,12 +166,13 @@ class Table:
         self.encoding = encoding
         self._log = log
         self._last_line = 0
+        self._offset = 0
         self.row_count = 0
         sep = _SEP_LINE.match(text)
         if sep:
             # Excel writes a "sep=;" line first when asked to; honour and skip it.
             self.delimiter = sep.group(1)
-            self._last_line = 1
+            self._last_line = self._offset = 1
             text = text[sep.end() :]
         else:
             self.delimiter = sniff_delimiter(text)
@@ -200,7 +202,7 @@ class Table:
             except StopIteration:
                 return
             except csv.Error as exc:
-                self._last_line = max(reader.line_num, start)
+                self._last_line = max(reader.line_num + self._offset, start)
                 message = str(exc)
                 if "field larger than field limit" in message:
                     message = (
@@ -212,10 +214,10 @@ class Table:
                 self._log.error(self.file, start, None, message, kind="csv-error")
                 yield start, None, self._last_line
                 continue
-            self._last_line = reader.line_num
+            self._last_line = reader.line_num + self._offset
             if not cells or not any(c.strip() for c in cells):
                 continue
-            yield start, cells, reader.line_num
+            yield start, cells, self._last_line
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Yield (line, cells) for each readable data row; problems go to the log."""
