@@ -74,7 +74,7 @@ class Columns:
             plural = "columns" if len(self.missing) > 1 else "column"
             log.error(
                 table.file,
-                table.header_line,
+                None,
                 None,
                 f"Required {plural} {names} missing, so nothing in this file was imported. "
                 f"The header row has: {', '.join(h for h in table.header if h)}. "
