@@ -127,7 +127,10 @@ def test_teacher_in_two_schools_is_one_teacher() -> None:
 
 
 def test_staff_file_gives_staff() -> None:
-    staff = "School_id,Staff_id,Staff_email,First_name,Last_name,Role\nS1,x1,x@example.org,Sam,Oak,School Admin\n"
+    staff = (
+        "School_id,Staff_id,Staff_email,First_name,Last_name,Role\n"
+        "S1,x1,x@example.org,Sam,Oak,School Admin\n"
+    )
     roster = clever("S1,s1,1,Ann,Lee,3,,,,,,\n", staff=staff)
 
     assert roster.role_counts()["staff"] == 1

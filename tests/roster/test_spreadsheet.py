@@ -132,7 +132,11 @@ def test_parent_rows_one_per_child_make_one_parent_and_links() -> None:
 
 
 def test_separate_links_file_matches_by_id_or_email() -> None:
-    people = "ID,First Name,Last Name,Email,Role\ns1,Ann,Lee,,student\np1,Mia,Lee,Mia@Example.org,parent\n"
+    people = (
+        "ID,First Name,Last Name,Email,Role\n"
+        "s1,Ann,Lee,,student\n"
+        "p1,Mia,Lee,Mia@Example.org,parent\n"
+    )
     links = "Parent,Student\nmia@example.org,s1\nnobody,s1\ns1,p1\n"
     roster = read_roster({"people.csv": people.encode(), "links.csv": links.encode()}, format="csv")
 
