@@ -1,0 +1,145 @@
+"""Roster readers: turn what schools export into one normalised stream plus problems.
+
+read_upload() takes what the admin uploaded; read_roster() takes named file
+bytes. Both return a Roster and never raise for bad input: everything wrong
+with the files is a Problem with a file and, where it applies, a line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from webapp.roster.context import FileSet, ReadContext
+from webapp.roster.dedupe import finish
+from webapp.roster.detect import detect_format, read_headers
+from webapp.roster.records import (
+    FORMATS,
+    ClassRecord,
+    EnrollmentRecord,
+    GuardianRecord,
+    PersonRecord,
+    Problem,
+    Roster,
+    SchoolRecord,
+)
+from webapp.roster.upload import unpack_upload
+
+__all__ = [
+    "FORMATS",
+    "ClassRecord",
+    "EnrollmentRecord",
+    "GuardianRecord",
+    "PersonRecord",
+    "Problem",
+    "Roster",
+    "SchoolRecord",
+    "detect_format",
+    "guess_mapping",
+    "read_headers",
+    "read_roster",
+    "read_upload",
+]
+
+log = logging.getLogger(__name__)
+
+
+def guess_mapping(headers: list[str]) -> dict[str, str]:
+    """Guess {keyslip_field: source header} for a spreadsheet's header row."""
+    from webapp.roster.spreadsheet import guess_mapping as guess
+
+    return guess(headers)
+
+
+def _dispatch(
+    fmt: str,
+    files: FileSet,
+    ctx: ReadContext,
+    mapping: Mapping[str, str] | None,
+) -> Roster:
+    if fmt.startswith("oneroster"):
+        from webapp.roster.oneroster import read_oneroster
+
+        return read_oneroster(files, ctx, fmt.rsplit("-", 1)[1])
+    if fmt == "clever":
+        from webapp.roster.clever import read_clever
+
+        return read_clever(files, ctx)
+    if fmt == "sds-2.1":
+        from webapp.roster.sds import read_sds
+
+        return read_sds(files, ctx)
+    if fmt == "sds-uk":
+        from webapp.roster.sds import read_sds_uk
+
+        return read_sds_uk(files, ctx)
+    from webapp.roster.spreadsheet import read_spreadsheet
+
+    return read_spreadsheet(files, ctx, mapping)
+
+
+def read_roster(
+    files: Mapping[str, bytes],
+    *,
+    format: str = "auto",  # noqa: A002 - the caller-facing name the UI uses
+    mapping: Mapping[str, str] | None = None,
+    default_region: str = "US",
+    complete: bool | None = None,
+) -> Roster:
+    """Read named CSV files (name -> bytes) in any supported format into a Roster.
+
+    format is "auto" or a key of FORMATS; mapping ({keyslip_field: header}) is
+    for the "csv" format; complete overrides whether absentees may be deactivated.
+    """
+    ctx = ReadContext(default_region)
+    fileset = FileSet(files)
+    if format != "auto" and format not in FORMATS:
+        roster = Roster(format=format)
+        ctx.log.error(
+            "upload", None, None, f"Unknown format '{format}'; use one of {', '.join(FORMATS)}."
+        )
+        return finish(roster, ctx.log, ctx.encodings)
+    if not len(fileset):
+        roster = Roster(format="csv" if format == "auto" else format)
+        ctx.log.error("upload", None, None, "No files were uploaded.")
+        return finish(roster, ctx.log, ctx.encodings)
+    fmt = detect_format(files) if format == "auto" else format
+    try:
+        roster = _dispatch(fmt, fileset, ctx, mapping)
+    except Exception as exc:
+        # A reader bug must show up as a problem on the preview, not a 500 page.
+        log.exception("roster reader failed on a %s upload", fmt)
+        roster = Roster(format=fmt)
+        ctx.log.error(
+            "upload",
+            None,
+            None,
+            f"Keyslip could not read this upload (internal error: {type(exc).__name__}). "
+            "Nothing was imported; please report this with the file.",
+        )
+    if complete is not None:
+        roster.complete = complete
+    if roster.format == "csv":
+        roster.modes = {"users": "bulk" if roster.complete else "delta"}
+    return finish(roster, ctx.log, ctx.encodings)
+
+
+def read_upload(
+    name: str,
+    data: bytes,
+    *,
+    format: str = "auto",  # noqa: A002
+    mapping: Mapping[str, str] | None = None,
+    default_region: str = "US",
+    complete: bool | None = None,
+) -> Roster:
+    """Read one uploaded .zip bundle or .csv file into a Roster."""
+    files, problems = unpack_upload(name, data)
+    if not files:
+        roster = Roster(format="csv" if format == "auto" else format, problems=list(problems))
+        return roster
+    roster = read_roster(
+        files, format=format, mapping=mapping, default_region=default_region, complete=complete
+    )
+    roster.problems[:0] = problems
+    return roster

@@ -1,0 +1,299 @@
+"""Turn uploaded bytes into CSV rows with real line numbers and row-level problems."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator
+
+from webapp.roster.problems import ProblemLog
+
+# A roster value longer than this is not a name or an id; refuse the row
+# instead of letting one runaway quote swallow the rest of the file.
+MAX_FIELD = 64 * 1024
+csv.field_size_limit(MAX_FIELD)
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a zip archive or an Excel .xlsx workbook"),
+    (b"PK\x05\x06", "an empty zip archive"),
+    (b"PK\x07\x08", "a zip archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel .xls (or other Office) file"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"{\\rtf", "an RTF document"),
+)
+_SAVE_AS = "Save it as 'CSV UTF-8 (comma delimited)' and upload that file instead."
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
+_SEP_LINE = re.compile(r"sep=([,;\t|])[ \t]*(\r\n|\r|\n|$)", re.IGNORECASE)
+DELIMITERS = (",", ";", "\t")
+
+
+def _line_at(data: bytes, pos: int) -> int:
+    """Return the 1-based physical line holding byte pos, for any line ending."""
+    prefix = data[:pos]
+    crlf = prefix.count(b"\r\n")
+    return prefix.count(b"\n") + prefix.count(b"\r") - crlf + 1
+
+
+def sniff_non_csv(data: bytes) -> str | None:
+    """Say what a non-CSV upload looks like, or None if it may be text."""
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            return what
+    head = data[:8192]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
+    if head and controls / len(head) > 0.05:
+        return "a binary file"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped[:1] == b"<":
+        return "an HTML or XML document"
+    return None
+
+
+def decode_bytes(data: bytes, file: str, log: ProblemLog) -> tuple[str, str] | None:
+    """Decode an upload to text; return (text, encoding) or None after a file error."""
+    what = sniff_non_csv(data)
+    if what is not None:
+        log.error(file, None, None, f"This is {what}, not a CSV file. {_SAVE_AS}")
+        return None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            log.error(file, None, None, f"The file says it is UTF-16 but is not. {_SAVE_AS}")
+            return None
+    body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        first_bad = _line_at(body, exc.start)
+    if _UTF8_MULTIBYTE.search(body):
+        return _decode_mixed(body, file, log)
+    try:
+        text = body.decode("cp1252")
+        encoding = "windows-1252"
+    except UnicodeDecodeError:
+        text, encoding = _decode_guess(body)
+    log.warning(
+        file,
+        first_bad,
+        None,
+        f"The file is not UTF-8 (first non-UTF-8 byte on this line), so it was read as "
+        f"{encoding}. Check accented names in the preview; if they look wrong, "
+        f"{_SAVE_AS[0].lower()}{_SAVE_AS[1:]}",
+    )
+    return text, encoding
+
+
+def _decode_guess(body: bytes) -> tuple[str, str]:
+    """Decode bytes that are neither UTF-8 nor Windows-1252."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body).best()
+    if best is not None and best.encoding:
+        try:
+            return body.decode(best.encoding), best.encoding
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return body.decode("latin-1"), "latin-1"
+
+
+def _decode_mixed(body: bytes, file: str, log: ProblemLog) -> tuple[str, str]:
+    """Decode a file that mixes UTF-8 lines with Windows-1252 lines, line by line."""
+    parts: list[str] = []
+    # bytes.splitlines, unlike str.splitlines, breaks only on \r, \n and \r\n.
+    for line, chunk in enumerate(body.splitlines(keepends=True), start=1):
+        try:
+            parts.append(chunk.decode("utf-8"))
+        except UnicodeDecodeError:
+            parts.append(chunk.decode("cp1252", errors="replace"))
+            log.warning(
+                file,
+                line,
+                None,
+                "This line is not UTF-8 while the rest of the file is; it was read as "
+                "Windows-1252. Check the names on it, or save the whole file as CSV UTF-8.",
+                kind="mixed-encoding",
+            )
+    return "".join(parts), "utf-8+windows-1252"
+
+
+def sniff_delimiter(text: str) -> str:
+    """Pick , ; or tab by counting them in the first line, outside quotes."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    in_quotes = False
+    for ch in text[:65536]:
+        if ch == '"':
+            in_quotes = not in_quotes
+        elif in_quotes:
+            continue
+        elif ch in "\r\n":
+            if any(counts.values()):
+                break
+        elif ch in counts:
+            counts[ch] += 1
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+class Table:
+    """One decoded CSV file: its header and a stream of (line, cells) rows."""
+
+    __slots__ = (
+        "file",
+        "header",
+        "header_line",
+        "encoding",
+        "delimiter",
+        "row_count",
+        "_reader",
+        "_log",
+        "_last_line",
+        "_offset",
+    )
+
+    def __init__(self, file: str, text: str, encoding: str, log: ProblemLog) -> None:
+        self.file = file
+        self.encoding = encoding
+        self._log = log
+        self._last_line = 0
+        self._offset = 0
+        self.row_count = 0
+        sep = _SEP_LINE.match(text)
+        if sep:
+            # Excel writes a "sep=;" line first when asked to; honour and skip it.
+            self.delimiter = sep.group(1)
+            self._last_line = self._offset = 1
+            text = text[sep.end() :]
+        else:
+            self.delimiter = sniff_delimiter(text)
+        self._reader = csv.reader(
+            io.StringIO(text, newline=""), delimiter=self.delimiter, quotechar='"', strict=False
+        )
+        self.header: list[str] = []
+        self.header_line = 0
+        for line, cells, _ in self._records():
+            if cells is None:
+                continue
+            header = [c.strip().lstrip("\ufeff") for c in cells]
+            # Trailing empty header cells come from spreadsheets; they name nothing.
+            while header and not header[-1]:
+                header.pop()
+            self.header = header
+            self.header_line = line
+            break
+
+    def _records(self) -> Iterator[tuple[int, list[str] | None, int]]:
+        """Yield (first line, cells or None after a parse error, last line) per record."""
+        reader = self._reader
+        while True:
+            start = self._last_line + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                self._last_line = max(reader.line_num + self._offset, start)
+                message = str(exc)
+                if "field larger than field limit" in message:
+                    message = (
+                        f"A value on this row is longer than {MAX_FIELD // 1024} KiB; "
+                        'the row was skipped. Often a quote (") is missing its partner.'
+                    )
+                else:
+                    message = f"This row could not be read as CSV ({message}); it was skipped."
+                self._log.error(self.file, start, None, message, kind="csv-error")
+                yield start, None, self._last_line
+                continue
+            self._last_line = reader.line_num + self._offset
+            if not cells or not any(c.strip() for c in cells):
+                continue
+            yield start, cells, self._last_line
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Yield (line, cells) for each readable data row; problems go to the log."""
+        width = len(self.header)
+        for line, cells, last in self._records():
+            if cells is None:
+                continue
+            if any("\x00" in c for c in cells):
+                self._log.error(
+                    self.file,
+                    line,
+                    None,
+                    "This row contains a NUL byte (a binary zero), so it was skipped. "
+                    "Re-export the file from the source system.",
+                    kind="nul",
+                )
+                continue
+            spans = last > line
+            if len(cells) > width:
+                extra = cells[width:]
+                if any(c.strip() for c in extra):
+                    self._log.error(
+                        self.file,
+                        line,
+                        None,
+                        f"This row has {len(cells)} values but the header has {width} "
+                        "columns, so it was skipped. A value with a comma inside probably "
+                        "needs quotes around it." + _quote_hint(spans, last),
+                        kind="too-many",
+                    )
+                    continue
+                del cells[width:]
+            elif len(cells) < width:
+                if spans:
+                    self._log.error(
+                        self.file,
+                        line,
+                        None,
+                        f"This row has {len(cells)} values but the header has {width} "
+                        "columns, so it was skipped." + _quote_hint(spans, last),
+                        kind="too-few",
+                    )
+                    continue
+                self._log.warning(
+                    self.file,
+                    line,
+                    None,
+                    f"This row has {len(cells)} values but the header has {width} columns; "
+                    "the missing values at the end were read as empty.",
+                    kind="too-few",
+                )
+                cells.extend([""] * (width - len(cells)))
+            self.row_count += 1
+            yield line, cells
+
+
+def _quote_hint(spans: bool, last: int) -> str:
+    if not spans:
+        return ""
+    return (
+        f' A quoted value runs from this line to line {last}; a quote (") is probably '
+        "missing its partner on this line."
+    )
+
+
+def read_table(file: str, data: bytes, log: ProblemLog) -> Table | None:
+    """Decode and open one CSV file; None (with a file error) if it is unusable."""
+    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        log.error(file, None, None, "The file is empty: it has no header row and no data.")
+        return None
+    decoded = decode_bytes(data, file, log)
+    if decoded is None:
+        return None
+    text, encoding = decoded
+    table = Table(file, text, encoding, log)
+    if not table.header:
+        log.error(file, None, None, "The file has no header row that could be read.")
+        return None
+    return table

@@ -1,0 +1,152 @@
+"""Find records that one import states twice, and identities two people share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import replace
+from typing import TypeVar
+
+from webapp.roster.normalise import identity_key
+from webapp.roster.problems import ProblemLog
+from webapp.roster.records import (
+    ClassRecord,
+    EnrollmentRecord,
+    GuardianRecord,
+    PersonRecord,
+    Roster,
+    SchoolRecord,
+)
+
+R = TypeVar("R", SchoolRecord, PersonRecord, ClassRecord, EnrollmentRecord, GuardianRecord)
+_WHERE = ("file", "line")
+
+
+def _where(record: SchoolRecord | PersonRecord | ClassRecord | EnrollmentRecord) -> str:
+    return f"{record.file} line {record.line}" if record.line is not None else record.file
+
+
+def _data(record: R) -> tuple[object, ...]:
+    """Return a record's content, leaving out where it was read."""
+    return tuple(getattr(record, name) for name in record.__slots__ if name not in _WHERE)
+
+
+def drop_duplicates(
+    records: Sequence[R],
+    key: Callable[[R], Hashable],
+    what: str,
+    log: ProblemLog,
+    *,
+    conflict_is_error: bool = True,
+) -> list[R]:
+    """Keep the first record per key; report repeats (identical: warning, conflicting: error)."""
+    first: dict[Hashable, R] = {}
+    kept: list[R] = []
+    for record in records:
+        k = key(record)
+        seen = first.get(k)
+        if seen is None:
+            first[k] = record
+            kept.append(record)
+            continue
+        if _data(seen) == _data(record):
+            log.warning(
+                record.file,
+                record.line,
+                None,
+                f"{what} {k} is listed again (first on {_where(seen)}) with the same data; "
+                "the repeat was ignored.",
+                kind=f"dup-{what}",
+            )
+        else:
+            differs = [
+                name
+                for name in seen.__slots__
+                if name not in _WHERE and getattr(seen, name) != getattr(record, name)
+            ]
+            log.add(
+                "error" if conflict_is_error else "warning",
+                record.file,
+                record.line,
+                None,
+                f"{what} {k} is listed again (first on {_where(seen)}) with different "
+                f"{', '.join(differs)}; only the first was kept. Keep one row per {what}.",
+                kind=f"conflict-{what}",
+            )
+    return kept
+
+
+def check_shared_identities(people: Sequence[PersonRecord], log: ProblemLog) -> None:
+    """Report two people whose emails or usernames differ only by case, space or NFKC form."""
+    for attr, label in (("username", "Username"), ("email", "Email")):
+        owners: dict[str, PersonRecord] = {}
+        for person in people:
+            value = getattr(person, attr)
+            if not value:
+                continue
+            k = identity_key(value)
+            other = owners.get(k)
+            if other is None:
+                owners[k] = person
+            elif other.sourced_id != person.sourced_id:
+                same = (
+                    "" if value == getattr(other, attr) else f" (written '{getattr(other, attr)}')"
+                )
+                log.error(
+                    person.file,
+                    person.line,
+                    attr,
+                    f"{label} '{value}' of {person.sourced_id} is the same as that of "
+                    f"{other.sourced_id} on {_where(other)}{same}. Each person needs their "
+                    f"own {attr}: change or remove one of them.",
+                    kind=f"shared-{attr}",
+                )
+
+
+def _parent_schools(roster: Roster) -> None:
+    """Give parents with no school of their own their children's schools."""
+    if not roster.guardians:
+        return
+    schools = {p.sourced_id: p.school_ids for p in roster.people if p.role == "student"}
+    children: dict[str, list[str]] = {}
+    for link in roster.guardians:
+        children.setdefault(link.parent_id, []).append(link.student_id)
+    for i, person in enumerate(roster.people):
+        if person.role != "parent" or person.school_ids or person.sourced_id not in children:
+            continue
+        inherited: list[str] = []
+        for child in children[person.sourced_id]:
+            for school in schools.get(child, ()):
+                if school not in inherited:
+                    inherited.append(school)
+        if inherited:
+            roster.people[i] = replace(person, school_ids=tuple(inherited))
+
+
+def finish(roster: Roster, log: ProblemLog, encodings: dict[str, str]) -> Roster:
+    """Drop duplicate records, check shared identities and attach problems."""
+    roster.schools = drop_duplicates(roster.schools, lambda r: r.sourced_id, "school", log)
+    roster.people = drop_duplicates(roster.people, lambda r: r.sourced_id, "person", log)
+    roster.classes = drop_duplicates(roster.classes, lambda r: r.sourced_id, "class", log)
+    roster.enrollments = drop_duplicates(
+        roster.enrollments, lambda r: (r.class_id, r.user_id), "enrollment", log
+    )
+    seen: set[tuple[str, str]] = set()
+    guardians: list[GuardianRecord] = []
+    for link in roster.guardians:
+        pair = (link.parent_id, link.student_id)
+        if pair not in seen:
+            seen.add(pair)
+            guardians.append(link)
+    roster.guardians = guardians
+    _parent_schools(roster)
+    check_shared_identities(roster.people, log)
+    if roster.complete and log.has_file_error():
+        roster.complete = False
+        log.note(
+            "A file could not be read, so this upload is not treated as a complete roster: "
+            "nobody will be deactivated for being absent from it."
+        )
+    roster.problems = log.finish()
+    roster.notes = log.notes
+    roster.encoding_used = dict(encodings)
+    return roster

@@ -1,0 +1,79 @@
+"""Tell which roster format a set of uploaded files is."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+
+from webapp.roster.columns import norm_header
+from webapp.roster.context import FileSet
+from webapp.roster.decode import sniff_delimiter
+
+_CLEVER_IDS = {"studentid", "teacherid", "sectionid", "staffid"}
+_UK_FILES = {"student.csv", "teacher.csv", "section.csv", "school.csv"}
+
+
+def first_row(data: bytes) -> list[str]:
+    """Return the first CSV row of a file, decoded leniently, or [] if unreadable."""
+    head = data[:65536]
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    text = head.decode("utf-8", errors="replace")
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text)):
+            if any(cell.strip() for cell in row):
+                return [cell.strip() for cell in row]
+    except csv.Error:
+        return []
+    return []
+
+
+def read_headers(files: Mapping[str, bytes]) -> dict[str, list[str]]:
+    """Return each file's header row as written, for a column-mapping screen."""
+    return {name: first_row(data) for name, data in FileSet(files)}
+
+
+def manifest_version(data: bytes) -> str:
+    """Return oneroster.version from manifest.csv bytes ('' if absent)."""
+    head = data[:65536].decode("utf-8", errors="replace").lstrip("\ufeff")
+    try:
+        for row in csv.reader(io.StringIO(head, newline="")):
+            if len(row) >= 2 and row[0].strip().casefold() == "oneroster.version":
+                return row[1].strip()
+    except csv.Error:
+        return ""
+    return ""
+
+
+def detect_format(files: Mapping[str, bytes]) -> str:
+    """Return the format of an upload: a key of records.FORMATS.
+
+    Order (ROSTER_FORMATS.md section 6): manifest.csv means OneRoster at the
+    manifest's version; Student_id and School_id headers mean Clever;
+    relationships.csv or roles.csv without a manifest mean SDS v2.1; SDS "UK
+    format" headers mean sds-uk; anything else is a spreadsheet.
+    """
+    fs = FileSet(files)
+    manifest = fs.get("manifest.csv")
+    if manifest is not None:
+        return (
+            "oneroster-1.2" if manifest_version(manifest[1]).startswith("1.2") else "oneroster-1.1"
+        )
+    headers = {name.casefold(): {norm_header(h) for h in first_row(data)} for name, data in fs}
+    for keys in headers.values():
+        if "schoolid" in keys and keys & _CLEVER_IDS:
+            return "clever"
+    if "relationships.csv" in headers or "roles.csv" in headers:
+        return "sds-2.1"
+    users = headers.get("users.csv")
+    if users is not None and "orgs.csv" in headers:
+        if {"role", "orgsourcedids"} <= users:
+            return "oneroster-1.1"
+        return "sds-2.1"
+    for name, keys in headers.items():
+        if "schooldfenumber" in keys or "dfenumber" in keys:
+            return "sds-uk"
+        if name in _UK_FILES and "id" in keys and ("firstname" in keys or "sectionname" in keys):
+            return "sds-uk"
+    return "csv"

@@ -1,0 +1,317 @@
+"""Field normalisation: names, grades, phones, emails, dates, UPNs, usernames."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from typing import Literal
+
+import phonenumbers
+from anyascii import anyascii
+from email_validator import EmailNotValidError, validate_email
+
+NAME_LIMIT = 100
+
+# Bidi controls and zero-width characters let a name display differently from
+# what it is (U+202E flips "txt.exe" into "exe.txt"); they never belong in a roster.
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SPACE = re.compile(r"\s+")
+
+
+def clean_text(value: str, limit: int = NAME_LIMIT) -> tuple[str, bool]:
+    """Strip invisible and control characters, collapse spaces; return (text, was_cut)."""
+    text = _INVISIBLE.sub("", value)
+    text = _CONTROL.sub("", text)
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) > limit:
+        return text[:limit].rstrip(), True
+    return text, False
+
+
+def clean_id(value: str) -> str:
+    """Return an identifier without surrounding space or invisible characters."""
+    return _CONTROL.sub("", _INVISIBLE.sub("", value)).strip()
+
+
+# Grades ----------------------------------------------------------------------
+
+_GRADE_WORDS: dict[str, str] = {
+    "k": "KG",
+    "kg": "KG",
+    "0": "KG",
+    "00": "KG",
+    "kindergarten": "KG",
+    "kinder": "KG",
+    "kindergarden": "KG",
+    "pk": "PK",
+    "prek": "PK",
+    "prekindergarten": "PK",
+    "p": "PK",
+    "tk": "TK",
+    "transitionalkindergarten": "TK",
+    "it": "IT",
+    "infanttoddler": "IT",
+    "pr": "PR",
+    "preschool": "PR",
+    "ps": "PS",
+    "postsecondary": "PS",
+    "postgraduate": "PS",
+    "ug": "UG",
+    "ungraded": "UG",
+    "other": "Other",
+}
+_GRADE_NUMBER = re.compile(r"(?:grade|gr|year|yr|y)?0*(\d{1,2})(?:st|nd|rd|th)?(?:grade)?")
+
+
+def normalise_grade(raw: str) -> tuple[str, bool]:
+    """Return (CEDS code, True) for a known grade, or (raw, False) if unrecognised."""
+    key = re.sub(r"[\s._\-]+", "", raw).casefold()
+    if key in _GRADE_WORDS:
+        return _GRADE_WORDS[key], True
+    match = _GRADE_NUMBER.fullmatch(key)
+    if match:
+        number = int(match.group(1))
+        if number == 0:
+            return "KG", True
+        if 1 <= number <= 13:
+            return f"{number:02d}", True
+    return raw.strip(), False
+
+
+# Phones ----------------------------------------------------------------------
+
+
+def normalise_phone(raw: str, region: str = "US") -> str | None:
+    """Return the number in E.164, or None if it is not a valid phone number."""
+    text = raw.strip()
+    if not text:
+        return None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Emails ----------------------------------------------------------------------
+
+_DOMAIN_TYPOS: dict[str, str] = {
+    "gmial.com": "gmail.com",
+    "gmai.com": "gmail.com",
+    "gmal.com": "gmail.com",
+    "gmil.com": "gmail.com",
+    "gamil.com": "gmail.com",
+    "gnail.com": "gmail.com",
+    "gmaill.com": "gmail.com",
+    "gmail.co": "gmail.com",
+    "gmail.cm": "gmail.com",
+    "googlemail.co": "googlemail.com",
+    "hotmial.com": "hotmail.com",
+    "hotmal.com": "hotmail.com",
+    "hotmai.com": "hotmail.com",
+    "hotmil.com": "hotmail.com",
+    "hotmail.co": "hotmail.com",
+    "hotmali.com": "hotmail.com",
+    "yaho.com": "yahoo.com",
+    "yahooo.com": "yahoo.com",
+    "yhoo.com": "yahoo.com",
+    "yahho.com": "yahoo.com",
+    "outlok.com": "outlook.com",
+    "outloook.com": "outlook.com",
+    "outlook.co": "outlook.com",
+    "otlook.com": "outlook.com",
+    "iclod.com": "icloud.com",
+    "icloud.co": "icloud.com",
+    "icoud.com": "icloud.com",
+    "aol.co": "aol.com",
+}
+
+
+def email_typo(email: str) -> str | None:
+    """Return the likely intended domain when an email's domain is a common typo."""
+    domain = email.rpartition("@")[2].casefold()
+    if domain in _DOMAIN_TYPOS:
+        return _DOMAIN_TYPOS[domain]
+    if domain.endswith((".con", ".cmo", ".ocm")):
+        return domain[:-4] + ".com"
+    return None
+
+
+def normalise_email(raw: str) -> tuple[str | None, str | None]:
+    """Return (normalised email or None, reason it was refused or None)."""
+    text = raw.strip()
+    if not text:
+        return None, None
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return None, str(exc)
+    return result.normalized, None
+
+
+def identity_key(value: str) -> str:
+    """Return the key under which two emails or usernames count as the same."""
+    return unicodedata.normalize("NFKC", value).strip().casefold()
+
+
+# Booleans --------------------------------------------------------------------
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+def parse_bool(raw: str) -> bool | None:
+    """Read true/false in any case (and yes/no, 1/0); None if it is neither."""
+    key = raw.strip().casefold()
+    if key in _TRUE:
+        return True
+    if key in _FALSE:
+        return False
+    return None
+
+
+# Dates -----------------------------------------------------------------------
+
+DateOrder = Literal["DMY", "MDY"]
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?")
+_LOCAL_DATE = re.compile(r"(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})")
+
+
+def _year(text: str) -> int:
+    if len(text) == 4:
+        return int(text)
+    # Two-digit years in rosters are birth dates or recent terms: 00-69 are 20xx.
+    short = int(text)
+    return 2000 + short if short < 70 else 1900 + short
+
+
+def parse_date(raw: str, order: DateOrder | None = None) -> date | None:
+    """Parse ISO or local dates (M/D/YYYY, D/M/YYYY, DD.MM.YYYY, M/D/YY); None if invalid.
+
+    order says how to read slash dates; without it, day-first is assumed only
+    when the first number cannot be a month. Dotted dates are always day-first.
+    """
+    text = raw.strip()
+    match = _ISO_DATE.fullmatch(text)
+    if match:
+        y, m, d = (int(g) for g in match.groups())
+        return _safe_date(y, m, d)
+    match = _LOCAL_DATE.fullmatch(text)
+    if not match:
+        return None
+    first, sep, second, year = match.groups()
+    a, b, y = int(first), int(second), _year(year)
+    if sep == "." or order == "DMY" or (order is None and a > 12):
+        return _safe_date(y, b, a)
+    return _safe_date(y, a, b)
+
+
+def _safe_date(y: int, m: int, d: int) -> date | None:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def date_order(values: list[str]) -> Literal["iso", "DMY", "MDY", "ambiguous", "mixed"]:
+    """Tell how a column's slash dates must be read, or 'ambiguous' if the user must say.
+
+    'ambiguous' means every slash date has both numbers <= 12, so 3/4/2020 could
+    be 3 April or 4 March; 'mixed' means some rows are clearly day-first and
+    others clearly month-first.
+    """
+    day_first = month_first = slash = False
+    for raw in values:
+        match = _LOCAL_DATE.fullmatch(raw.strip())
+        if not match:
+            continue
+        first, sep, second, _ = match.groups()
+        if sep == ".":
+            day_first = True
+            continue
+        slash = True
+        if int(first) > 12:
+            day_first = True
+        elif int(second) > 12:
+            month_first = True
+    if day_first and month_first:
+        return "mixed"
+    if day_first:
+        return "DMY"
+    if month_first:
+        return "MDY"
+    return "ambiguous" if slash else "iso"
+
+
+# UK Unique Pupil Number ------------------------------------------------------
+
+_UPN_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXYZ"
+_UPN_SHAPE = re.compile(r"[A-Z]\d{11}[0-9A-Z]")
+
+
+def looks_like_upn(value: str) -> bool:
+    """Tell whether a value has the shape of a UK UPN (letter, 11 digits, digit or letter)."""
+    return bool(_UPN_SHAPE.fullmatch(value.strip().upper()))
+
+
+def upn_is_valid(value: str) -> bool:
+    """Check a UPN's check letter (DfE rule: weights 2..13, mod 23)."""
+    upn = value.strip().upper()
+    if not _UPN_SHAPE.fullmatch(upn):
+        return False
+    total = 0
+    for weight, ch in enumerate(upn[1:], start=2):
+        if ch.isdigit():
+            total += weight * int(ch)
+        elif ch in _UPN_ALPHABET:
+            total += weight * _UPN_ALPHABET.index(ch)
+        else:
+            return False
+    return _UPN_ALPHABET[total % 23] == upn[0]
+
+
+# Usernames -------------------------------------------------------------------
+
+_NOT_USERNAME = re.compile(r"[^a-z0-9._-]+")
+_SEPARATOR_RUN = re.compile(r"([._-])[._-]+")
+USERNAME_LIMIT = 64
+
+
+def _ascii_part(text: str) -> str:
+    """Transliterate a name part to lower-case [a-z0-9._-]."""
+    ascii_text = anyascii(clean_text(text, 1000)[0]).lower()
+    ascii_text = ascii_text.replace(" ", "")
+    return _NOT_USERNAME.sub("", ascii_text)
+
+
+def make_username(template: str, given: str, family: str, taken: set[str]) -> str:
+    """Build a unique ASCII username from a template and add it to taken.
+
+    template uses {first}, {last}, {f} and {l}: "{first}.{last}" makes
+    "zoe.nunez" from "Zoë Núñez"; collisions get 2, 3 ... ("jo.smith2").
+    taken holds lower-case usernames already in use.
+    """
+    first, last = _ascii_part(given), _ascii_part(family)
+    try:
+        base = template.format(first=first, last=last, f=first[:1], l=last[:1]).lower()
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"Username template {template!r} may use only {{first}}, {{last}}, {{f}} and {{l}}."
+        ) from exc
+    base = _NOT_USERNAME.sub("", base)
+    base = _SEPARATOR_RUN.sub(r"\1", base).strip("._-")[: USERNAME_LIMIT - 6] or "user"
+    candidate = base
+    number = 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{base}{number}"
+    taken.add(candidate)
+    return candidate
