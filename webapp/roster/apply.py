@@ -1,0 +1,804 @@
+"""Plan a roster import against the database, then apply it all at once.
+
+`plan_import()` changes nothing: it matches every person, class and link in a Roster to what
+Keyslip already holds and says what would change. `apply_plan()` writes that plan with bulk
+statements inside the caller's transaction, so an import is all-or-nothing: a process killed
+half-way leaves the database as it was, and the import can simply be run again.
+
+Identity: a person is matched by (source, sourced id), then by email within the same role;
+two candidates for one person is an error, never a silent merge.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import delete, insert, select, tuple_, update
+
+from webapp.extensions import db
+from webapp.models import (
+    AuditEvent,
+    Class,
+    Enrollment,
+    GuardianLink,
+    ImportRun,
+    ParentCode,
+    Role,
+    School,
+    SetPasswordToken,
+    User,
+    user_schools,
+    utcnow,
+)
+from webapp.models.base import new_epoch
+from webapp.roster.normalise import make_username
+from webapp.roster.records import PersonRecord, Problem, Roster
+from webapp.services import audit, scope
+from webapp.services.audit import current_origin
+from webapp.services.errors import NotAllowed
+
+ImportMode = Literal["add", "add-update", "update"]
+MODES: tuple[str, ...] = ("add", "add-update", "update")
+# Fields an import may set on a person; nothing else (role changes included) comes from a file.
+PERSON_FIELDS = ("given_name", "family_name", "email", "phone", "grade", "student_number")
+CHUNK = 5_000
+
+
+@dataclass
+class ImportOptions:
+    """How to apply a roster; the defaults are the safe ones."""
+
+    source: str
+    mode: ImportMode = "add-update"
+    complete: bool | None = None
+    school_id: int | None = None
+    username_template: str = "{first}.{last}"
+    deactivation_threshold: float = 0.10
+    confirm_deactivation: bool = False
+
+
+@dataclass(slots=True)
+class PersonChange:
+    record: PersonRecord
+    user_id: int | None
+    username: str
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Leaver:
+    user_id: int
+    username: str
+    name: str
+    role: str
+    reason: str
+
+
+@dataclass
+class ImportPlan:
+    """What applying a roster would do. Nothing in it has touched the database."""
+
+    roster: Roster
+    options: ImportOptions
+    complete: bool
+    problems: list[Problem] = field(default_factory=list)
+    new: list[PersonChange] = field(default_factory=list)
+    updated: list[PersonChange] = field(default_factory=list)
+    unchanged: int = 0
+    reactivate: list[PersonChange] = field(default_factory=list)
+    deactivate: list[Leaver] = field(default_factory=list)
+    new_schools: list[tuple[str, str]] = field(default_factory=list)
+    new_classes: list[tuple[str, str, str]] = field(default_factory=list)
+    updated_classes: dict[int, dict[str, str | None]] = field(default_factory=dict)
+    removed_classes: list[int] = field(default_factory=list)
+    enrollments_add: set[tuple[str, str, str, bool]] = field(default_factory=set)
+    enrollments_remove: list[int] = field(default_factory=list)
+    links_add: set[tuple[str, str]] = field(default_factory=set)
+    links_remove: list[int] = field(default_factory=list)
+    memberships_add: set[tuple[str, str]] = field(default_factory=set)
+    # school id -> (people leaving, active people from this source)
+    leaving_share: dict[int, tuple[int, int]] = field(default_factory=dict)
+    school_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """True when the deactivations cross the safety threshold for some school."""
+        limit = self.options.deactivation_threshold
+        return any(
+            total and leaving / total > limit for leaving, total in self.leaving_share.values()
+        )
+
+    @property
+    def can_apply(self) -> bool:
+        return not self.errors and (
+            not self.needs_confirmation or self.options.confirm_deactivation
+        )
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "new": len(self.new),
+            "updated": len(self.updated),
+            "unchanged": self.unchanged,
+            "deactivate": len(self.deactivate),
+            "reactivate": len(self.reactivate),
+            "guardian_links": len(self.links_add),
+            "guardian_links_removed": len(self.links_remove),
+            "schools": len(self.new_schools),
+            "classes": len(self.new_classes),
+            "classes_updated": len(self.updated_classes),
+            "classes_removed": len(self.removed_classes),
+            "enrollments": len(self.enrollments_add),
+            "enrollments_removed": len(self.enrollments_remove),
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+        }
+
+
+def _error(
+    plan: ImportPlan, person: PersonRecord | None, message: str, column: str | None = None
+) -> None:
+    file = person.file if person else "upload"
+    line = person.line if person else None
+    plan.problems.append(Problem("error", file, line, column, message))
+
+
+def _warning(plan: ImportPlan, file: str, line: int | None, message: str) -> None:
+    plan.problems.append(Problem("warning", file, line, None, message))
+
+
+def _role(record: PersonRecord) -> str | None:
+    # Console access is never granted by a file: imported administrators become staff.
+    return Role.STAFF.value if record.role == "admin" else record.role
+
+
+def plan_import(roster: Roster, options: ImportOptions, *, actor: User) -> ImportPlan:
+    """Work out what importing this roster would change. Changes nothing."""
+    if options.mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    complete = roster.complete if options.complete is None else options.complete
+    plan = ImportPlan(roster=roster, options=options, complete=complete)
+    plan.problems.extend(roster.problems)
+    if complete and roster.has_errors:
+        _warning(plan, "upload", None, "The file has errors, so nobody will be deactivated.")
+    _plan_schools(plan, actor)
+    if plan.errors and not plan.school_ids:
+        return plan
+    known = _plan_people(plan)
+    _plan_leavers(plan, known)
+    _plan_classes_and_enrollments(plan, known)
+    _plan_guardians(plan, known)
+    return plan
+
+
+def _plan_schools(plan: ImportPlan, actor: User) -> None:
+    roster, options = plan.roster, plan.options
+    allowed = set(scope.visible_school_ids(actor))
+    existing = dict(
+        db.session.execute(
+            select(School.sourced_id, School.id).where(School.source == options.source)
+        ).all()
+    )
+    for record in roster.schools:
+        school_id = existing.get(record.sourced_id)
+        if school_id is not None:
+            if school_id not in allowed:
+                raise NotAllowed(
+                    "import touches a school outside the admin's scope", "school", school_id
+                )
+            plan.school_ids[record.sourced_id] = school_id
+        elif actor.role == Role.ADMIN and actor.district_wide:
+            plan.new_schools.append((record.sourced_id, record.name))
+        else:
+            plan.problems.append(
+                Problem(
+                    "error",
+                    record.file,
+                    record.line,
+                    "sourcedId",
+                    f"School {record.name!r} ({record.sourced_id}) is not one of your schools. "
+                    "Ask a district admin to import it.",
+                )
+            )
+    if options.school_id is not None:
+        if options.school_id not in allowed:
+            raise NotAllowed(
+                "import into a school outside the admin's scope", "school", options.school_id
+            )
+        plan.school_ids[""] = options.school_id
+    elif not roster.schools and not any(p.school_ids for p in roster.people):
+        _error(plan, None, "Choose the school these people belong to: the file names none.")
+
+
+def _person_schools(plan: ImportPlan, record: PersonRecord) -> list[str]:
+    ids = [
+        sid for sid in record.school_ids if sid in plan.school_ids or sid in dict(plan.new_schools)
+    ]
+    if not ids and "" in plan.school_ids:
+        ids = [""]
+    return ids
+
+
+@dataclass
+class _Known:
+    """What the database holds for this source, loaded once with plain queries."""
+
+    by_sid: dict[str, tuple] = field(default_factory=dict)
+    user_ids: dict[str, int] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    in_file: set[str] = field(default_factory=set)
+
+
+def _plan_people(plan: ImportPlan) -> _Known:
+    options = plan.options
+    known = _Known()
+    columns = (
+        User.id,
+        User.sourced_id,
+        User.username,
+        User.role,
+        User.deactivated_at,
+        *(getattr(User, name) for name in PERSON_FIELDS),
+    )
+    for row in db.session.execute(select(*columns).where(User.source == options.source)):
+        known.by_sid[row.sourced_id] = row
+    taken = set(db.session.scalars(select(User.username)))
+    by_email: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    wanted_emails = {p.email.lower() for p in plan.roster.people if p.email}
+    if wanted_emails:
+        email_columns = (
+            User.id,
+            User.email,
+            User.role,
+            User.source,
+            User.sourced_id,
+            User.username,
+        )
+        for chunk in _chunks(sorted(wanted_emails)):
+            for row in db.session.execute(select(*email_columns).where(User.email.in_(chunk))):
+                by_email[(row.email, row.role)].append(row)
+    claimed: dict[int, PersonRecord] = {}
+    usernames_in_file: dict[str, PersonRecord] = {}
+
+    for record in plan.roster.people:
+        known.in_file.add(record.sourced_id)
+        role = _role(record)
+        row = known.by_sid.get(record.sourced_id)
+        if row is None and record.email and role:
+            candidates = [
+                r
+                for r in by_email.get((record.email.lower(), role), [])
+                if r.source != options.source or r.sourced_id is None
+            ]
+            if len(candidates) > 1:
+                _error(
+                    plan,
+                    record,
+                    f"{len(candidates)} existing {role}s have the email "
+                    f"{record.email}; Keyslip will not guess which one this is.",
+                    "email",
+                )
+                continue
+            if candidates:
+                row = _full_row(candidates[0].id)
+        if row is not None and row.id in claimed:
+            other = claimed[row.id]
+            _error(
+                plan,
+                record,
+                f"This is the same account as line {other.line} of {other.file} "
+                f"({row.username}); two people cannot share one login.",
+            )
+            continue
+        if row is not None:
+            claimed[row.id] = record
+            known.user_ids[record.sourced_id] = row.id
+            known.roles[record.sourced_id] = row.role
+            _plan_existing(plan, record, row)
+            continue
+        if record.status == "tobedeleted":
+            continue  # deleting someone Keyslip never had: nothing to do
+        if options.mode == "update":
+            continue
+        if role is None:
+            _error(plan, record, "A new person needs a role.", "role")
+            continue
+        username = (record.username or "").strip().lower()
+        if username:
+            if username in taken or username in usernames_in_file:
+                _error(
+                    plan,
+                    record,
+                    f"The username {username!r} already belongs to someone else.",
+                    "username",
+                )
+                continue
+            taken.add(username)
+        else:
+            username = make_username(
+                options.username_template, record.given_name, record.family_name, taken
+            )
+        usernames_in_file[username] = record
+        known.roles[record.sourced_id] = role
+        if not _person_schools(plan, record):
+            _error(plan, record, "This person's school is not in the import.", "orgSourcedIds")
+            continue
+        plan.new.append(PersonChange(record, None, username))
+    return known
+
+
+def _full_row(user_id: int) -> tuple:
+    columns = (
+        User.id,
+        User.sourced_id,
+        User.username,
+        User.role,
+        User.deactivated_at,
+        *(getattr(User, name) for name in PERSON_FIELDS),
+    )
+    return db.session.execute(select(*columns).where(User.id == user_id)).one()
+
+
+def _wanted(record: PersonRecord) -> dict[str, Any]:
+    return {
+        "given_name": record.given_name,
+        "family_name": record.family_name,
+        "email": record.email.lower() if record.email else None,
+        "phone": record.phone,
+        "grade": record.grade,
+        "student_number": record.student_number,
+    }
+
+
+def _plan_existing(plan: ImportPlan, record: PersonRecord, row: tuple) -> None:
+    change = PersonChange(record, row.id, row.username)
+    leaving = record.status == "tobedeleted" or not record.enabled
+    if leaving:
+        if row.deactivated_at is None:
+            reason = "disabled in the SIS" if not record.enabled else "deleted in the SIS"
+            plan.deactivate.append(_leaver(row, reason))
+        return
+    if plan.options.mode != "add":
+        for name, value in _wanted(record).items():
+            # Blank in the file means "not given" for optional contact fields, not "erase".
+            if value is None and name in ("email", "phone", "student_number"):
+                continue
+            if getattr(row, name) != value:
+                change.changes[name] = (getattr(row, name), value)
+    if row.deactivated_at is not None:
+        plan.reactivate.append(change)
+    elif change.changes:
+        plan.updated.append(change)
+    else:
+        plan.unchanged += 1
+    for sid in record.school_ids:
+        plan.memberships_add.add((record.sourced_id, sid))
+
+
+def _leaver(row: tuple, reason: str) -> Leaver:
+    return Leaver(row.id, row.username, f"{row.given_name} {row.family_name}", row.role, reason)
+
+
+def _plan_leavers(plan: ImportPlan, known: _Known) -> None:
+    if not plan.complete or plan.roster.has_errors or plan.roster.modes.get("users") == "delta":
+        return
+    school_ids = set(plan.school_ids.values())
+    if not school_ids:
+        return
+    members: dict[int, set[int]] = defaultdict(set)
+    for user_id, school_id in db.session.execute(
+        select(user_schools.c.user_id, user_schools.c.school_id)
+        .join(User, User.id == user_schools.c.user_id)
+        .where(
+            User.source == plan.options.source,
+            user_schools.c.school_id.in_(school_ids),
+            User.deactivated_at.is_(None),
+        )
+    ):
+        members[school_id].add(user_id)
+    present = set(known.user_ids.values())
+    leaving_ids: set[int] = set()
+    for school_id, user_ids in members.items():
+        gone = user_ids - present
+        plan.leaving_share[school_id] = (len(gone), len(user_ids))
+        leaving_ids |= gone
+    already = {leaver.user_id for leaver in plan.deactivate}
+    for row in known.by_sid.values():
+        if row.id in leaving_ids and row.id not in already:
+            plan.deactivate.append(_leaver(row, "not in the SIS export"))
+
+
+def _plan_classes_and_enrollments(plan: ImportPlan, known: _Known) -> None:
+    roster, options = plan.roster, plan.options
+    if not roster.classes and not roster.enrollments:
+        return
+    existing = {
+        sid: (class_id, title, code)
+        for sid, class_id, title, code in db.session.execute(
+            select(Class.sourced_id, Class.id, Class.title, Class.class_code).where(
+                Class.source == options.source
+            )
+        )
+    }
+    in_file: set[str] = set()
+    for record in roster.classes:
+        if record.status == "tobedeleted":
+            if record.sourced_id in existing:
+                plan.removed_classes.append(existing[record.sourced_id][0])
+            continue
+        in_file.add(record.sourced_id)
+        match = existing.get(record.sourced_id)
+        if match:
+            if (match[1], match[2]) != (record.title, record.class_code):
+                plan.updated_classes[match[0]] = {
+                    "title": record.title,
+                    "class_code": record.class_code,
+                }
+        elif record.school_id in plan.school_ids or record.school_id in dict(plan.new_schools):
+            plan.new_classes.append((record.sourced_id, record.school_id, record.title))
+        elif "" in plan.school_ids:
+            plan.new_classes.append((record.sourced_id, "", record.title))
+        else:
+            plan.problems.append(
+                Problem(
+                    "warning",
+                    record.file,
+                    record.line,
+                    "schoolSourcedId",
+                    f"Class {record.title!r} is for a school not in this import; skipped.",
+                )
+            )
+    classes_bulk = plan.complete and roster.modes.get("classes", "bulk") == "bulk"
+    if classes_bulk:
+        school_ids = set(plan.school_ids.values())
+        for sid, (class_id, _, _) in existing.items():
+            if sid not in in_file and class_id not in plan.removed_classes:
+                if (
+                    db.session.scalar(select(Class.school_id).where(Class.id == class_id))
+                    in school_ids
+                ):
+                    plan.removed_classes.append(class_id)
+
+    new_class_sids = {sid for sid, _, _ in plan.new_classes}
+    wanted: dict[tuple[str, str], tuple[str, bool]] = {}
+    dropped: set[tuple[str, str]] = set()
+    for record in roster.enrollments:
+        key = (record.class_id, record.user_id)
+        if record.status == "tobedeleted":
+            dropped.add(key)
+            continue
+        if record.class_id not in existing and record.class_id not in new_class_sids:
+            continue  # the readers already warned about the dangling class
+        if record.user_id not in known.roles:
+            continue
+        wanted[key] = (record.role, record.primary)
+    existing_enrollments: dict[tuple[str, str], int] = {}
+    if existing:
+        class_sid = {class_id: sid for sid, (class_id, _, _) in existing.items()}
+        rows = db.session.execute(
+            select(Enrollment.id, Enrollment.class_id, User.sourced_id)
+            .join(User, User.id == Enrollment.user_id)
+            .join(Class, Class.id == Enrollment.class_id)
+            .where(Class.source == options.source)
+        )
+        for enrollment_id, class_id, user_sid in rows:
+            existing_enrollments[(class_sid[class_id], user_sid)] = enrollment_id
+    for key, (role, primary) in wanted.items():
+        if key not in existing_enrollments:
+            plan.enrollments_add.add((key[0], key[1], role, primary))
+    enrollments_bulk = plan.complete and roster.modes.get("enrollments", "bulk") == "bulk"
+    removed = set(plan.removed_classes)
+    for key, enrollment_id in existing_enrollments.items():
+        if key in dropped or (enrollments_bulk and key not in wanted):
+            if existing.get(key[0], (None,))[0] not in removed:
+                plan.enrollments_remove.append(enrollment_id)
+
+
+def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
+    roster = plan.roster
+    wanted = {
+        (g.parent_id, g.student_id)
+        for g in roster.guardians
+        if g.parent_id in known.roles and g.student_id in known.roles
+    }
+    existing: dict[tuple[str, str], int] = {}
+    parent = User.__table__.alias("parent")
+    student = User.__table__.alias("student")
+    rows = db.session.execute(
+        select(GuardianLink.id, parent.c.sourced_id, student.c.sourced_id)
+        .join(parent, parent.c.id == GuardianLink.parent_id)
+        .join(student, student.c.id == GuardianLink.student_id)
+        .where(
+            GuardianLink.origin == "roster",
+            parent.c.source == plan.options.source,
+            student.c.source == plan.options.source,
+        )
+    )
+    for link_id, parent_sid, student_sid in rows:
+        existing[(parent_sid, student_sid)] = link_id
+    plan.links_add = wanted - set(existing)
+    links_bulk = plan.complete and roster.modes.get("users", "bulk") == "bulk"
+    if links_bulk and roster.guardians:
+        plan.links_remove = [
+            link_id
+            for key, link_id in existing.items()
+            if key not in wanted and key[0] in known.in_file and key[1] in known.in_file
+        ]
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _audit_rows(
+    actor: User, action: str, user_ids: Iterable[int], now: datetime, **details: Any
+) -> list[dict[str, Any]]:
+    origin = current_origin.get()
+    return [
+        {
+            "created_at": now,
+            "actor_id": actor.id,
+            "actor_label": actor.username,
+            "action": action,
+            "target_type": "user",
+            "target_id": user_id,
+            "details": details,
+            "ip": origin.ip,
+            "request_id": origin.request_id,
+        }
+        for user_id in user_ids
+    ]
+
+
+def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
+    """Write the plan in the caller's transaction and record an ImportRun; the caller commits."""
+    if plan.errors:
+        raise ValueError("an import with errors cannot be applied")
+    if plan.needs_confirmation and not plan.options.confirm_deactivation:
+        raise ValueError("these deactivations need an explicit confirmation")
+    now = utcnow()
+    source = plan.options.source
+    session = db.session
+
+    # Schools.
+    school_ids = dict(plan.school_ids)
+    if plan.new_schools:
+        rows = session.execute(
+            insert(School).returning(School.id, School.sourced_id, sort_by_parameter_order=True),
+            [
+                {"name": name, "source": source, "sourced_id": sid, "created_at": now}
+                for sid, name in plan.new_schools
+            ],
+        )
+        school_ids.update({sid: school_id for school_id, sid in rows})
+
+    # People.
+    user_ids: dict[str, int] = {}
+    for change in plan.updated + plan.reactivate:
+        user_ids[change.record.sourced_id] = change.user_id
+    for sid, user_id in session.execute(
+        select(User.sourced_id, User.id).where(User.source == source)
+    ):
+        user_ids.setdefault(sid, user_id)
+    for chunk in _chunks(plan.new):
+        rows = session.execute(
+            insert(User).returning(User.id, User.sourced_id, sort_by_parameter_order=True),
+            [
+                {
+                    "source": source,
+                    "sourced_id": c.record.sourced_id,
+                    "username": c.username,
+                    "role": _role(c.record),
+                    **_wanted(c.record),
+                    "credential_epoch": new_epoch(),
+                    "must_change_password": False,
+                    "district_wide": False,
+                    "failed_login_count": 0,
+                    "created_at": now,
+                }
+                for c in chunk
+            ],
+        )
+        user_ids.update({sid: user_id for user_id, sid in rows})
+    memberships = {
+        (user_ids[c.record.sourced_id], school_ids[sid])
+        for c in plan.new
+        for sid in _person_schools(plan, c.record)
+        if sid in school_ids
+    }
+    wanted_existing = {
+        (user_ids[person_sid], school_ids[sid])
+        for person_sid, sid in plan.memberships_add
+        if person_sid in user_ids and sid in school_ids
+    }
+    if wanted_existing:
+        have = set(
+            session.execute(
+                select(user_schools.c.user_id, user_schools.c.school_id).where(
+                    user_schools.c.user_id.in_({u for u, _ in wanted_existing})
+                )
+            ).tuples()
+        )
+        memberships |= wanted_existing - have
+    for chunk in _chunks(sorted(memberships)):
+        session.execute(insert(user_schools), [{"user_id": u, "school_id": s} for u, s in chunk])
+    updates = [
+        {"id": c.user_id, **{name: new for name, (_, new) in c.changes.items()}}
+        for c in plan.updated + plan.reactivate
+        if c.changes
+    ]
+    email_changed = [
+        c.user_id
+        for c in plan.updated + plan.reactivate
+        if "email" in c.changes or "phone" in c.changes
+    ]
+    for chunk in _chunks(updates):
+        session.execute(update(User), chunk)
+    reactivated = [c.user_id for c in plan.reactivate]
+    if reactivated:
+        session.execute(
+            update(User),
+            [
+                {"id": uid, "deactivated_at": None, "credential_epoch": new_epoch()}
+                for uid in reactivated
+            ],
+        )
+    if email_changed:
+        # A changed address kills links sent to the old one (SECURITY A3).
+        session.execute(
+            update(User), [{"id": uid, "credential_epoch": new_epoch()} for uid in email_changed]
+        )
+    deactivated = [leaver.user_id for leaver in plan.deactivate]
+    for chunk in _chunks(deactivated):
+        session.execute(
+            update(User),
+            [{"id": uid, "deactivated_at": now, "credential_epoch": new_epoch()} for uid in chunk],
+        )
+        session.execute(
+            update(SetPasswordToken)
+            .where(
+                SetPasswordToken.user_id.in_(chunk),
+                SetPasswordToken.used_at.is_(None),
+                SetPasswordToken.voided_at.is_(None),
+            )
+            .values(voided_at=now)
+        )
+        session.execute(
+            update(ParentCode)
+            .where(ParentCode.student_id.in_(chunk), ParentCode.voided_at.is_(None))
+            .values(voided_at=now)
+        )
+
+    # Classes and enrollments.
+    class_ids = dict(
+        session.execute(select(Class.sourced_id, Class.id).where(Class.source == source)).all()
+    )
+    if plan.new_classes:
+        titles = {r.sourced_id: r for r in plan.roster.classes}
+        rows = session.execute(
+            insert(Class).returning(Class.id, Class.sourced_id, sort_by_parameter_order=True),
+            [
+                {
+                    "source": source,
+                    "sourced_id": sid,
+                    "school_id": school_ids[school_sid],
+                    "title": title,
+                    "class_code": titles[sid].class_code,
+                    "grades": ",".join(titles[sid].grades) or None,
+                    "created_at": now,
+                }
+                for sid, school_sid, title in plan.new_classes
+            ],
+        )
+        class_ids.update({sid: class_id for class_id, sid in rows})
+    if plan.updated_classes:
+        session.execute(
+            update(Class), [{"id": cid, **values} for cid, values in plan.updated_classes.items()]
+        )
+    for chunk in _chunks(plan.enrollments_remove):
+        session.execute(delete(Enrollment).where(Enrollment.id.in_(chunk)))
+    for chunk in _chunks(plan.removed_classes):
+        session.execute(delete(Class).where(Class.id.in_(chunk)))
+    rows = [
+        {
+            "class_id": class_ids[c],
+            "user_id": user_ids[u],
+            "role": role,
+            "primary": primary,
+            "created_at": now,
+        }
+        for c, u, role, primary in sorted(plan.enrollments_add)
+        if c in class_ids and u in user_ids
+    ]
+    for chunk in _chunks(rows):
+        session.execute(insert(Enrollment), chunk)
+
+    # Guardian links.
+    for chunk in _chunks(plan.links_remove):
+        session.execute(delete(GuardianLink).where(GuardianLink.id.in_(chunk)))
+    links = [
+        {"parent_id": user_ids[p], "student_id": user_ids[s], "origin": "roster", "created_at": now}
+        for p, s in sorted(plan.links_add)
+        if p in user_ids and s in user_ids
+    ]
+    if links:
+        pairs = [(row["parent_id"], row["student_id"]) for row in links]
+        existing = set()
+        for chunk in _chunks(pairs):
+            existing |= set(
+                session.execute(
+                    select(GuardianLink.parent_id, GuardianLink.student_id).where(
+                        tuple_(GuardianLink.parent_id, GuardianLink.student_id).in_(chunk)
+                    )
+                ).tuples()
+            )
+        links = [row for row in links if (row["parent_id"], row["student_id"]) not in existing]
+        for chunk in _chunks(links):
+            session.execute(insert(GuardianLink), chunk)
+
+    # The record: one ImportRun, and an audit row for every account switched off or back on.
+    counts = plan.counts()
+    run = ImportRun(
+        school_id=plan.options.school_id,
+        requested_by_id=actor.id,
+        source=source,
+        format=plan.roster.format,
+        mode=plan.options.mode,
+        dry_run=False,
+        status="applied",
+        counts=counts,
+        row_errors=[_problem_dict(p) for p in plan.problems],
+        finished_at=now,
+    )
+    session.add(run)
+    session.flush()
+    audit_rows = _audit_rows(actor, "account_deactivated", deactivated, now, import_run=run.id)
+    audit_rows += _audit_rows(actor, "account_reactivated", reactivated, now, import_run=run.id)
+    for chunk in _chunks(audit_rows):
+        session.execute(insert(AuditEvent), chunk)
+    audit.record(actor, "import_applied", run, source=source, **counts)
+    session.flush()
+    return run
+
+
+def record_preview(plan: ImportPlan, *, actor: User) -> ImportRun:
+    """Keep a dry run in the import history; the caller commits."""
+    run = ImportRun(
+        school_id=plan.options.school_id,
+        requested_by_id=actor.id,
+        source=plan.options.source,
+        format=plan.roster.format,
+        mode=plan.options.mode,
+        dry_run=True,
+        status="needs_confirmation"
+        if plan.needs_confirmation and not plan.errors
+        else ("blocked" if plan.errors else "previewed"),
+        counts=plan.counts(),
+        row_errors=[_problem_dict(p) for p in plan.problems],
+        finished_at=utcnow(),
+    )
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def _problem_dict(problem: Problem) -> dict[str, Any]:
+    return {
+        "severity": problem.severity,
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
+    }
