@@ -178,3 +178,89 @@ def school_bundle(students: int = 30, *, families: bool = True, prefix: str = ""
     for t, teacher in enumerate(teachers):
         bundle.klass(f"{prefix}c{t}", f"Class {t}", teacher, student_ids[t * 10 : t * 10 + 10])
     return bundle
+
+
+def district_bundle(students: int, parents: int, teachers: int, classes: int) -> dict[str, bytes]:
+    """A large bulk bundle: each class gets a teacher and an equal share of two enrollments
+    per student; parents are linked to one or two students each."""
+    bundle = Bundle(schools=[("sch-1", "North High"), ("sch-2", "South Middle")])
+    for t in range(teachers):
+        bundle.users.append(
+            {
+                "sourcedId": f"t{t}",
+                "enabledUser": "true",
+                "orgSourcedIds": f"sch-{t % 2 + 1}",
+                "role": "teacher",
+                "givenName": f"Teacher{t}",
+                "familyName": "Smith",
+                "email": f"teacher{t}@district.example",
+                "username": f"teacher{t}",
+            }
+        )
+    for s in range(students):
+        bundle.users.append(
+            {
+                "sourcedId": f"s{s}",
+                "enabledUser": "true",
+                "orgSourcedIds": f"sch-{s % 2 + 1}",
+                "role": "student",
+                "givenName": f"Student{s}",
+                "familyName": "Jones",
+                "grades": f"{s % 12 + 1:02d}",
+                "username": f"student{s}",
+                "identifier": f"N{s:07d}",
+            }
+        )
+    for p in range(parents):
+        children = [f"s{p}"] + ([f"s{p + parents}"] if p + parents < students else [])
+        bundle.users.append(
+            {
+                "sourcedId": f"p{p}",
+                "enabledUser": "true",
+                "orgSourcedIds": f"sch-{p % 2 + 1}",
+                "role": "parent",
+                "givenName": f"Parent{p}",
+                "familyName": "Jones",
+                "username": f"parent{p}",
+                "email": f"parent{p}@home.example",
+                "agentSourcedIds": ",".join(children),
+            }
+        )
+    per_class = (students * 2) // classes
+    for c in range(classes):
+        school = f"sch-{c % 2 + 1}"
+        bundle.classes.append(
+            {
+                "sourcedId": f"c{c}",
+                "title": f"Class {c}",
+                "courseSourcedId": "crs",
+                "classType": "scheduled",
+                "schoolSourcedId": school,
+                "termSourcedIds": "term",
+            }
+        )
+        bundle.enrollments.append(
+            {
+                "sourcedId": f"e-t{c}",
+                "classSourcedId": f"c{c}",
+                "schoolSourcedId": school,
+                "userSourcedId": f"t{c % teachers}",
+                "role": "teacher",
+                "primary": "true",
+            }
+        )
+    for s in range(students):
+        for k in range(2):
+            c = (s * 2 + k) % classes
+            bundle.enrollments.append(
+                {
+                    "sourcedId": f"e-s{s}-{k}",
+                    "classSourcedId": f"c{c}",
+                    "schoolSourcedId": f"sch-{c % 2 + 1}",
+                    "userSourcedId": f"s{s}",
+                    "role": "student",
+                    "primary": "false",
+                }
+            )
+    del per_class
+    return bundle.files()

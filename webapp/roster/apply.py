@@ -243,17 +243,12 @@ class _Known:
 def _plan_people(plan: ImportPlan) -> _Known:
     options = plan.options
     known = _Known()
-    columns = (
-        User.id,
-        User.sourced_id,
-        User.username,
-        User.role,
-        User.deactivated_at,
-        *(getattr(User, name) for name in PERSON_FIELDS),
-    )
-    for row in db.session.execute(select(*columns).where(User.source == options.source)):
+    users = User.__table__
+    columns = [users.c[name] for name in ("id", "sourced_id", "username", "role", "deactivated_at")]
+    columns += [users.c[name] for name in PERSON_FIELDS]
+    for row in db.session.execute(select(*columns).where(users.c.source == options.source)):
         known.by_sid[row.sourced_id] = row
-    taken = set(db.session.scalars(select(User.username)))
+    taken = set(db.session.scalars(select(users.c.username)))
     by_email: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     wanted_emails = {p.email.lower() for p in plan.roster.people if p.email}
     if wanted_emails:
@@ -537,6 +532,13 @@ def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
         ]
 
 
+def _id_map(model: type, source: str) -> dict[str, int]:
+    """Map this source's sourced ids to Keyslip ids for a table."""
+    table = model.__table__
+    query = select(table.c.sourced_id, table.c.id).where(table.c.source == source)
+    return dict(db.session.execute(query).all())
+
+
 def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -575,26 +577,23 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
     # Schools.
     school_ids = dict(plan.school_ids)
     if plan.new_schools:
-        rows = session.execute(
-            insert(School).returning(School.id, School.sourced_id, sort_by_parameter_order=True),
+        session.execute(
+            insert(School.__table__),
             [
                 {"name": name, "source": source, "sourced_id": sid, "created_at": now}
                 for sid, name in plan.new_schools
             ],
         )
-        school_ids.update({sid: school_id for school_id, sid in rows})
+        school_ids.update(_id_map(School, source))
 
     # People.
     user_ids: dict[str, int] = {}
     for change in plan.updated + plan.reactivate:
         user_ids[change.record.sourced_id] = change.user_id
-    for sid, user_id in session.execute(
-        select(User.sourced_id, User.id).where(User.source == source)
-    ):
-        user_ids.setdefault(sid, user_id)
     for chunk in _chunks(plan.new):
-        rows = session.execute(
-            insert(User).returning(User.id, User.sourced_id, sort_by_parameter_order=True),
+        # Plain executemany; RETURNING with ordered rows would insert one row at a time.
+        session.execute(
+            insert(User.__table__),
             [
                 {
                     "source": source,
@@ -611,7 +610,8 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
                 for c in chunk
             ],
         )
-        user_ids.update({sid: user_id for user_id, sid in rows})
+    for sid, user_id in _id_map(User, source).items():
+        user_ids.setdefault(sid, user_id)
     memberships = {
         (user_ids[c.record.sourced_id], school_ids[sid])
         for c in plan.new
@@ -682,13 +682,10 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
         )
 
     # Classes and enrollments.
-    class_ids = dict(
-        session.execute(select(Class.sourced_id, Class.id).where(Class.source == source)).all()
-    )
     if plan.new_classes:
         titles = {r.sourced_id: r for r in plan.roster.classes}
-        rows = session.execute(
-            insert(Class).returning(Class.id, Class.sourced_id, sort_by_parameter_order=True),
+        session.execute(
+            insert(Class.__table__),
             [
                 {
                     "source": source,
@@ -702,7 +699,7 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
                 for sid, school_sid, title in plan.new_classes
             ],
         )
-        class_ids.update({sid: class_id for class_id, sid in rows})
+    class_ids = _id_map(Class, source)
     if plan.updated_classes:
         session.execute(
             update(Class), [{"id": cid, **values} for cid, values in plan.updated_classes.items()]

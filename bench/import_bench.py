@@ -1,0 +1,137 @@
+"""Roster import of a 50,000-person OneRoster bundle against raw sqlite3 executemany."""
+
+from __future__ import annotations
+
+import gc
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import finish, make_app, report
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.roster.bundles import district_bundle  # noqa: E402
+
+SIZES = {"students": 30_000, "parents": 18_000, "teachers": 2_000, "classes": 2_000}
+
+
+def raw_baseline(files: dict[str, bytes]) -> float:
+    """Insert the same rows into equivalent tables with sqlite3.executemany, nothing else."""
+    from webapp.roster import read_roster
+
+    roster = read_roster(files)
+    users = [
+        (
+            i,
+            p.sourced_id,
+            p.username or p.sourced_id,
+            p.given_name,
+            p.family_name,
+            p.role,
+            p.email,
+            p.grade,
+        )
+        for i, p in enumerate(roster.people, 1)
+    ]
+    ids = {p.sourced_id: i for i, p in enumerate(roster.people, 1)}
+    members = [(ids[p.sourced_id], 1 + (p.school_ids[0] == "sch-2")) for p in roster.people]
+    class_ids = {c.sourced_id: i for i, c in enumerate(roster.classes, 1)}
+    classes = [
+        (i, c.sourced_id, c.title) for c, i in zip(roster.classes, class_ids.values(), strict=True)
+    ]
+    enrollments = [(class_ids[e.class_id], ids[e.user_id], e.role) for e in roster.enrollments]
+    links = [(ids[g.parent_id], ids[g.student_id]) for g in roster.guardians]
+    path = Path(tempfile.mkdtemp()) / "raw.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(
+        """
+        CREATE TABLE users (id INTEGER PRIMARY KEY, sourced_id TEXT, username TEXT UNIQUE,
+          given_name TEXT, family_name TEXT, role TEXT, email TEXT, grade TEXT);
+        CREATE UNIQUE INDEX u_src ON users (sourced_id);
+        CREATE TABLE user_schools (user_id INTEGER, school_id INTEGER, PRIMARY KEY (user_id, school_id));
+        CREATE TABLE classes (id INTEGER PRIMARY KEY, sourced_id TEXT UNIQUE, title TEXT);
+        CREATE TABLE enrollments (id INTEGER PRIMARY KEY, class_id INTEGER, user_id INTEGER,
+          role TEXT, UNIQUE (class_id, user_id));
+        CREATE TABLE guardian_links (id INTEGER PRIMARY KEY, parent_id INTEGER, student_id INTEGER,
+          UNIQUE (parent_id, student_id));
+        """
+    )
+    start = time.perf_counter()
+    with conn:
+        conn.executemany("INSERT INTO users VALUES (?,?,?,?,?,?,?,?)", users)
+        conn.executemany("INSERT INTO user_schools VALUES (?,?)", members)
+        conn.executemany("INSERT INTO classes VALUES (?,?,?)", classes)
+        conn.executemany(
+            "INSERT INTO enrollments (class_id, user_id, role) VALUES (?,?,?)", enrollments
+        )
+        conn.executemany("INSERT INTO guardian_links (parent_id, student_id) VALUES (?,?)", links)
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def keyslip_import(app, files: dict[str, bytes]) -> tuple[float, dict[str, int]]:
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.roster import read_roster
+    from webapp.roster.apply import ImportOptions, apply_plan, plan_import
+
+    with app.app_context():
+        actor = db.session.get(User, 1)
+        start = time.perf_counter()
+        roster = read_roster(files)
+        plan = plan_import(
+            roster, ImportOptions(source="sis", confirm_deactivation=True), actor=actor
+        )
+        assert not plan.errors, plan.errors[:3]
+        apply_plan(plan, actor=actor)
+        db.session.commit()
+        elapsed = time.perf_counter() - start
+        return elapsed, plan.counts()
+
+
+def main() -> None:
+    files = district_bundle(**SIZES)
+    small = district_bundle(**{k: v // 5 for k, v in SIZES.items()})
+    baseline = raw_baseline(files)
+    gc.collect()
+
+    def fresh_app():
+        from tests.factories import make_user
+        from webapp.extensions import db
+        from webapp.models import Role
+
+        app = make_app()
+        with app.app_context():
+            make_user(Role.ADMIN, username="bench.admin", district_wide=True, password=None)
+            db.session.commit()
+        return app
+
+    app = fresh_app()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    full, counts = keyslip_import(app, files)
+    again, again_counts = keyslip_import(app, files)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert again_counts["new"] == 0 and again_counts["updated"] == 0, again_counts
+    small_time, _ = keyslip_import(fresh_app(), small)
+    print(
+        f"raw executemany {baseline:.2f} s; full import {full:.2f} s ({counts['new']} people, "
+        f"{counts['enrollments']} enrollments); unchanged re-import {again:.2f} s; "
+        f"10k-person import {small_time:.2f} s; peak RSS {peak:.0f} MB "
+        f"(before import {rss_before:.0f} MB)"
+    )
+    report("import 50k vs raw executemany", full / baseline, 3)
+    report("unchanged re-import vs raw executemany", again / baseline, 1)
+    report("peak memory", peak, 300, unit=" MB")
+    report("50k vs 5 x 10k import (linear = 1)", full / (5 * small_time), 1.3)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
