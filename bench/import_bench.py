@@ -54,7 +54,8 @@ def raw_baseline(files: dict[str, bytes]) -> float:
         CREATE TABLE users (id INTEGER PRIMARY KEY, sourced_id TEXT, username TEXT UNIQUE,
           given_name TEXT, family_name TEXT, role TEXT, email TEXT, grade TEXT);
         CREATE UNIQUE INDEX u_src ON users (sourced_id);
-        CREATE TABLE user_schools (user_id INTEGER, school_id INTEGER, PRIMARY KEY (user_id, school_id));
+        CREATE TABLE user_schools (user_id INTEGER, school_id INTEGER,
+          PRIMARY KEY (user_id, school_id));
         CREATE TABLE classes (id INTEGER PRIMARY KEY, sourced_id TEXT UNIQUE, title TEXT);
         CREATE TABLE enrollments (id INTEGER PRIMARY KEY, class_id INTEGER, user_id INTEGER,
           role TEXT, UNIQUE (class_id, user_id));
