@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -228,7 +229,11 @@ class OneRosterReader:
     # Helpers -------------------------------------------------------------
 
     def _open(
-        self, entity: str, fields: dict, required: tuple[str, ...], **kw
+        self,
+        entity: str,
+        fields: Mapping[str, Sequence[str]],
+        required: tuple[str, ...],
+        passthrough: Sequence[str] = (),
     ) -> tuple[Table, Columns] | None:
         if self.modes.get(entity, "absent") == "absent":
             return None
@@ -238,7 +243,7 @@ class OneRosterReader:
         table = self.ctx.open(*found)
         if table is None:
             return None
-        cols = Columns(table, fields, required, self.log, **kw)
+        cols = Columns(table, fields, required, self.log, passthrough=passthrough)
         return (table, cols) if cols.ok else None
 
     def _status(
