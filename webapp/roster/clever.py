@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from webapp.roster.columns import Columns
@@ -20,6 +21,7 @@ from webapp.roster.records import (
     SchoolRecord,
 )
 
+Fields = Mapping[str, Sequence[str]]
 SCHOOL_FIELDS = {"School_id": (), "School_name": (), "School_number": ()}
 SCHOOL_PASSTHROUGH = (
     "State_id Nces_id Low_grade High_grade Principal Principal_email School_address "
@@ -144,7 +146,11 @@ class CleverReader:
         self.skipped_contacts = 0
 
     def _open(
-        self, name: str, fields: dict, required: tuple[str, ...], passthrough=()
+        self,
+        name: str,
+        fields: Fields,
+        required: tuple[str, ...],
+        passthrough: Sequence[str] = (),
     ) -> tuple[Table, Columns] | None:
         found = self.files.get(name)
         if found is None:
@@ -198,11 +204,11 @@ class CleverReader:
     def read_people(
         self,
         name: str,
-        fields: dict,
+        fields: Fields,
         id_key: str,
         email_key: str,
         role: Role,
-        passthrough: tuple[str, ...] | list[str],
+        passthrough: Sequence[str],
         *,
         required_file: bool,
     ) -> None:

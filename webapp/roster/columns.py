@@ -97,6 +97,5 @@ class Columns:
     def get(self, cells: Sequence[str], key: str) -> str:
         """Return the stripped value of key on a row, or '' if the column is absent."""
         i = self.index.get(key)
-        if i is None or i >= len(cells):
-            return ""
-        return cells[i].strip()
+        # Table.rows() pads every row to the header's width, so i is in range.
+        return "" if i is None else cells[i].strip()

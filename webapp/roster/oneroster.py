@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from webapp.roster.columns import Columns
 from webapp.roster.context import FileSet, ReadContext, map_role, split_list
@@ -21,6 +23,10 @@ from webapp.roster.records import (
 )
 
 ENTITIES = ("orgs", "users", "roles", "classes", "enrollments")
+_ENROL_ROLES: dict[str, Literal["student", "teacher"]] = {
+    "student": "student",
+    "teacher": "teacher",
+}
 _USER_ID = re.compile(r"\{[^{}:]+:[^{}]*\}")
 _ISO_STAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
@@ -223,7 +229,11 @@ class OneRosterReader:
     # Helpers -------------------------------------------------------------
 
     def _open(
-        self, entity: str, fields: dict, required: tuple[str, ...], **kw
+        self,
+        entity: str,
+        fields: Mapping[str, Sequence[str]],
+        required: tuple[str, ...],
+        passthrough: Sequence[str] = (),
     ) -> tuple[Table, Columns] | None:
         if self.modes.get(entity, "absent") == "absent":
             return None
@@ -233,7 +243,7 @@ class OneRosterReader:
         table = self.ctx.open(*found)
         if table is None:
             return None
-        cols = Columns(table, fields, required, self.log, **kw)
+        cols = Columns(table, fields, required, self.log, passthrough=passthrough)
         return (table, cols) if cols.ok else None
 
     def _status(
@@ -598,7 +608,8 @@ class OneRosterReader:
             class_id = ctx.ident(cols.get(cells, "classSourcedId"))
             user_id = ctx.ident(cols.get(cells, "userSourcedId"))
             raw_role = cols.get(cells, "role")
-            role = raw_role.casefold()
+            # Shared constants: a fresh "student" string per row costs megabytes.
+            role = _ENROL_ROLES.get(raw_role.casefold())
             if not class_id or not user_id:
                 self.log.error(
                     file,
@@ -607,7 +618,7 @@ class OneRosterReader:
                     "classSourcedId or userSourcedId is empty; the row was skipped.",
                 )
                 continue
-            if role not in ("student", "teacher"):
+            if role is None:
                 self.log.warning(
                     file,
                     line,
@@ -649,7 +660,7 @@ class OneRosterReader:
                 EnrollmentRecord(
                     class_id=class_id,
                     user_id=user_id,
-                    role=role,  # type: ignore[arg-type]
+                    role=role,
                     primary=ctx.flag(
                         cols.get(cells, "primary"), file, line, cols.name("primary"), False
                     ),
