@@ -64,3 +64,18 @@ def test_sign_in_limit_is_shared_through_redis_across_processes(app):
         "/sign-in", data={"csrf_token": token, "identifier": "t.redis", "password": "y"}
     )
     assert response.status_code == 429
+
+
+@pytest.mark.settings(PROXY_COUNT=1)
+def test_behind_one_proxy_the_client_address_is_audited(app, client):
+    from sqlalchemy import select
+
+    from webapp.models import AuditEvent
+
+    client.post_form(
+        "/sign-in",
+        {"identifier": "nobody", "password": "x"},
+        headers={"X-Forwarded-For": "203.0.113.9"},
+    )
+    with app.app_context():
+        assert db.session.scalar(select(AuditEvent.ip)) == "203.0.113.9"

@@ -59,6 +59,10 @@ class Config:
     # No long-lived remember-me on shared classroom devices.
     REMEMBER_COOKIE_DURATION = timedelta(hours=0)
 
+    # How many reverse proxies in front set X-Forwarded-For/-Proto (0: trust none).
+    # Rate limits and audit rows use the client address, so set this behind a proxy.
+    PROXY_COUNT = 0
+
     WTF_CSRF_TIME_LIMIT = None
     WTF_CSRF_SSL_STRICT = True
     MAX_CONTENT_LENGTH = 50 * 1024 * 1024
