@@ -28,7 +28,12 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 
-test: install chromium
+# axe-core (npm) checks every main page for accessibility problems in the browser tests.
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4.14
+
+test: install chromium $(AXE)
 	$(PY) -m pytest
 
 bench: install
@@ -42,4 +47,4 @@ screenshots: install chromium
 	$(PY) docs/take_screenshots.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache .cache

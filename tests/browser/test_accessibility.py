@@ -1,0 +1,65 @@
+"""axe-core finds no serious or critical accessibility problem on the main pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from webapp.extensions import db
+from webapp.services import demo
+
+pytestmark = pytest.mark.browser
+
+AXE = (
+    Path(__file__).resolve().parents[2]
+    / ".cache"
+    / "axe"
+    / "node_modules"
+    / "axe-core"
+    / "axe.min.js"
+)
+
+PAGES = [
+    (None, "/sign-in"),
+    ("admin", "/admin/"),
+    ("admin", "/admin/users/3"),
+    ("demo.teacher", "/teacher/"),
+    ("demo.parent", "/parent"),
+    ("demo.student", "/account"),
+    ("demo.student", "/password/change"),
+]
+
+
+def violations(page) -> list[str]:
+    page.add_script_tag(content=AXE.read_text())
+    result = page.evaluate(
+        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'best-practice']}))"
+        ".violations.filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+    )
+    return result
+
+
+def test_main_pages_have_no_serious_accessibility_violations(app, live_server, browser):
+    assert AXE.exists(), "make test installs axe-core into .cache/axe"
+    with app.app_context():
+        demo.seed_demo(2026)
+        db.session.commit()
+    found = {}
+    for username, path in PAGES:
+        # axe is injected as a script, which the page's CSP would block: bypass it for the check.
+        context = browser.new_context(bypass_csp=True)
+        page = context.new_page()
+        if username:
+            page.goto(live_server + "/sign-in")
+            page.get_by_label("Username or email").fill(username)
+            page.get_by_label("Password").fill(demo.DEMO_PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_load_state()
+        page.goto(live_server + path)
+        problems = violations(page)
+        if problems:
+            found[path] = problems
+        context.close()
+    assert found == {}
