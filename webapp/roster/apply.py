@@ -103,6 +103,10 @@ class ImportPlan:
     # school id -> (people leaving, active people from this source)
     leaving_share: dict[int, tuple[int, int]] = field(default_factory=dict)
     school_ids: dict[str, int] = field(default_factory=dict)
+    # Ids of the users the actor may touch; None for a district-wide admin (everyone).
+    visible_user_ids: set[int] | None = None
+    # Filled by apply_plan: the Keyslip ids of the people it created.
+    created_user_ids: list[int] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -175,6 +179,10 @@ def plan_import(roster: Roster, options: ImportOptions, *, actor: User) -> Impor
     _plan_schools(plan, actor)
     if plan.errors and not plan.school_ids:
         return plan
+    if not (actor.role == Role.ADMIN and actor.district_wide):
+        plan.visible_user_ids = set(
+            db.session.scalars(scope.visible_users(actor).with_only_columns(User.id))
+        )
     known = _plan_people(plan)
     _plan_leavers(plan, known)
     _plan_classes_and_enrollments(plan, known)
@@ -274,7 +282,8 @@ def _plan_people(plan: ImportPlan) -> _Known:
             candidates = [
                 r
                 for r in by_email.get((record.email.lower(), role), [])
-                if r.source != options.source or r.sourced_id is None
+                if (r.source != options.source or r.sourced_id is None)
+                and (plan.visible_user_ids is None or r.id in plan.visible_user_ids)
             ]
             if len(candidates) > 1:
                 _error(
@@ -287,6 +296,19 @@ def _plan_people(plan: ImportPlan) -> _Known:
                 continue
             if candidates:
                 row = _full_row(candidates[0].id)
+        if (
+            row is not None
+            and plan.visible_user_ids is not None
+            and row.id not in plan.visible_user_ids
+        ):
+            # Same source id, different school: never let one school's file edit another's.
+            _error(
+                plan,
+                record,
+                "This ID belongs to someone at a school outside yours; the row was not used.",
+                "sourcedId",
+            )
+            continue
         if row is not None and row.id in claimed:
             other = claimed[row.id]
             _error(
@@ -564,8 +586,12 @@ def _audit_rows(
     ]
 
 
-def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
-    """Write the plan in the caller's transaction and record an ImportRun; the caller commits."""
+def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -> ImportRun:
+    """Write the plan in the caller's transaction and record it on an ImportRun.
+
+    Fills in `run` when given (a previewed upload being applied), else adds a new one.
+    The caller commits.
+    """
     if plan.errors:
         raise ValueError("an import with errors cannot be applied")
     if plan.needs_confirmation and not plan.options.confirm_deactivation:
@@ -612,6 +638,7 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
         )
     for sid, user_id in _id_map(User, source).items():
         user_ids.setdefault(sid, user_id)
+    plan.created_user_ids = [user_ids[c.record.sourced_id] for c in plan.new]
     memberships = {
         (user_ids[c.record.sourced_id], school_ids[sid])
         for c in plan.new
@@ -747,19 +774,17 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
 
     # The record: one ImportRun, and an audit row for every account switched off or back on.
     counts = plan.counts()
-    run = ImportRun(
-        school_id=plan.options.school_id,
-        requested_by_id=actor.id,
-        source=source,
-        format=plan.roster.format,
-        mode=plan.options.mode,
-        dry_run=False,
-        status="applied",
-        counts=counts,
-        row_errors=[_problem_dict(p) for p in plan.problems],
-        finished_at=now,
-    )
-    session.add(run)
+    if run is None:
+        run = ImportRun(requested_by_id=actor.id, source=source, created_at=now)
+        session.add(run)
+    run.school_id = run.school_id or plan.options.school_id or _only_school(school_ids)
+    run.format = plan.roster.format
+    run.mode = plan.options.mode
+    run.dry_run = False
+    run.status = "applied"
+    run.counts = {**(run.counts or {}), **counts}
+    run.row_errors = [_problem_dict(p) for p in plan.problems]
+    run.finished_at = now
     session.flush()
     audit_rows = _audit_rows(actor, "account_deactivated", deactivated, now, import_run=run.id)
     audit_rows += _audit_rows(actor, "account_reactivated", reactivated, now, import_run=run.id)
@@ -770,10 +795,16 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
     return run
 
 
+def _only_school(school_ids: dict[str, int]) -> int | None:
+    """Return the one school an import touched, so its admins see the run."""
+    ids = set(school_ids.values())
+    return ids.pop() if len(ids) == 1 else None
+
+
 def record_preview(plan: ImportPlan, *, actor: User) -> ImportRun:
     """Keep a dry run in the import history; the caller commits."""
     run = ImportRun(
-        school_id=plan.options.school_id,
+        school_id=plan.options.school_id or _only_school(plan.school_ids),
         requested_by_id=actor.id,
         source=plan.options.source,
         format=plan.roster.format,
