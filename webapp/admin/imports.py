@@ -91,7 +91,8 @@ def imports_create() -> Response:
     request_options = roster_imports.ImportRequest(
         format=form.format.data,
         mode=form.mode.data,
-        complete=form.complete.data,
+        # Unticked means "let the file say": a OneRoster manifest knows if it is bulk.
+        complete=True if form.complete.data else None,
         school_id=form.school_id.data,
         username_template=form.username_template.data.strip(),
     )

@@ -118,7 +118,7 @@ def start_import(
         options={
             "origin": origin,
             "file_name": display_name(name),
-            "complete": request.complete if fmt == CSV_FORMAT else None,
+            "complete": request.complete,
             "username_template": request.username_template,
         },
         upload_key=key,
