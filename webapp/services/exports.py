@@ -12,9 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-import defusedcsv.csv as safe_csv
 from sqlalchemy import select
 
+from webapp.csv_safe import SafeWriter
 from webapp.extensions import db
 from webapp.models import AccountState, Class, Enrollment, Role, School, User, user_schools
 from webapp.services import audit, scope
@@ -85,7 +85,7 @@ def export_accounts(actor: User, filters: ExportFilter) -> tuple[str, int]:
     users = db.session.scalars(query.execution_options(yield_per=CHUNK)).all()
     columns = STUDENT_COLUMNS if filters.role == Role.STUDENT else COLUMNS
     out = io.StringIO()
-    writer = safe_csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(columns)
     for start in range(0, len(users), CHUNK):
         chunk = users[start : start + CHUNK]

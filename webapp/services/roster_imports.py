@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import defusedcsv.csv as safe_csv
 from flask import current_app
 from sqlalchemy import Select, func, or_, select, update
 
+from webapp.csv_safe import SafeWriter
 from webapp.extensions import db
 from webapp.jobs import enqueue, job
 from webapp.models import ImportRun, Role, School, Setting, User, utcnow
@@ -488,7 +488,7 @@ PROBLEM_COLUMNS = ("severity", "file", "line", "column", "message")
 def problems_csv(run: ImportRun, *, actor: User) -> str:
     """Return the run's problems as CSV, formula cells neutralised; audited."""
     out = io.StringIO()
-    writer = safe_csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(PROBLEM_COLUMNS)
     for problem in run.row_errors or []:
         writer.writerow(["" if problem.get(c) is None else problem.get(c) for c in PROBLEM_COLUMNS])
