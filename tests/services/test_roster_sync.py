@@ -129,3 +129,21 @@ def test_sync_command_exits_non_zero_on_failure(app, school):
     drop(app, str(school), "broken.csv", "Colour,Shape\nred,round\n")
     result = app.test_cli_runner().invoke(args=["roster", "sync"])
     assert result.exit_code == 1 and "failed" in result.output
+
+
+def test_periodic_job_syncs_and_purges(app, school):
+    import os
+    import time
+
+    from webapp.jobs import REGISTRY, periodic
+    from webapp.services import uploads
+
+    drop(app, str(school), "people.csv", PEOPLE)
+    with app.app_context():
+        stale = uploads.store_upload("old.csv", b"x")
+        past = time.time() - 48 * 3600
+        os.utime(uploads.upload_dir() / f"{stale}.bin", (past, past))
+        assert REGISTRY[periodic.SYNC_JOB]() == 1
+        with pytest.raises(uploads.UploadMissing):
+            uploads.load_upload(stale)
+    assert [r.status for r in runs(app)] == ["applied"]
