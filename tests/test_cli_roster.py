@@ -133,3 +133,19 @@ def test_unknown_admin_is_refused(app, school, tmp_path):
     path.write_text(PEOPLE)
     result = invoke(app, str(path), "--as", "nobody")
     assert result.exit_code == 1 and "No active admin" in result.output
+
+
+def test_an_identical_file_is_skipped_unless_the_database_moved(app, school, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(PEOPLE)
+    assert invoke(app, str(path), "--school", str(school)).exit_code == 0
+    result = invoke(app, str(path), "--school", str(school))
+    assert result.exit_code == 0 and "skipped" in result.output
+    with app.app_context():
+        from webapp.models import utcnow
+
+        db.session.scalar(select(User).where(User.sourced_id == "1")).deactivated_at = utcnow()
+        db.session.commit()
+    # Someone was switched off since: the same file now has work to do (reactivation).
+    result = invoke(app, str(path), "--school", str(school), "--json")
+    assert result.exit_code == 0 and json.loads(result.output)["counts"]["reactivate"] == 1

@@ -16,10 +16,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.jobs import enqueue
 from webapp.models import Role, User
 from webapp.roster import FORMATS
-from webapp.roster.apply import MODES, ImportPlan, apply_plan
+from webapp.roster.apply import MODES, ImportPlan
 from webapp.roster.detect import detect_format
 from webapp.roster.upload import unpack_upload
 from webapp.services import roster_imports, roster_sync, uploads
@@ -156,6 +155,11 @@ def roster_import(
         if roster_imports.needs_mapping(run):
             choice = roster_imports.mapping_choice(run)
             run.options = {**run.options, "mapping": choice.mapping}
+        if not dry_run and roster_imports.unchanged_since_last_apply(run):
+            roster_imports.skip_run(run)
+            db.session.commit()
+            click.echo(f"Unchanged since the last import; skipped (import run {run.id}).")
+            return
         plan = roster_imports.build_plan(run, actor=actor, confirm=yes)
     except (PolicyError, NotAllowed) as exc:
         db.session.rollback()
@@ -171,11 +175,7 @@ def roster_import(
         code = EXIT_NEEDS_CONFIRMATION
     elif not dry_run:
         run.options = {**run.options, "confirm_deactivation": yes}
-        apply_plan(plan, actor=actor, run=run)
-        uploads.delete_upload(run.upload_key)
-        run.upload_key = None
-        if plan.created_user_ids:
-            enqueue(roster_imports.notify_created_accounts, run.id)
+        roster_imports.finish_apply(run, plan, actor=actor)
         applied = True
     db.session.commit()
     report = summary(run.id, plan, applied)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import Table, delete, insert, select, tuple_, update
 
 from webapp.extensions import db
 from webapp.models import (
@@ -34,7 +34,7 @@ from webapp.models import (
     user_schools,
     utcnow,
 )
-from webapp.models.base import new_epoch
+from webapp.models.base import UTCDateTime, new_epoch
 from webapp.roster.normalise import make_username
 from webapp.roster.records import PersonRecord, Problem, Roster
 from webapp.services import audit, scope
@@ -566,6 +566,36 @@ def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
         yield items[start : start + size]
 
 
+def _bind_datetime(value: datetime) -> Any:
+    """Convert a datetime the way UTCDateTime binds it on this database."""
+    dialect = db.session.get_bind().dialect
+    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process else value
+
+
+def _insert_many(table: Table, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
+    """Insert plain tuples with the driver's executemany, in the session's transaction.
+
+    Core's executemany builds and binds a dict per row, which costs more than SQLite's own
+    insert; the rows here are already clean, typed values, so they go to the driver as is.
+    """
+    connection = db.session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    # Table and column names come from our own metadata, quoted; values are bound.
+    target = dialect.identifier_preparer.format_table(table)
+    names = ", ".join(quote(c) for c in columns)
+    marks = ", ".join([mark] * len(columns))
+    sql = f"INSERT INTO {target} ({names}) VALUES ({marks})"  # noqa: S608
+    cursor = connection.connection.cursor()
+    try:
+        for chunk in _chunks(list(rows)):
+            cursor.executemany(sql, chunk)
+    finally:
+        cursor.close()
+
+
 def _audit_rows(
     actor: User, action: str, user_ids: Iterable[int], now: datetime, **details: Any
 ) -> list[dict[str, Any]]:
@@ -616,26 +646,38 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
     user_ids: dict[str, int] = {}
     for change in plan.updated + plan.reactivate:
         user_ids[change.record.sourced_id] = change.user_id
-    for chunk in _chunks(plan.new):
-        # Plain executemany; RETURNING with ordered rows would insert one row at a time.
-        session.execute(
-            insert(User.__table__),
-            [
-                {
-                    "source": source,
-                    "sourced_id": c.record.sourced_id,
-                    "username": c.username,
-                    "role": _role(c.record),
-                    **_wanted(c.record),
-                    "credential_epoch": new_epoch(),
-                    "must_change_password": False,
-                    "district_wide": False,
-                    "failed_login_count": 0,
-                    "created_at": now,
-                }
-                for c in chunk
-            ],
-        )
+    stamp = _bind_datetime(now)
+    user_columns = (
+        "source",
+        "sourced_id",
+        "username",
+        "role",
+        *PERSON_FIELDS,
+        "credential_epoch",
+        "must_change_password",
+        "district_wide",
+        "failed_login_count",
+        "created_at",
+    )
+    _insert_many(
+        User.__table__,
+        user_columns,
+        (
+            (
+                source,
+                c.record.sourced_id,
+                c.username,
+                _role(c.record),
+                *_wanted(c.record).values(),
+                new_epoch(),
+                False,
+                False,
+                0,
+                stamp,
+            )
+            for c in plan.new
+        ),
+    )
     for sid, user_id in _id_map(User, source).items():
         user_ids.setdefault(sid, user_id)
     plan.created_user_ids = [user_ids[c.record.sourced_id] for c in plan.new]
@@ -659,8 +701,7 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
             ).tuples()
         )
         memberships |= wanted_existing - have
-    for chunk in _chunks(sorted(memberships)):
-        session.execute(insert(user_schools), [{"user_id": u, "school_id": s} for u, s in chunk])
+    _insert_many(user_schools, ("user_id", "school_id"), sorted(memberships))
     updates = [
         {"id": c.user_id, **{name: new for name, (_, new) in c.changes.items()}}
         for c in plan.updated + plan.reactivate
@@ -735,19 +776,15 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
         session.execute(delete(Enrollment).where(Enrollment.id.in_(chunk)))
     for chunk in _chunks(plan.removed_classes):
         session.execute(delete(Class).where(Class.id.in_(chunk)))
-    rows = [
-        {
-            "class_id": class_ids[c],
-            "user_id": user_ids[u],
-            "role": role,
-            "primary": primary,
-            "created_at": now,
-        }
-        for c, u, role, primary in sorted(plan.enrollments_add)
-        if c in class_ids and u in user_ids
-    ]
-    for chunk in _chunks(rows):
-        session.execute(insert(Enrollment), chunk)
+    _insert_many(
+        Enrollment.__table__,
+        ("class_id", "user_id", "role", "primary", "created_at"),
+        (
+            (class_ids[c], user_ids[u], role, primary, stamp)
+            for c, u, role, primary in sorted(plan.enrollments_add)
+            if c in class_ids and u in user_ids
+        ),
+    )
 
     # Guardian links.
     for chunk in _chunks(plan.links_remove):
@@ -758,7 +795,13 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
         if p in user_ids and s in user_ids
     ]
     if links:
-        pairs = [(row["parent_id"], row["student_id"]) for row in links]
+        created = set(plan.created_user_ids)
+        # A link to someone this import created cannot exist yet (nor one made by a code).
+        pairs = [
+            (row["parent_id"], row["student_id"])
+            for row in links
+            if row["parent_id"] not in created and row["student_id"] not in created
+        ]
         existing = set()
         for chunk in _chunks(pairs):
             existing |= set(
@@ -768,9 +811,15 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
                     )
                 ).tuples()
             )
-        links = [row for row in links if (row["parent_id"], row["student_id"]) not in existing]
-        for chunk in _chunks(links):
-            session.execute(insert(GuardianLink), chunk)
+        _insert_many(
+            GuardianLink.__table__,
+            ("parent_id", "student_id", "origin", "created_at"),
+            (
+                (row["parent_id"], row["student_id"], "roster", stamp)
+                for row in links
+                if (row["parent_id"], row["student_id"]) not in existing
+            ),
+        )
 
     # The record: one ImportRun, and an audit row for every account switched off or back on.
     counts = plan.counts()

@@ -24,7 +24,17 @@ from sqlalchemy import Select, func, or_, select, update
 from webapp.csv_safe import SafeWriter
 from webapp.extensions import db
 from webapp.jobs import enqueue, job
-from webapp.models import ImportRun, Role, School, Setting, User, utcnow
+from webapp.models import (
+    Class,
+    Enrollment,
+    GuardianLink,
+    ImportRun,
+    Role,
+    School,
+    Setting,
+    User,
+    utcnow,
+)
 from webapp.roster import FORMATS, read_headers, read_upload
 from webapp.roster.apply import MODES, ImportOptions, ImportPlan, apply_plan, plan_import
 from webapp.roster.detect import detect_format
@@ -279,6 +289,10 @@ def apply_import(run_id: int) -> str:
     if not claimed:
         return "not pending"  # applied already, or picked up by another worker
     run = db.session.get(ImportRun, run_id)
+    if unchanged_since_last_apply(run):
+        skip_run(run)
+        db.session.commit()
+        return SKIPPED
     try:
         status = _apply_run(run)
     except Exception as exc:
@@ -320,13 +334,86 @@ def _apply_run(run: ImportRun) -> str:
     if plan.needs_confirmation and not plan.options.confirm_deactivation:
         run.dry_run = True
         return _finish(run, NEEDS_CONFIRMATION, [_problem(p) for p in plan.problems], keep=True)
+    finish_apply(run, plan, actor=actor)
+    db.session.commit()
+    return APPLIED
+
+
+def finish_apply(run: ImportRun, plan: ImportPlan, *, actor: User) -> None:
+    """Apply a plan onto its run, drop the upload and queue the new-accounts hook."""
     apply_plan(plan, actor=actor, run=run)
+    run.counts = {**run.counts, "db": db_fingerprint(run.source)}
     uploads.delete_upload(run.upload_key)
     run.upload_key = None
     if plan.created_user_ids:
         enqueue(notify_created_accounts, run.id)
-    db.session.commit()
-    return APPLIED
+
+
+def db_fingerprint(source: str) -> list[int]:
+    """Count what a source's imports control, cheaply, to notice changes made since."""
+    users = select(func.count()).select_from(User).where(User.source == source)
+    return [
+        db.session.scalar(users.where(User.deactivated_at.is_(None))) or 0,
+        db.session.scalar(users.where(User.deactivated_at.is_not(None))) or 0,
+        db.session.scalar(select(func.count()).where(Class.source == source)) or 0,
+        db.session.scalar(
+            select(func.count())
+            .select_from(Enrollment)
+            .join(Class, Class.id == Enrollment.class_id)
+            .where(Class.source == source)
+        )
+        or 0,
+        db.session.scalar(
+            select(func.count())
+            .select_from(GuardianLink)
+            .join(User, User.id == GuardianLink.parent_id)
+            .where(User.source == source, GuardianLink.origin == "roster")
+        )
+        or 0,
+    ]
+
+
+def unchanged_since_last_apply(run: ImportRun) -> bool:
+    """Tell whether this upload is byte-identical to the last one applied, with nothing moved.
+
+    Same bytes, options and source, and the source's rows still counted as that import left
+    them: planning it again could only answer "no changes", so it is skipped.
+    """
+    query = (
+        select(ImportRun)
+        .where(
+            ImportRun.source == run.source,
+            ImportRun.status == APPLIED,
+            ImportRun.id != run.id,
+        )
+        .order_by(ImportRun.finished_at.desc(), ImportRun.id.desc())
+        .limit(1)
+    )
+    if run.school_id is not None:
+        query = query.where(ImportRun.school_id == run.school_id)
+    last = db.session.scalar(query)
+    if last is None or not last.counts.get("sha256") or "db" not in last.counts:
+        return False
+    same_options = all(
+        (last.options or {}).get(key) == (run.options or {}).get(key)
+        for key in ("mapping", "complete")
+    )
+    return (
+        last.counts["sha256"] == run.counts.get("sha256")
+        and last.mode == run.mode
+        and last.format == run.format
+        and same_options
+        and last.counts["db"] == db_fingerprint(run.source)
+    )
+
+
+def skip_run(run: ImportRun) -> None:
+    """Record a run as skipped because nothing in it is new; caller commits."""
+    uploads.delete_upload(run.upload_key)
+    run.upload_key = None
+    run.dry_run = False
+    run.status = SKIPPED
+    run.finished_at = utcnow()
 
 
 def _finish(

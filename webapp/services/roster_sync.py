@@ -107,21 +107,6 @@ def _move_processed(folder: Path, group: list[Path]) -> None:
         path.replace(target / f"{stamp}-{path.name}")
 
 
-def last_applied_digest(source: str, school_id: int | None) -> str | None:
-    """Return the SHA-256 of the last applied upload for this source and school."""
-    query = (
-        select(ImportRun.counts)
-        .where(ImportRun.source == source, ImportRun.status == roster_imports.APPLIED)
-        .order_by(ImportRun.finished_at.desc(), ImportRun.id.desc())
-        .limit(1)
-    )
-    if school_id is not None:
-        # A district export may have been recorded against the one school it touched.
-        query = query.where(ImportRun.school_id == school_id)
-    counts = db.session.scalar(query)
-    return (counts or {}).get("sha256")
-
-
 def sync_folder(folder: Path, school_id: int | None, group: list[Path]) -> SyncOutcome:
     """Import one dropped export and move its files out of the way."""
     names = [p.name for p in group]
@@ -138,15 +123,6 @@ def sync_folder(folder: Path, school_id: int | None, group: list[Path]) -> SyncO
     if roster_imports.needs_mapping(run):
         choice = roster_imports.mapping_choice(run)
         run.options = {**run.options, "mapping": choice.mapping}
-    if run.counts.get("sha256") == last_applied_digest(run.source, run.school_id):
-        # The SIS dropped the same export again: nothing in it can have changed.
-        uploads.delete_upload(run.upload_key)
-        run.upload_key = None
-        run.dry_run = False
-        run.status = roster_imports.SKIPPED
-        run.finished_at = utcnow()
-        db.session.commit()
-        return SyncOutcome(folder.name, names, run.id, run.status)
     run.dry_run = False
     run.options = {**run.options, "confirm_deactivation": False}
     db.session.commit()
