@@ -258,7 +258,10 @@ def _plan_people(plan: ImportPlan) -> _Known:
         known.by_sid[row.sourced_id] = row
     taken = set(db.session.scalars(select(users.c.username)))
     by_email: dict[tuple[str, str], list[tuple]] = defaultdict(list)
-    wanted_emails = {p.email.lower() for p in plan.roster.people if p.email}
+    # Only people the source does not know yet are matched by email.
+    wanted_emails = {
+        p.email.lower() for p in plan.roster.people if p.email and p.sourced_id not in known.by_sid
+    }
     if wanted_emails:
         email_columns = (
             User.id,
@@ -693,11 +696,12 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
         if person_sid in user_ids and sid in school_ids
     }
     if wanted_existing:
+        # One join over this source's members: a 50,000-id IN list costs more to compile.
         have = set(
             session.execute(
-                select(user_schools.c.user_id, user_schools.c.school_id).where(
-                    user_schools.c.user_id.in_({u for u, _ in wanted_existing})
-                )
+                select(user_schools.c.user_id, user_schools.c.school_id)
+                .join(User, User.id == user_schools.c.user_id)
+                .where(User.source == source)
             ).tuples()
         )
         memberships |= wanted_existing - have
