@@ -48,6 +48,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     jobs.init_app(app)
     import webapp.jobs.system  # noqa: F401  (registers the housekeeping jobs)
+    import webapp.services.roster_imports  # noqa: F401  (registers the import jobs)
+    import webapp.services.roster_sync  # noqa: F401
+    from webapp.jobs import periodic
+
+    periodic.start(app)
 
     app.session_interface = security.session_interface(app)
     security.register(app)

@@ -75,5 +75,7 @@ def jobs_worker(burst: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (demo_cli, users_cli, jobs_cli):
+    from webapp.cli_roster import roster_cli
+
+    for group in (demo_cli, users_cli, jobs_cli, roster_cli):
         app.cli.add_command(group)

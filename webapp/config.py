@@ -83,3 +83,21 @@ class Config:
     HTMX_VENDOR_FILE = f"vendor/htmx-{HTMX_VERSION}.min.js"
 
     DEMO_SEED = 2026
+
+    # Roster imports (README "Roster sync"). The source names the SIS whose ids match
+    # people across imports; spreadsheets get a per-school source ("csv:<school id>").
+    ROSTER_SOURCE = "sis"
+    ROSTER_DEFAULT_REGION = "US"
+    # A run deactivating more than this share of a school's people needs a confirmation.
+    ROSTER_DEACTIVATION_THRESHOLD = 0.10
+    # Encrypted uploads: None means instance/roster-uploads; deleted after apply or this age.
+    ROSTER_UPLOAD_DIR: str | None = None
+    ROSTER_UPLOAD_RETENTION_HOURS = 24
+    # Drop folders for scheduled sync: <dir>/<school id>/ or <dir>/district/.
+    ROSTER_DROP_DIR: str | None = None
+    # Files younger than this may still be arriving over SFTP; they wait for the next sync.
+    ROSTER_DROP_SETTLE_SECONDS = 60
+    # Who scheduled syncs act as (an admin username); None: the first district-wide admin.
+    ROSTER_SYNC_ACTOR: str | None = None
+    # The thread backend runs sync and the upload purge this often; 0 turns it off (use cron).
+    ROSTER_SYNC_INTERVAL_MINUTES = 15

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from webapp.admin import bp
 from webapp.models import AccountState, Role
-from webapp.services import accounts, scope
+from webapp.services import accounts, roster_imports, scope
 from webapp.web.guards import role_required
 from webapp.web.htmx import render
 
@@ -29,6 +29,7 @@ def home() -> Response:
         schools=accounts.school_counts(current_user),
         roles=ROLE_LABELS,
         states=STATE_ORDER,
+        import_alerts=roster_imports.alert_runs(current_user),
     )
 
 

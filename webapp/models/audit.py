@@ -30,6 +30,8 @@ class AuditEvent(db.Model):
 
 
 class ImportRun(db.Model):
+    """One roster import: a preview waiting for a decision, a queued or finished apply, a sync."""
+
     __tablename__ = "import_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,7 +44,12 @@ class ImportRun(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     row_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # How to re-read the upload (format override, mapping, complete, template, origin).
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Random name of the encrypted upload in the instance folder; None once deleted.
+    upload_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import Table, delete, insert, select, tuple_, update
 
 from webapp.extensions import db
 from webapp.models import (
@@ -34,7 +34,7 @@ from webapp.models import (
     user_schools,
     utcnow,
 )
-from webapp.models.base import new_epoch
+from webapp.models.base import UTCDateTime, new_epoch
 from webapp.roster.normalise import make_username
 from webapp.roster.records import PersonRecord, Problem, Roster
 from webapp.services import audit, scope
@@ -103,6 +103,10 @@ class ImportPlan:
     # school id -> (people leaving, active people from this source)
     leaving_share: dict[int, tuple[int, int]] = field(default_factory=dict)
     school_ids: dict[str, int] = field(default_factory=dict)
+    # Ids of the users the actor may touch; None for a district-wide admin (everyone).
+    visible_user_ids: set[int] | None = None
+    # Filled by apply_plan: the Keyslip ids of the people it created.
+    created_user_ids: list[int] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -175,6 +179,10 @@ def plan_import(roster: Roster, options: ImportOptions, *, actor: User) -> Impor
     _plan_schools(plan, actor)
     if plan.errors and not plan.school_ids:
         return plan
+    if not (actor.role == Role.ADMIN and actor.district_wide):
+        plan.visible_user_ids = set(
+            db.session.scalars(scope.visible_users(actor).with_only_columns(User.id))
+        )
     known = _plan_people(plan)
     _plan_leavers(plan, known)
     _plan_classes_and_enrollments(plan, known)
@@ -250,7 +258,10 @@ def _plan_people(plan: ImportPlan) -> _Known:
         known.by_sid[row.sourced_id] = row
     taken = set(db.session.scalars(select(users.c.username)))
     by_email: dict[tuple[str, str], list[tuple]] = defaultdict(list)
-    wanted_emails = {p.email.lower() for p in plan.roster.people if p.email}
+    # Only people the source does not know yet are matched by email.
+    wanted_emails = {
+        p.email.lower() for p in plan.roster.people if p.email and p.sourced_id not in known.by_sid
+    }
     if wanted_emails:
         email_columns = (
             User.id,
@@ -274,7 +285,8 @@ def _plan_people(plan: ImportPlan) -> _Known:
             candidates = [
                 r
                 for r in by_email.get((record.email.lower(), role), [])
-                if r.source != options.source or r.sourced_id is None
+                if (r.source != options.source or r.sourced_id is None)
+                and (plan.visible_user_ids is None or r.id in plan.visible_user_ids)
             ]
             if len(candidates) > 1:
                 _error(
@@ -287,6 +299,19 @@ def _plan_people(plan: ImportPlan) -> _Known:
                 continue
             if candidates:
                 row = _full_row(candidates[0].id)
+        if (
+            row is not None
+            and plan.visible_user_ids is not None
+            and row.id not in plan.visible_user_ids
+        ):
+            # Same source id, different school: never let one school's file edit another's.
+            _error(
+                plan,
+                record,
+                "This ID belongs to someone at a school outside yours; the row was not used.",
+                "sourcedId",
+            )
+            continue
         if row is not None and row.id in claimed:
             other = claimed[row.id]
             _error(
@@ -544,6 +569,36 @@ def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
         yield items[start : start + size]
 
 
+def _bind_datetime(value: datetime) -> Any:
+    """Convert a datetime the way UTCDateTime binds it on this database."""
+    dialect = db.session.get_bind().dialect
+    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process else value
+
+
+def _insert_many(table: Table, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
+    """Insert plain tuples with the driver's executemany, in the session's transaction.
+
+    Core's executemany builds and binds a dict per row, which costs more than SQLite's own
+    insert; the rows here are already clean, typed values, so they go to the driver as is.
+    """
+    connection = db.session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    # Table and column names come from our own metadata, quoted; values are bound.
+    target = dialect.identifier_preparer.format_table(table)
+    names = ", ".join(quote(c) for c in columns)
+    marks = ", ".join([mark] * len(columns))
+    sql = f"INSERT INTO {target} ({names}) VALUES ({marks})"  # noqa: S608
+    cursor = connection.connection.cursor()
+    try:
+        for chunk in _chunks(list(rows)):
+            cursor.executemany(sql, chunk)
+    finally:
+        cursor.close()
+
+
 def _audit_rows(
     actor: User, action: str, user_ids: Iterable[int], now: datetime, **details: Any
 ) -> list[dict[str, Any]]:
@@ -564,8 +619,12 @@ def _audit_rows(
     ]
 
 
-def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
-    """Write the plan in the caller's transaction and record an ImportRun; the caller commits."""
+def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -> ImportRun:
+    """Write the plan in the caller's transaction and record it on an ImportRun.
+
+    Fills in `run` when given (a previewed upload being applied), else adds a new one.
+    The caller commits.
+    """
     if plan.errors:
         raise ValueError("an import with errors cannot be applied")
     if plan.needs_confirmation and not plan.options.confirm_deactivation:
@@ -590,28 +649,41 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
     user_ids: dict[str, int] = {}
     for change in plan.updated + plan.reactivate:
         user_ids[change.record.sourced_id] = change.user_id
-    for chunk in _chunks(plan.new):
-        # Plain executemany; RETURNING with ordered rows would insert one row at a time.
-        session.execute(
-            insert(User.__table__),
-            [
-                {
-                    "source": source,
-                    "sourced_id": c.record.sourced_id,
-                    "username": c.username,
-                    "role": _role(c.record),
-                    **_wanted(c.record),
-                    "credential_epoch": new_epoch(),
-                    "must_change_password": False,
-                    "district_wide": False,
-                    "failed_login_count": 0,
-                    "created_at": now,
-                }
-                for c in chunk
-            ],
-        )
+    stamp = _bind_datetime(now)
+    user_columns = (
+        "source",
+        "sourced_id",
+        "username",
+        "role",
+        *PERSON_FIELDS,
+        "credential_epoch",
+        "must_change_password",
+        "district_wide",
+        "failed_login_count",
+        "created_at",
+    )
+    _insert_many(
+        User.__table__,
+        user_columns,
+        (
+            (
+                source,
+                c.record.sourced_id,
+                c.username,
+                _role(c.record),
+                *_wanted(c.record).values(),
+                new_epoch(),
+                False,
+                False,
+                0,
+                stamp,
+            )
+            for c in plan.new
+        ),
+    )
     for sid, user_id in _id_map(User, source).items():
         user_ids.setdefault(sid, user_id)
+    plan.created_user_ids = [user_ids[c.record.sourced_id] for c in plan.new]
     memberships = {
         (user_ids[c.record.sourced_id], school_ids[sid])
         for c in plan.new
@@ -624,16 +696,16 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
         if person_sid in user_ids and sid in school_ids
     }
     if wanted_existing:
+        # One join over this source's members: a 50,000-id IN list costs more to compile.
         have = set(
             session.execute(
-                select(user_schools.c.user_id, user_schools.c.school_id).where(
-                    user_schools.c.user_id.in_({u for u, _ in wanted_existing})
-                )
+                select(user_schools.c.user_id, user_schools.c.school_id)
+                .join(User, User.id == user_schools.c.user_id)
+                .where(User.source == source)
             ).tuples()
         )
         memberships |= wanted_existing - have
-    for chunk in _chunks(sorted(memberships)):
-        session.execute(insert(user_schools), [{"user_id": u, "school_id": s} for u, s in chunk])
+    _insert_many(user_schools, ("user_id", "school_id"), sorted(memberships))
     updates = [
         {"id": c.user_id, **{name: new for name, (_, new) in c.changes.items()}}
         for c in plan.updated + plan.reactivate
@@ -708,19 +780,15 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
         session.execute(delete(Enrollment).where(Enrollment.id.in_(chunk)))
     for chunk in _chunks(plan.removed_classes):
         session.execute(delete(Class).where(Class.id.in_(chunk)))
-    rows = [
-        {
-            "class_id": class_ids[c],
-            "user_id": user_ids[u],
-            "role": role,
-            "primary": primary,
-            "created_at": now,
-        }
-        for c, u, role, primary in sorted(plan.enrollments_add)
-        if c in class_ids and u in user_ids
-    ]
-    for chunk in _chunks(rows):
-        session.execute(insert(Enrollment), chunk)
+    _insert_many(
+        Enrollment.__table__,
+        ("class_id", "user_id", "role", "primary", "created_at"),
+        (
+            (class_ids[c], user_ids[u], role, primary, stamp)
+            for c, u, role, primary in sorted(plan.enrollments_add)
+            if c in class_ids and u in user_ids
+        ),
+    )
 
     # Guardian links.
     for chunk in _chunks(plan.links_remove):
@@ -731,7 +799,13 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
         if p in user_ids and s in user_ids
     ]
     if links:
-        pairs = [(row["parent_id"], row["student_id"]) for row in links]
+        created = set(plan.created_user_ids)
+        # A link to someone this import created cannot exist yet (nor one made by a code).
+        pairs = [
+            (row["parent_id"], row["student_id"])
+            for row in links
+            if row["parent_id"] not in created and row["student_id"] not in created
+        ]
         existing = set()
         for chunk in _chunks(pairs):
             existing |= set(
@@ -741,25 +815,29 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
                     )
                 ).tuples()
             )
-        links = [row for row in links if (row["parent_id"], row["student_id"]) not in existing]
-        for chunk in _chunks(links):
-            session.execute(insert(GuardianLink), chunk)
+        _insert_many(
+            GuardianLink.__table__,
+            ("parent_id", "student_id", "origin", "created_at"),
+            (
+                (row["parent_id"], row["student_id"], "roster", stamp)
+                for row in links
+                if (row["parent_id"], row["student_id"]) not in existing
+            ),
+        )
 
     # The record: one ImportRun, and an audit row for every account switched off or back on.
     counts = plan.counts()
-    run = ImportRun(
-        school_id=plan.options.school_id,
-        requested_by_id=actor.id,
-        source=source,
-        format=plan.roster.format,
-        mode=plan.options.mode,
-        dry_run=False,
-        status="applied",
-        counts=counts,
-        row_errors=[_problem_dict(p) for p in plan.problems],
-        finished_at=now,
-    )
-    session.add(run)
+    if run is None:
+        run = ImportRun(requested_by_id=actor.id, source=source, created_at=now)
+        session.add(run)
+    run.school_id = run.school_id or plan.options.school_id or _only_school(school_ids)
+    run.format = plan.roster.format
+    run.mode = plan.options.mode
+    run.dry_run = False
+    run.status = "applied"
+    run.counts = {**(run.counts or {}), **counts}
+    run.row_errors = [_problem_dict(p) for p in plan.problems]
+    run.finished_at = now
     session.flush()
     audit_rows = _audit_rows(actor, "account_deactivated", deactivated, now, import_run=run.id)
     audit_rows += _audit_rows(actor, "account_reactivated", reactivated, now, import_run=run.id)
@@ -770,10 +848,16 @@ def apply_plan(plan: ImportPlan, *, actor: User) -> ImportRun:
     return run
 
 
+def _only_school(school_ids: dict[str, int]) -> int | None:
+    """Return the one school an import touched, so its admins see the run."""
+    ids = set(school_ids.values())
+    return ids.pop() if len(ids) == 1 else None
+
+
 def record_preview(plan: ImportPlan, *, actor: User) -> ImportRun:
     """Keep a dry run in the import history; the caller commits."""
     run = ImportRun(
-        school_id=plan.options.school_id,
+        school_id=plan.options.school_id or _only_school(plan.school_ids),
         requested_by_id=actor.id,
         source=plan.options.source,
         format=plan.roster.format,

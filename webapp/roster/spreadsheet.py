@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from webapp.csv_safe import unneutralise
 from webapp.roster.columns import Columns, norm_header
 from webapp.roster.context import FileSet, ReadContext, map_role
 from webapp.roster.decode import Table
@@ -343,6 +344,9 @@ class SpreadsheetReader:
         school_constant = constants.get("school")
         link_index = cols.index.get("linked_student")
         for line, cells in table.rows():
+            if any(c.startswith("'") for c in cells):
+                # A Keyslip export neutralised formula cells with "'"; read them verbatim.
+                cells = [unneutralise(c) for c in cells]
             raw_id = cols.get(cells, id_field)
             sid = identity_key(raw_id) if id_field == "email" else ctx.ident(raw_id)
             if not sid:

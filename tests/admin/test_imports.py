@@ -1,0 +1,324 @@
+"""Import pages over HTTP: upload, mapping, preview tabs, apply with progress, history, scope."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.factories import PASSWORD, make_school, make_user
+from webapp.extensions import db
+from webapp.models import AuditEvent, ImportRun, Role, Setting, User
+
+PEOPLE = (
+    "Pupil ID,Forename,Surname,Email,Year\n"
+    "1,Ada,Lovelace,ada@example.org,5\n"
+    "2,Alan,Turing,alan@example.org,5\n"
+    "3,Grace,Hopper,,6\n"
+)
+
+
+@dataclass
+class World:
+    school_a: int
+    school_b: int
+
+
+@pytest.fixture
+def world(app) -> World:
+    with app.app_context():
+        a, b = make_school("Alpha School"), make_school("Beta School")
+        make_user(Role.ADMIN, school=a, username="admin.a", email="admin.a@example.org")
+        make_user(Role.ADMIN, school=b, username="admin.b")
+        make_user(Role.ADMIN, username="district", district_wide=True)
+        make_user(Role.TEACHER, school=a, username="teach.a")
+        db.session.commit()
+        return World(a.id, b.id)
+
+
+def upload(client, data: bytes | str, name: str = "people.csv", **fields):
+    payload = data.encode() if isinstance(data, str) else data
+    form = {
+        "csrf_token": client.csrf_token("/admin/imports/new"),
+        "format": "auto",
+        "mode": "add-update",
+        "username_template": "{first}.{last}",
+        "file": (io.BytesIO(payload), name),
+        **{k: str(v) for k, v in fields.items()},
+    }
+    if form.get("complete") in ("False", ""):
+        form.pop("complete")
+    return client.post("/admin/imports", data=form, content_type="multipart/form-data")
+
+
+def run_id_from(response) -> int:
+    match = re.search(r"/admin/imports/(\d+)", response.headers["Location"])
+    assert match, response.headers.get("Location")
+    return int(match.group(1))
+
+
+def save_mapping(client, run_id: int, **overrides: str):
+    page = client.get(f"/admin/imports/{run_id}/mapping").get_data(as_text=True)
+    chosen = dict(
+        re.findall(
+            r'name="map-(\w+)">(?:(?!</select>).)*?<option value="([^"]*)" selected', page, re.S
+        )
+    )
+    chosen.update(overrides)
+    data = {f"map-{k}": v for k, v in chosen.items()}
+    return client.post_form(
+        f"/admin/imports/{run_id}/mapping", data, token_from=f"/admin/imports/{run_id}/mapping"
+    )
+
+
+def mapped_run(client, school_id: int, data: str = PEOPLE, **fields) -> int:
+    response = upload(client, data, school_id=school_id, **fields)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    run_id = run_id_from(response)
+    assert response.headers["Location"].endswith("/mapping")
+    assert save_mapping(client, run_id).status_code == 303
+    return run_id
+
+
+def apply(client, run_id: int, **data):
+    return client.post_form(
+        f"/admin/imports/{run_id}/apply", data, token_from=f"/admin/imports/{run_id}"
+    )
+
+
+def users(app, role: str = "student") -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).where(User.role == role))
+
+
+def test_spreadsheet_upload_asks_for_columns_guessed_from_headers(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    response = upload(client, PEOPLE, school_id=world.school_a)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/mapping")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'name="map-given_name">.*?<option value="Forename" selected', page, re.S)
+    assert re.search(r'name="map-sourced_id">.*?<option value="Pupil ID" selected', page, re.S)
+
+
+def test_preview_counts_and_tabs_then_apply_creates_people(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    run_id = mapped_run(client, world.school_a)
+    page = client.get(f"/admin/imports/{run_id}").get_data(as_text=True)
+    assert '<dd data-count="new">3</dd>' in page
+    assert "ada.lovelace" in page and users(app) == 0  # previewing changes nothing
+    response = apply(client, run_id)
+    assert response.status_code == 303
+    assert users(app) == 3
+    with app.app_context():
+        run = db.session.get(ImportRun, run_id)
+        assert run.status == "applied" and not run.dry_run and run.upload_key is None
+        assert run.counts["new"] == 3
+    status = client.get(f"/admin/imports/{run_id}/status", headers={"HX-Request": "true"})
+    body = status.get_data(as_text=True)
+    assert "<html" not in body and "every 1s" not in body and 'data-count="new">3<' in body
+
+
+def test_running_import_status_partial_polls(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    with app.app_context():
+        run = ImportRun(school_id=world.school_a, source="sis", format="csv", mode="add",
+                        dry_run=False, status="running", options={"file_name": "x"})  # fmt: skip
+        db.session.add(run)
+        db.session.commit()
+        run_id = run.id
+    response = client.get(f"/admin/imports/{run_id}/status", headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in body and "<html" not in body
+    assert "HX-Request" in response.headers["Vary"]
+    full = client.get(f"/admin/imports/{run_id}").get_data(as_text=True)
+    assert "<html" in full and 'hx-trigger="every 1s"' in full
+
+
+def test_changed_tab_lists_old_and_new_values(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    apply(client, mapped_run(client, world.school_a))
+    edited = PEOPLE.replace("Turing", "Turing-Smith")
+    run_id = mapped_run(client, world.school_a, edited)
+    tab = client.get(f"/admin/imports/{run_id}?tab=changed", headers={"HX-Request": "true"})
+    body = tab.get_data(as_text=True)
+    assert "<html" not in body and 'id="preview-tab"' in body
+    assert "<del>Turing</del> → <ins>Turing-Smith</ins>" in body
+
+
+def test_preview_pages_fifty_rows_at_a_time(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    rows = "".join(f"{i},Given{i},Family{i},,5\n" for i in range(1, 121))
+    run_id = mapped_run(client, world.school_a, "Pupil ID,Forename,Surname,Email,Year\n" + rows)
+    first = client.get(f"/admin/imports/{run_id}?tab=new", headers={"HX-Request": "true"})
+    assert first.get_data(as_text=True).count("<tr><td>Given") == 50
+    assert "Page 1 of 3" in first.get_data(as_text=True)
+    last = client.get(f"/admin/imports/{run_id}?tab=new&page=3", headers={"HX-Request": "true"})
+    assert last.get_data(as_text=True).count("<tr><td>Given") == 20
+
+
+def test_errors_block_applying(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    run_id = mapped_run(client, world.school_a, PEOPLE + "4,,NoFirstName,,5\n")
+    page = client.get(f"/admin/imports/{run_id}?tab=problems").get_data(as_text=True)
+    assert "cannot be applied" in page and "Apply this import" not in page
+    assert "people.csv" in page and ">5<" in page  # file and line of the bad row
+    response = apply(client, run_id)
+    assert response.status_code == 422 and users(app) == 0
+
+
+def test_safety_valve_needs_the_confirmation_box(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    many = "Pupil ID,Forename,Surname\n" + "".join(f"{i},G{i},F{i}\n" for i in range(20))
+    apply(client, mapped_run(client, world.school_a, many, complete="y"))
+    few = "Pupil ID,Forename,Surname\n" + "".join(f"{i},G{i},F{i}\n" for i in range(5))
+    run_id = mapped_run(client, world.school_a, few, complete="y")
+    page = client.get(f"/admin/imports/{run_id}").get_data(as_text=True)
+    assert "15 of 20" in page and "75.0%" in page and "confirm_deactivation" in page
+    assert apply(client, run_id).status_code == 422
+    with app.app_context():
+        assert not db.session.scalar(select(func.count()).where(User.deactivated_at.is_not(None)))
+    assert apply(client, run_id, confirm_deactivation="y").status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(User.deactivated_at.is_not(None))) == 15
+
+
+def test_mapping_is_remembered_for_the_school(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    run_id = run_id_from(upload(client, PEOPLE, school_id=world.school_a))
+    save_mapping(client, run_id, **{"map-grade": ""} and {"grade": ""})
+    second = run_id_from(upload(client, PEOPLE, school_id=world.school_a))
+    page = client.get(f"/admin/imports/{second}/mapping").get_data(as_text=True)
+    assert "the columns you chose last time" in page
+    # The grade column was left out last time, so it stays out although the header matches.
+    assert not re.search(r'name="map-grade">.*?<option value="Year" selected', page, re.S)
+    with app.app_context():
+        assert (
+            db.session.scalar(select(Setting.school_id).where(Setting.key == "roster.csv_mapping"))
+            == world.school_a
+        )
+
+
+def test_mapping_takes_only_known_fields_and_real_columns(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    run_id = run_id_from(upload(client, PEOPLE, school_id=world.school_a))
+    response = client.post_form(
+        f"/admin/imports/{run_id}/mapping",
+        {"map-sourced_id": "Pupil ID", "map-given_name": "Forename", "map-family_name": "Surname",
+         "map-role": "=admin", "map-district_wide": "Email", "map-password": "Email"},
+        token_from=f"/admin/imports/{run_id}/mapping",
+    )  # fmt: skip
+    assert response.status_code == 422  # "=admin" is not an offered role
+    response = client.post_form(
+        f"/admin/imports/{run_id}/mapping",
+        {"map-sourced_id": "Pupil ID", "map-given_name": "Forename", "map-family_name": "Surname",
+         "map-district_wide": "Email", "map-password": "Email"},
+        token_from=f"/admin/imports/{run_id}/mapping",
+    )  # fmt: skip
+    assert response.status_code == 303
+    with app.app_context():
+        mapping = db.session.get(ImportRun, run_id).options["mapping"]
+        assert mapping == {"sourced_id": "Pupil ID", "given_name": "Forename",
+                           "family_name": "Surname"}  # fmt: skip
+
+
+def test_onerooster_zip_goes_straight_to_preview(app, client, world):
+    from tests.roster.bundles import school_bundle
+
+    client.sign_in("district", PASSWORD)
+    buffer = io.BytesIO()
+    import zipfile
+
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in school_bundle(5).files().items():
+            archive.writestr(name, data)
+    response = upload(client, buffer.getvalue(), name="export.zip")
+    assert response.status_code == 303 and not response.headers["Location"].endswith("/mapping")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "oneroster-1.1" in page and 'data-count="new">' in page
+
+
+def test_another_schools_import_is_404_everywhere_and_audited(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    run_id = mapped_run(client, world.school_a)
+    client.post("/sign-out", data={"csrf_token": client.csrf_token("/admin/")})
+    other = app.test_client()
+    other.sign_in("admin.b", PASSWORD)
+    for path in ("", "/status", "/mapping", "/problems.csv"):
+        response = other.get(f"/admin/imports/{run_id}{path}")
+        assert response.status_code == 404, path
+        assert "Ada" not in response.get_data(as_text=True)
+    token = other.csrf_token("/admin/imports/new")
+    assert (
+        other.post(f"/admin/imports/{run_id}/apply", data={"csrf_token": token}).status_code == 404
+    )
+    assert "people.csv" not in other.get("/admin/imports").get_data(as_text=True)
+    assert users(app) == 0
+    with app.app_context():
+        denied = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "authz_denied")
+        ).all()
+        assert len(denied) == 5 and {e.details["object_id"] for e in denied} == {run_id}
+
+
+def test_school_admin_cannot_upload_into_another_school(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    response = upload(client, PEOPLE, school_id=world.school_b)
+    assert response.status_code == 422
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_teacher_cannot_reach_imports(app, client, world):
+    client.sign_in("teach.a", PASSWORD)
+    assert client.get("/admin/imports").status_code == 404
+    assert client.get("/admin/imports/new").status_code == 404
+
+
+def test_upload_without_csrf_is_refused(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    response = client.post(
+        "/admin/imports",
+        data={"file": (io.BytesIO(PEOPLE.encode()), "p.csv"), "format": "auto",
+              "mode": "add", "username_template": "{first}"},
+        content_type="multipart/form-data",
+        headers={"HX-Request": "true"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+@pytest.mark.settings(MAX_CONTENT_LENGTH=4096)
+def test_too_large_upload_says_so(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    response = upload(client, "x" * 10_000)
+    assert response.status_code == 413
+    assert "larger than the" in response.get_data(as_text=True)
+
+
+def test_problems_download_is_neutralised_and_never_cached(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    response = upload(client, PEOPLE + "4,,NoFirst,,5\n", name="=HYPERLINK(1)+2.csv",
+                      school_id=world.school_a)  # fmt: skip
+    run_id = run_id_from(response)
+    save_mapping(client, run_id)
+    client.get(f"/admin/imports/{run_id}")
+    download = client.get(f"/admin/imports/{run_id}/problems.csv")
+    assert download.headers["Cache-Control"] == "no-store"
+    disposition = download.headers["Content-Disposition"]
+    assert disposition == f'attachment; filename="import-{run_id}-problems.csv"'
+    text = download.get_data(as_text=True)
+    assert text.splitlines()[0] == "severity,file,line,column,message"
+    assert "\n=" not in text and ",=" not in text and "'=HYPERLINK(1)+2.csv" in text
+
+
+def test_history_lists_runs_with_who_and_status(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    apply(client, mapped_run(client, world.school_a))
+    page = client.get("/admin/imports").get_data(as_text=True)
+    assert "admin.a" in page and "applied" in page and "Alpha School" in page
+    partial = client.get("/admin/imports?page=1", headers={"HX-Request": "true"})
+    assert "<html" not in partial.get_data(as_text=True)

@@ -1,0 +1,127 @@
+"""The import service: the apply job's outcomes, the hook for new accounts, run scope."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.factories import make_school, make_user
+from webapp.extensions import db
+from webapp.models import ImportRun, Role, User
+from webapp.services import roster_imports, uploads
+from webapp.services.errors import NotAllowed
+
+SHEET = (
+    "ID,First Name,Last Name,Role,Child ID\n"
+    "1,Ada,Lovelace,student,\n2,Alan,Turing,teacher,\n3,Mum,Lovelace,parent,1\n"
+)
+
+
+@pytest.fixture
+def ids(app) -> dict[str, int]:
+    with app.app_context():
+        a, b = make_school("Alpha"), make_school("Beta")
+        admin_a = make_user(Role.ADMIN, school=a, username="admin.a")
+        admin_b = make_user(Role.ADMIN, school=b, username="admin.b")
+        db.session.commit()
+        return {"a": a.id, "b": b.id, "admin_a": admin_a.id, "admin_b": admin_b.id}
+
+
+def queued_run(ids, data: str = SHEET) -> int:
+    actor = db.session.get(User, ids["admin_a"])
+    run = roster_imports.start_import(
+        "sheet.csv", data.encode(), roster_imports.ImportRequest(school_id=ids["a"]), actor=actor
+    )
+    run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+    roster_imports.request_apply(run, actor=actor, confirm=False)
+    return run.id
+
+
+def test_new_students_and_parents_go_to_the_delivery_hook_after_commit(app, ids, monkeypatch):
+    calls = []
+    fake = types.ModuleType("webapp.services.credentials")
+    fake.notify_new_accounts = lambda user_ids, actor: calls.append((sorted(user_ids), actor.id))
+    monkeypatch.setitem(sys.modules, "webapp.services.credentials", fake)
+    with app.app_context():
+        run_id = queued_run(ids)
+        assert calls == []  # nothing before the commit
+        db.session.commit()  # the inline backend runs the apply job, which queues the hook
+    with app.app_context():
+        created = db.session.scalars(
+            select(User.id).where(User.role.in_(["student", "parent"])).order_by(User.id)
+        ).all()
+        assert db.session.get(ImportRun, run_id).status == "applied"
+    assert calls == [(list(created), ids["admin_a"])]
+
+
+def test_without_delivery_new_accounts_stay_not_sent(app, ids):
+    with app.app_context():
+        queued_run(ids)
+        db.session.commit()
+    with app.app_context():
+        states = {
+            u.state.value for u in db.session.scalars(select(User).where(User.role != "admin"))
+        }
+        assert states == {"not_sent"}
+
+
+def test_an_expired_upload_fails_the_run_and_changes_nothing(app, ids, monkeypatch):
+    with app.app_context():
+        run_id = queued_run(ids)
+        uploads.delete_upload(db.session.get(ImportRun, run_id).upload_key)
+        db.session.commit()
+    with app.app_context():
+        run = db.session.get(ImportRun, run_id)
+        assert run.status == "failed" and "expired" in run.row_errors[0]["message"]
+        assert db.session.scalar(select(func.count()).where(User.role == "student")) == 0
+
+
+def test_a_crash_in_apply_marks_the_run_failed(app, ids, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(roster_imports, "apply_plan", boom)
+    with app.app_context():
+        run_id = queued_run(ids)
+        db.session.commit()
+    with app.app_context():
+        run = db.session.get(ImportRun, run_id)
+        assert run.status == "failed" and run.finished_at is not None
+        assert "RuntimeError" in run.row_errors[-1]["message"]
+        assert db.session.scalar(select(func.count()).where(User.role == "student")) == 0
+
+
+def test_the_apply_job_runs_once(app, ids):
+    with app.app_context():
+        run_id = queued_run(ids)
+        db.session.commit()
+    with app.app_context():
+        assert roster_imports.apply_import(run_id) == "not pending"
+        assert db.session.scalar(select(func.count()).where(User.role == "student")) == 1
+
+
+def test_runs_are_scoped_to_the_admins_schools(app, ids):
+    with app.app_context():
+        run_id = queued_run(ids)
+        db.session.commit()
+    with app.app_context():
+        admin_b = db.session.get(User, ids["admin_b"])
+        with pytest.raises(NotAllowed):
+            roster_imports.require_run(admin_b, run_id)
+        assert roster_imports.require_run(db.session.get(User, ids["admin_a"]), run_id).id == run_id
+
+
+def test_a_file_cannot_update_someone_at_another_school(app, ids):
+    with app.app_context():
+        make_user(Role.STUDENT, school=db.session.get(type(make_school()), ids["b"]),
+                  username="beta.kid", source="csv:shared", sourced_id="1")  # fmt: skip
+        db.session.commit()
+        actor = db.session.get(User, ids["admin_a"])
+        request = roster_imports.ImportRequest(school_id=ids["a"], source="csv:shared")
+        run = roster_imports.start_import("s.csv", SHEET.encode(), request, actor=actor)
+        run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+        plan = roster_imports.build_plan(run, actor=actor)
+        assert any("outside yours" in p.message for p in plan.errors)

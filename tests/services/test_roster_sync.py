@@ -1,0 +1,149 @@
+"""Drop-folder sync: each drop is a run, files move to processed/, stops and failures alert."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.factories import PASSWORD, make_school, make_user
+from tests.roster.bundles import school_bundle
+from webapp.extensions import db, mail
+from webapp.models import ImportRun, Role, User
+from webapp.services import roster_sync
+
+PEOPLE = "ID,First Name,Last Name\n1,Ada,Lovelace\n2,Alan,Turing\n"
+pytestmark = pytest.mark.settings(ROSTER_DROP_SETTLE_SECONDS=0)
+
+
+@pytest.fixture
+def school(app) -> int:
+    with app.app_context():
+        school = make_school("Oak School")
+        make_user(Role.ADMIN, username="district", district_wide=True, email="d@example.org")
+        make_user(Role.ADMIN, username="oak.admin", school=school, email="oak@example.org")
+        db.session.commit()
+        return school.id
+
+
+def drop(app, folder: str, name: str, data: bytes | str) -> Path:
+    with app.app_context():
+        target = roster_sync.drop_dir() / folder
+    target.mkdir(exist_ok=True)
+    path = target / name
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def sync(app):
+    with app.app_context():
+        return roster_sync.sync_drop_folders()
+
+
+def runs(app) -> list[ImportRun]:
+    with app.app_context():
+        return list(db.session.scalars(select(ImportRun).order_by(ImportRun.id)))
+
+
+def test_dropped_csv_is_imported_and_moved_to_processed(app, school):
+    path = drop(app, str(school), "people.csv", PEOPLE)
+    [outcome] = sync(app)
+    assert outcome.status == "applied"
+    assert not path.exists() and len(list((path.parent / "processed").iterdir())) == 1
+    [run] = runs(app)
+    assert run.options["origin"] == f"sync:{school}" and run.source == f"csv:{school}"
+    assert run.school_id == school and run.counts["new"] == 2
+    assert sync(app) == []  # nothing left to import
+
+
+def test_the_same_export_dropped_again_is_skipped(app, school):
+    drop(app, str(school), "people.csv", PEOPLE)
+    sync(app)
+    drop(app, str(school), "people.csv", PEOPLE)
+    [outcome] = sync(app)
+    assert outcome.status == "skipped"
+    assert [r.status for r in runs(app)] == ["applied", "skipped"]
+
+
+@pytest.mark.settings(ROSTER_DROP_SETTLE_SECONDS=3600)
+def test_files_still_arriving_wait_for_the_next_sync(app, school):
+    path = drop(app, str(school), "people.csv", PEOPLE)
+    assert sync(app) == [] and path.exists()
+
+
+def test_folders_that_name_no_school_are_left_alone(app, school):
+    path = drop(app, "9999", "people.csv", PEOPLE)
+    other = drop(app, "not-a-school", "people.csv", PEOPLE)
+    assert sync(app) == [] and path.exists() and other.exists()
+
+
+def test_safety_valve_stop_is_emailed_shown_and_can_be_confirmed(app, school, client):
+    drop(app, "district", "day1.zip", zipped(school_bundle(50).files()))
+    assert [o.status for o in sync(app)] == ["applied"]
+    cut = school_bundle(50)
+    cut.users = cut.users[:20]
+    drop(app, "district", "day2.zip", zipped(cut.files()))
+    with mail.record_messages() as outbox:
+        [outcome] = sync(app)
+    assert outcome.status == "needs_confirmation"
+    with app.app_context():
+        assert not db.session.scalar(select(func.count()).where(User.deactivated_at.is_not(None)))
+    [message] = outbox
+    assert "stopped" in message.subject and message.recipients == ["d@example.org"]
+    assert f"/admin/imports/{outcome.run_id}" in message.body
+    client.sign_in("district", PASSWORD)
+    home = client.get("/admin/").get_data(as_text=True)
+    assert 'id="import-alerts"' in home and "day2.zip" in home
+    response = client.post_form(
+        f"/admin/imports/{outcome.run_id}/apply",
+        {"confirm_deactivation": "y"},
+        token_from=f"/admin/imports/{outcome.run_id}",
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(User.deactivated_at.is_not(None)))
+
+
+def test_failed_sync_is_emailed_to_the_schools_admins(app, school):
+    drop(app, str(school), "broken.csv", "Colour,Shape\nred,round\n")
+    with mail.record_messages() as outbox:
+        [outcome] = sync(app)
+    assert outcome.status == "failed"
+    [message] = outbox
+    assert message.recipients == ["oak@example.org"] and "failed" in message.subject
+    assert "Oak School" in message.subject and "\n" not in message.subject
+
+
+def test_sync_command_exits_non_zero_on_failure(app, school):
+    drop(app, str(school), "broken.csv", "Colour,Shape\nred,round\n")
+    result = app.test_cli_runner().invoke(args=["roster", "sync"])
+    assert result.exit_code == 1 and "failed" in result.output
+
+
+def test_periodic_job_syncs_and_purges(app, school):
+    import os
+    import time
+
+    from webapp.jobs import REGISTRY, periodic
+    from webapp.services import uploads
+
+    drop(app, str(school), "people.csv", PEOPLE)
+    with app.app_context():
+        stale = uploads.store_upload("old.csv", b"x")
+        past = time.time() - 48 * 3600
+        os.utime(uploads.upload_dir() / f"{stale}.bin", (past, past))
+        assert REGISTRY[periodic.SYNC_JOB]() == 1
+        with pytest.raises(uploads.UploadMissing):
+            uploads.load_upload(stale)
+    assert [r.status for r in runs(app)] == ["applied"]

@@ -1,0 +1,55 @@
+"""Admin forms: they check shape; services check rules."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from webapp.roster import FORMATS
+
+FORMAT_LABELS = {
+    "auto": "Detect from the file",
+    "oneroster-1.1": "OneRoster 1.1",
+    "oneroster-1.2": "OneRoster 1.2",
+    "clever": "Clever",
+    "sds-2.1": "Microsoft SDS v2.1",
+    "sds-uk": "Microsoft SDS (UK format)",
+    "csv": "Spreadsheet (CSV with my own columns)",
+}
+MODE_LABELS = {
+    "add-update": "Add new people and update existing ones",
+    "add": "Only add new people",
+    "update": "Only update people already in Keyslip",
+}
+
+
+class ImportUploadForm(FlaskForm):
+    file = FileField("Roster file (.csv or .zip)", validators=[FileRequired("Choose a file.")])
+    format = SelectField(
+        "Format",
+        choices=[SelectChoice(k, FORMAT_LABELS[k]) for k in ("auto", *FORMATS)],
+        default="auto",
+    )
+    mode = SelectField(
+        "What to do",
+        choices=[SelectChoice(k, v) for k, v in MODE_LABELS.items()],
+        default="add-update",
+    )
+    complete = BooleanField("This file is the complete roster (spreadsheets)")
+    school_id = SelectField("School", coerce=lambda v: int(v) if v else None, default=None)
+    username_template = StringField(
+        "Username pattern",
+        default="{first}.{last}",
+        validators=[DataRequired(), Length(max=60)],
+    )
+
+
+class ApplyForm(FlaskForm):
+    confirm_deactivation = BooleanField("I confirm these people should be deactivated")
+
+
+class CsrfOnlyForm(FlaskForm):
+    """A form with nothing but the CSRF token (fields are read from an allow-list)."""

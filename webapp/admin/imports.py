@@ -1,0 +1,248 @@
+"""Roster import pages: upload, map columns, preview, apply with progress, history."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, make_response, request, url_for
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms.fields.choices import SelectChoice
+
+from webapp.admin import bp
+from webapp.admin.forms import ApplyForm, CsrfOnlyForm, ImportUploadForm
+from webapp.extensions import db
+from webapp.models import Role
+from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
+from webapp.services import roster_imports, scope, uploads
+from webapp.services.errors import PolicyError
+from webapp.web.errors import error_response
+from webapp.web.guards import role_required
+from webapp.web.htmx import redirect, render
+
+FIELD_LABELS = {
+    "sourced_id": "ID",
+    "username": "Username",
+    "given_name": "First name",
+    "family_name": "Last name",
+    "middle_name": "Middle name",
+    "name": "Full name (instead of first and last)",
+    "email": "Email",
+    "phone": "Phone",
+    "grade": "Grade",
+    "role": "Role",
+    "student_number": "Student number / UPN",
+    "school": "School",
+    "status": "Status (active / left)",
+    "enabled": "Login enabled",
+    "linked_student": "Linked student's ID (parent rows)",
+}
+MAPPED_FIELDS = [f for f in SHEET_FIELDS if f in FIELD_LABELS]
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(exc: RequestEntityTooLarge) -> Response:
+    limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    return error_response(
+        413,
+        f"That file is larger than the {limit} MB upload limit. Zip the CSV files "
+        "(zipped CSVs are far smaller) or split the export, then try again.",
+    )
+
+
+def _school_choices() -> list[SelectChoice]:
+    schools = db.session.scalars(scope.visible_schools(current_user)).all()
+    return [SelectChoice("", "The file names the schools")] + [
+        SelectChoice(str(s.id), s.name) for s in schools
+    ]
+
+
+@bp.get("/imports")
+@role_required(Role.ADMIN)
+def imports_index() -> Response:
+    rows, page, pages = roster_imports.history_page(
+        current_user, request.args.get("page", 1, type=int)
+    )
+    return render(
+        "admin/imports/index.html",
+        "admin/imports/_runs.html",
+        runs=rows,
+        page_no=page,
+        pages=pages,
+        schools=roster_imports.school_names([r.school_id for r in rows]),
+        who=roster_imports.usernames([r.requested_by_id for r in rows]),
+    )
+
+
+@bp.get("/imports/new")
+@role_required(Role.ADMIN)
+def imports_new() -> Response:
+    form = ImportUploadForm()
+    form.school_id.choices = _school_choices()
+    return render("admin/imports/new.html", form=form)
+
+
+@bp.post("/imports")
+@role_required(Role.ADMIN)
+def imports_create() -> Response:
+    form = ImportUploadForm()
+    form.school_id.choices = _school_choices()
+    if not form.validate_on_submit():
+        return render("admin/imports/new.html", form=form, status=422)
+    upload = form.file.data
+    request_options = roster_imports.ImportRequest(
+        format=form.format.data,
+        mode=form.mode.data,
+        # Unticked means "let the file say": a OneRoster manifest knows if it is bulk.
+        complete=True if form.complete.data else None,
+        school_id=form.school_id.data,
+        username_template=form.username_template.data.strip(),
+    )
+    try:
+        run = roster_imports.start_import(
+            upload.filename or "upload.csv", upload.read(), request_options, actor=current_user
+        )
+    except PolicyError as exc:
+        db.session.rollback()
+        return render("admin/imports/new.html", form=form, problems=exc.problems, status=422)
+    db.session.commit()
+    if roster_imports.needs_mapping(run):
+        return redirect(url_for("admin.imports_mapping", run_id=run.id))
+    return redirect(url_for("admin.imports_show", run_id=run.id))
+
+
+@bp.get("/imports/<int:run_id>/mapping")
+@role_required(Role.ADMIN)
+def imports_mapping(run_id: int) -> Response:
+    run = roster_imports.require_run(current_user, run_id)
+    try:
+        choice = roster_imports.mapping_choice(run)
+    except uploads.UploadMissing:
+        return _expired(run)
+    return render(
+        "admin/imports/mapping.html",
+        run=run,
+        form=CsrfOnlyForm(),
+        choice=choice,
+        fields=MAPPED_FIELDS,
+        labels=FIELD_LABELS,
+        role_constants=roster_imports.ROLE_CONSTANTS,
+    )
+
+
+@bp.post("/imports/<int:run_id>/mapping")
+@role_required(Role.ADMIN)
+def imports_mapping_save(run_id: int) -> Response:
+    run = roster_imports.require_run(current_user, run_id)
+    form = CsrfOnlyForm()
+    if not form.validate_on_submit():
+        return error_response(400)
+    chosen = {field: request.form.get(f"map-{field}", "") for field in MAPPED_FIELDS}
+    try:
+        roster_imports.save_mapping(run, chosen, actor=current_user)
+    except PolicyError as exc:
+        db.session.rollback()
+        choice = roster_imports.mapping_choice(run)
+        choice.mapping = {k: v for k, v in chosen.items() if v}
+        return render(
+            "admin/imports/mapping.html",
+            run=run,
+            form=form,
+            choice=choice,
+            fields=MAPPED_FIELDS,
+            labels=FIELD_LABELS,
+            role_constants=roster_imports.ROLE_CONSTANTS,
+            problems=exc.problems,
+            status=422,
+        )
+    except uploads.UploadMissing:
+        return _expired(run)
+    db.session.commit()
+    return redirect(url_for("admin.imports_show", run_id=run.id))
+
+
+def _expired(run) -> Response:
+    return render("admin/imports/expired.html", run=run, status=410)
+
+
+def _previewable(run) -> bool:
+    return run.dry_run and run.status in (roster_imports.PENDING, roster_imports.NEEDS_CONFIRMATION)
+
+
+@bp.get("/imports/<int:run_id>")
+@role_required(Role.ADMIN)
+def imports_show(run_id: int) -> Response:
+    run = roster_imports.require_run(current_user, run_id)
+    if not _previewable(run):
+        return render("admin/imports/show.html", "admin/imports/_status.html", run=run)
+    if roster_imports.needs_mapping(run):
+        return redirect(url_for("admin.imports_mapping", run_id=run.id))
+    try:
+        view = roster_imports.preview(
+            run,
+            actor=current_user,
+            tab=request.args.get("tab", ""),
+            page=request.args.get("page", 1, type=int),
+        )
+    except uploads.UploadMissing:
+        return _expired(run)
+    db.session.commit()
+    return render(
+        "admin/imports/preview.html",
+        "admin/imports/_tab.html",
+        run=run,
+        view=view,
+        form=ApplyForm(),
+    )
+
+
+@bp.get("/imports/<int:run_id>/status")
+@role_required(Role.ADMIN)
+def imports_status(run_id: int) -> Response:
+    run = roster_imports.require_run(current_user, run_id)
+    return render("admin/imports/show.html", "admin/imports/_status.html", run=run)
+
+
+@bp.post("/imports/<int:run_id>/apply")
+@role_required(Role.ADMIN)
+def imports_apply(run_id: int) -> Response:
+    run = roster_imports.require_run(current_user, run_id)
+    form = ApplyForm()
+    if not form.validate_on_submit():
+        return error_response(400)
+    try:
+        roster_imports.request_apply(
+            run, actor=current_user, confirm=form.confirm_deactivation.data
+        )
+    except (PolicyError, uploads.UploadMissing) as exc:
+        db.session.rollback()
+        if isinstance(exc, uploads.UploadMissing):
+            return _expired(run)
+        view = roster_imports.preview(run, actor=current_user)
+        return render(
+            "admin/imports/preview.html",
+            run=run,
+            view=view,
+            form=form,
+            problems=exc.problems,
+            status=422,
+        )
+    db.session.commit()
+    return redirect(url_for("admin.imports_show", run_id=run.id))
+
+
+@bp.get("/imports/<int:run_id>/problems.csv")
+@role_required(Role.ADMIN)
+def imports_problems(run_id: int) -> Response:
+    run = roster_imports.require_run(current_user, run_id)
+    body = roster_imports.problems_csv(run, actor=current_user)
+    db.session.commit()
+    return csv_download(body, f"import-{run.id}-problems.csv")
+
+
+def csv_download(body: str, filename: str) -> Response:
+    """Send CSV as an attachment that no cache keeps."""
+    safe = "".join(ch for ch in filename if ch.isalnum() or ch in "-_.")[:80] or "export.csv"
+    response = make_response(body)
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,219 @@
+"""`flask roster ...`: import a roster from a file, run the drop-folder sync, purge uploads.
+
+Exit codes of `flask roster import` (and `sync`): 0 done; 1 the file has errors or the
+command could not run; 3 the import would deactivate more people than the safety limit
+and --yes was not given.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import Role, User
+from webapp.roster import FORMATS
+from webapp.roster.apply import MODES, ImportPlan
+from webapp.roster.detect import detect_format
+from webapp.roster.upload import unpack_upload
+from webapp.services import roster_imports, roster_sync, uploads
+from webapp.services.errors import NotAllowed, PolicyError
+
+roster_cli = AppGroup("roster", help="Roster imports and scheduled sync.")
+EXIT_ERRORS = 1
+EXIT_NEEDS_CONFIRMATION = 3
+FORMAT_CHOICES = ("auto", "oneroster", "clever", "sds", "csv", *FORMATS)
+
+
+def resolve_actor(username: str | None) -> User:
+    """Return the admin to act as: --as, else the only district-wide admin."""
+    admins = select(User).where(User.role == Role.ADMIN, User.deactivated_at.is_(None))
+    if username:
+        user = db.session.scalar(admins.where(User.username == username.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"No active admin is called {username!r}.")
+        return user
+    district = db.session.scalars(admins.where(User.district_wide.is_(True))).all()
+    if len(district) != 1:
+        raise click.ClickException(
+            "Say which admin runs the import with --as USERNAME "
+            f"(there are {len(district)} district-wide admins)."
+        )
+    return district[0]
+
+
+def resolve_format(fmt: str, name: str, data: bytes) -> str:
+    """Turn the short names (oneroster, sds) into a reader format, detecting the version."""
+    if fmt not in ("oneroster", "sds"):
+        return fmt
+    files, _ = unpack_upload(name, data)
+    detected = detect_format(files) if files else ""
+    if fmt == "oneroster":
+        return detected if detected.startswith("oneroster") else "oneroster-1.1"
+    return detected if detected.startswith("sds") else "sds-2.1"
+
+
+def summary(run_id: int, plan: ImportPlan, applied: bool) -> dict[str, Any]:
+    """Return what the CLI reports, as plain data."""
+    return {
+        "run_id": run_id,
+        "format": plan.roster.format,
+        "source": plan.options.source,
+        "applied": applied,
+        "needs_confirmation": plan.needs_confirmation,
+        "counts": plan.counts(),
+        "leaving_share": [
+            {"school_id": school_id, "leaving": leaving, "total": total}
+            for school_id, (leaving, total) in sorted(plan.leaving_share.items())
+        ],
+        "problems": [
+            {
+                "severity": p.severity,
+                "file": p.file,
+                "line": p.line,
+                "column": p.column,
+                "message": p.message,
+            }
+            for p in plan.problems
+        ],
+    }
+
+
+def echo_summary(report: dict[str, Any]) -> None:
+    counts = report["counts"]
+    click.echo(
+        f"{report['format']} import (source {report['source']}): {counts['new']} new, "
+        f"{counts['updated']} changed, {counts['unchanged']} unchanged, "
+        f"{counts['deactivate']} leaving, {counts['reactivate']} back; "
+        f"{counts['classes']} new classes, {counts['enrollments']} enrollments, "
+        f"{counts['guardian_links']} parent links; "
+        f"{counts['errors']} errors, {counts['warnings']} warnings."
+    )
+    for share in report["leaving_share"]:
+        if share["leaving"]:
+            click.echo(
+                f"  school {share['school_id']}: {share['leaving']} of {share['total']} leaving"
+            )
+    for problem in report["problems"][:50]:
+        where = problem["file"]
+        if problem["line"] is not None:
+            where += f", line {problem['line']}"
+        if problem["column"]:
+            where += f", column {problem['column']}"
+        click.echo(f"  {problem['severity']}: {where}: {problem['message']}")
+    if len(report["problems"]) > 50:
+        click.echo(f"  ... {len(report['problems']) - 50} more problems (use --json).")
+
+
+@roster_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto")
+@click.option("--mode", type=click.Choice(MODES), default="add-update")
+@click.option(
+    "--complete/--delta",
+    default=None,
+    help="The file is the whole roster (absentees are deactivated), or only changes.",
+)
+@click.option("--school", "school_id", type=int, help="School id, for files that name none.")
+@click.option("--as", "as_user", help="Admin username to act as.")
+@click.option("--source", help="Id namespace (default: ROSTER_SOURCE, or csv:<school>).")
+@click.option("--username-template", default="{first}.{last}", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Preview only; the run can be applied later.")
+@click.option("--yes", is_flag=True, help="Confirm deactivations above the safety limit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def roster_import(
+    path: Path,
+    fmt: str,
+    mode: str,
+    complete: bool | None,
+    school_id: int | None,
+    as_user: str | None,
+    source: str | None,
+    username_template: str,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Import a roster from a .csv, a .zip or a folder of CSV files."""
+    actor = resolve_actor(as_user)
+    name, data = roster_imports.read_path(path)
+    request = roster_imports.ImportRequest(
+        format=resolve_format(fmt, name, data),
+        mode=mode,
+        complete=complete,
+        school_id=school_id,
+        username_template=username_template,
+        source=source,
+    )
+    try:
+        run = roster_imports.start_import(name, data, request, actor=actor, origin="cli")
+        if roster_imports.needs_mapping(run):
+            choice = roster_imports.mapping_choice(run)
+            run.options = {**run.options, "mapping": choice.mapping}
+        if not dry_run and roster_imports.unchanged_since_last_apply(run):
+            roster_imports.skip_run(run)
+            db.session.commit()
+            click.echo(f"Unchanged since the last import; skipped (import run {run.id}).")
+            return
+        plan = roster_imports.build_plan(run, actor=actor, confirm=yes)
+    except (PolicyError, NotAllowed) as exc:
+        db.session.rollback()
+        message = " ".join(exc.problems) if isinstance(exc, PolicyError) else "Not your school."
+        raise click.ClickException(message) from exc
+    roster_imports.remember_preview(run, plan)
+    applied = False
+    code = 0
+    if plan.errors:
+        code = EXIT_ERRORS
+    elif plan.needs_confirmation and not yes:
+        run.status = roster_imports.NEEDS_CONFIRMATION
+        code = EXIT_NEEDS_CONFIRMATION
+    elif not dry_run:
+        run.options = {**run.options, "confirm_deactivation": yes}
+        roster_imports.finish_apply(run, plan, actor=actor)
+        applied = True
+    db.session.commit()
+    report = summary(run.id, plan, applied)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        echo_summary(report)
+        if code == EXIT_NEEDS_CONFIRMATION:
+            click.echo("Nothing applied: confirm the deactivations with --yes.")
+        elif code == EXIT_ERRORS:
+            click.echo("Nothing applied: fix the errors and run again.")
+        elif applied:
+            click.echo(f"Applied (import run {run.id}).")
+        else:
+            click.echo(f"Dry run only (import run {run.id}); nothing changed.")
+    raise SystemExit(code)
+
+
+@roster_cli.command("sync")
+def roster_sync_command() -> None:
+    """Import what the SIS dropped in the drop folders (for cron)."""
+    outcomes = roster_sync.sync_drop_folders()
+    for outcome in outcomes:
+        click.echo(
+            f"{outcome.folder}: {', '.join(outcome.files)} -> {outcome.status}"
+            + (f" (import run {outcome.run_id})" if outcome.run_id else "")
+        )
+    if not outcomes:
+        click.echo("Nothing to import.")
+    statuses = {o.status for o in outcomes}
+    if statuses & {roster_imports.FAILED, "error", "no admin"}:
+        raise SystemExit(EXIT_ERRORS)
+    if roster_imports.NEEDS_CONFIRMATION in statuses:
+        raise SystemExit(EXIT_NEEDS_CONFIRMATION)
+
+
+@roster_cli.command("purge-uploads")
+@click.option("--hours", type=float, default=None, help="Default: ROSTER_UPLOAD_RETENTION_HOURS.")
+def roster_purge_uploads(hours: float | None) -> None:
+    """Delete stored roster uploads older than the retention period."""
+    click.echo(f"Deleted {uploads.purge_uploads(hours)} stored uploads.")

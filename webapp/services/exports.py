@@ -1,0 +1,146 @@
+"""Account exports as CSV, scoped, audited and safe to open in a spreadsheet.
+
+The columns are the spreadsheet reader's own field names, so an export can be edited and
+imported again (the Ultranet round trip). Never a password; the student number only in an
+export of students.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from webapp.csv_safe import SafeWriter
+from webapp.extensions import db
+from webapp.models import AccountState, Class, Enrollment, Role, School, User, user_schools
+from webapp.services import audit, scope
+from webapp.services.accounts import STATE_SQL
+from webapp.services.errors import NotAllowed, PolicyError
+
+EXPORT_ROLES = (Role.STUDENT, Role.PARENT, Role.TEACHER, Role.STAFF)
+COLUMNS = (
+    "sourced_id",
+    "username",
+    "given_name",
+    "family_name",
+    "role",
+    "grade",
+    "schools",
+    "classes",
+    "email",
+    "phone",
+    "state",
+    "activated",
+    "last_sign_in",
+)
+STUDENT_COLUMNS = (*COLUMNS[:6], "student_number", *COLUMNS[6:])
+CHUNK = 1_000
+
+
+@dataclass
+class ExportFilter:
+    role: str | None = None
+    class_id: int | None = None
+    grade: str | None = None
+    state: str | None = None
+    school_id: int | None = None
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else ""
+
+
+def export_accounts(actor: User, filters: ExportFilter) -> tuple[str, int]:
+    """Return (CSV text, row count) of the accounts the actor may see; audited, caller commits."""
+    if filters.role and filters.role not in {r.value for r in EXPORT_ROLES}:
+        raise PolicyError(["Choose students, parents, teachers or staff."])
+    if filters.state and filters.state not in {s.value for s in AccountState}:
+        raise PolicyError(["Choose a known account state."])
+    query = (
+        scope.visible_users(actor)
+        .where(User.role.in_([r.value for r in EXPORT_ROLES]))
+        .order_by(User.role, User.family_name, User.given_name, User.id)
+    )
+    if filters.role:
+        query = query.where(User.role == filters.role)
+    if filters.grade:
+        query = query.where(User.grade == filters.grade)
+    if filters.state:
+        query = query.where(STATE_SQL == filters.state)
+    if filters.class_id is not None:
+        klass = scope.require_class(actor, filters.class_id)
+        members = select(Enrollment.user_id).where(Enrollment.class_id == klass.id)
+        query = query.where(User.id.in_(members))
+    if filters.school_id is not None:
+        if filters.school_id not in scope.visible_school_ids(actor):
+            raise NotAllowed("export of a school outside scope", "school", filters.school_id)
+        members = select(user_schools.c.user_id).where(
+            user_schools.c.school_id == filters.school_id
+        )
+        query = query.where(User.id.in_(members))
+    users = db.session.scalars(query.execution_options(yield_per=CHUNK)).all()
+    columns = STUDENT_COLUMNS if filters.role == Role.STUDENT else COLUMNS
+    out = io.StringIO()
+    writer = SafeWriter(out)
+    writer.writerow(columns)
+    for start in range(0, len(users), CHUNK):
+        chunk = users[start : start + CHUNK]
+        classes, schools = _memberships([u.id for u in chunk])
+        for user in chunk:
+            row = {
+                "sourced_id": user.sourced_id or "",
+                "username": user.username,
+                "given_name": user.given_name,
+                "family_name": user.family_name,
+                "role": user.role,
+                "grade": user.grade or "",
+                "student_number": user.student_number or "",
+                "schools": "; ".join(schools.get(user.id, [])),
+                "classes": "; ".join(classes.get(user.id, [])),
+                "email": user.email or "",
+                "phone": user.phone or "",
+                "state": user.state.value,
+                "activated": _date(user.activated_at),
+                "last_sign_in": _date(user.last_login_at),
+            }
+            writer.writerow([row[c] for c in columns])
+    audit.record(
+        actor,
+        "export_downloaded",
+        kind="accounts",
+        rows=len(users),
+        **{k: v for k, v in vars(filters).items() if v not in (None, "")},
+    )
+    return out.getvalue(), len(users)
+
+
+def _memberships(user_ids: list[int]) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    classes: dict[int, list[str]] = defaultdict(list)
+    for user_id, title in db.session.execute(
+        select(Enrollment.user_id, Class.title)
+        .join(Class, Class.id == Enrollment.class_id)
+        .where(Enrollment.user_id.in_(user_ids))
+        .order_by(Class.title)
+    ):
+        classes[user_id].append(title)
+    schools: dict[int, list[str]] = defaultdict(list)
+    for user_id, name in db.session.execute(
+        select(user_schools.c.user_id, School.name)
+        .join(School, School.id == user_schools.c.school_id)
+        .where(user_schools.c.user_id.in_(user_ids))
+        .order_by(School.name)
+    ):
+        schools[user_id].append(name)
+    return classes, schools
+
+
+def export_classes(actor: User) -> list[Class]:
+    """Return the classes the actor may filter an export by."""
+    query = select(Class).order_by(Class.title)
+    if not (actor.role == Role.ADMIN and actor.district_wide):
+        query = query.where(Class.school_id.in_(scope.visible_school_ids(actor)))
+    return list(db.session.scalars(query.limit(2000)))

@@ -1,0 +1,677 @@
+"""Roster imports as admins, the CLI and scheduled sync run them.
+
+An upload becomes an ImportRun holding its options and the key of the encrypted file. The
+preview re-reads that file and plans against the database (changing nothing); applying
+queues a job that plans again from the same file and writes it all at once. Every query
+here is scoped: an admin sees and touches only runs for their schools.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, func, or_, select, update
+
+from webapp.csv_safe import SafeWriter
+from webapp.extensions import db
+from webapp.jobs import enqueue, job
+from webapp.models import (
+    Class,
+    Enrollment,
+    GuardianLink,
+    ImportRun,
+    Role,
+    School,
+    Setting,
+    User,
+    utcnow,
+)
+from webapp.roster import FORMATS, read_headers, read_upload
+from webapp.roster.apply import MODES, ImportOptions, ImportPlan, apply_plan, plan_import
+from webapp.roster.detect import detect_format
+from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
+from webapp.roster.spreadsheet import guess_mapping
+from webapp.roster.upload import display_name, unpack_upload
+from webapp.services import audit, scope, uploads
+from webapp.services.errors import NotAllowed, PolicyError
+
+log = logging.getLogger(__name__)
+
+# Statuses an ImportRun moves through. A preview waits as pending (dry run) until applied.
+PENDING, RUNNING, APPLIED, FAILED = "pending", "running", "applied", "failed"
+NEEDS_CONFIRMATION = "needs_confirmation"
+SKIPPED = "skipped"
+FINISHED = frozenset({APPLIED, FAILED, SKIPPED, "previewed", "blocked"})
+# Statuses the console home warns about.
+ALERT_STATUSES = (FAILED, NEEDS_CONFIRMATION)
+MAPPING_SETTING = "roster.csv_mapping"
+ROLE_CONSTANTS = ("=student", "=teacher", "=staff", "=parent")
+_TEMPLATE_FIELDS = re.compile(r"\{([^{}]*)\}")
+CSV_FORMAT = "csv"
+PAGE_SIZE = 50
+
+
+@dataclass
+class ImportRequest:
+    """What the admin chose on the upload form (or the CLI's flags)."""
+
+    format: str = "auto"
+    mode: str = "add-update"
+    complete: bool | None = None
+    school_id: int | None = None
+    username_template: str = "{first}.{last}"
+    source: str | None = None
+
+
+def default_source(fmt: str, school_id: int | None) -> str:
+    """Name the id namespace for an import.
+
+    SIS exports share one deployment-wide source; a spreadsheet's ids are only unique in
+    its own school, so each school's spreadsheets get their own.
+    """
+    if fmt == CSV_FORMAT:
+        return f"csv:{school_id}" if school_id else "csv"
+    return current_app.config["ROSTER_SOURCE"]
+
+
+def check_request(request: ImportRequest, *, actor: User) -> None:
+    """Refuse options that make no sense, and a school outside the actor's scope."""
+    problems = []
+    if request.format != "auto" and request.format not in FORMATS:
+        problems.append(f"Choose a format: auto or one of {', '.join(FORMATS)}.")
+    if request.mode not in MODES:
+        problems.append(f"Choose a mode: {', '.join(MODES)}.")
+    fields = set(_TEMPLATE_FIELDS.findall(request.username_template))
+    if (
+        not fields
+        or not fields <= {"first", "last", "f", "l"}
+        or len(request.username_template) > 60
+    ):
+        problems.append("The username template may use only {first}, {last}, {f} and {l}.")
+    if problems:
+        raise PolicyError(problems)
+    if request.school_id is not None and request.school_id not in scope.visible_school_ids(actor):
+        raise NotAllowed(
+            "import into a school outside the admin's scope", "school", request.school_id
+        )
+
+
+def start_import(
+    name: str, data: bytes, request: ImportRequest, *, actor: User, origin: str = "web"
+) -> ImportRun:
+    """Keep an upload encrypted and record it as a pending run to preview; caller commits."""
+    check_request(request, actor=actor)
+    files, _ = unpack_upload(name, data)
+    fmt = request.format
+    if fmt == "auto":
+        fmt = detect_format(files) if files else CSV_FORMAT
+    key = uploads.store_upload(display_name(name), data)
+    run = ImportRun(
+        school_id=request.school_id,
+        requested_by_id=actor.id,
+        source=request.source or default_source(fmt, request.school_id),
+        format=fmt,
+        mode=request.mode,
+        dry_run=True,
+        status=PENDING,
+        counts={"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)},
+        row_errors=[],
+        options={
+            "origin": origin,
+            "file_name": display_name(name),
+            "complete": request.complete,
+            "username_template": request.username_template,
+        },
+        upload_key=key,
+    )
+    db.session.add(run)
+    db.session.flush()
+    audit.record(actor, "import_uploaded", run, format=fmt, origin=origin)
+    return run
+
+
+def needs_mapping(run: ImportRun) -> bool:
+    """Tell whether a spreadsheet upload still needs its columns chosen."""
+    return run.format == CSV_FORMAT and "mapping" not in (run.options or {})
+
+
+def _people_headers(run: ImportRun) -> list[str]:
+    name, data = uploads.load_upload(run.upload_key)
+    files, _ = unpack_upload(name, data)
+    headers = read_headers(files)
+    # The people file is the one whose headers look most like names and emails.
+    best: list[str] = []
+    best_score = -1
+    for row in headers.values():
+        guessed = guess_mapping(row)
+        score = sum(f in guessed for f in ("given_name", "family_name", "name", "email"))
+        if score > best_score:
+            best, best_score = row, score
+    return [h for h in best if h]
+
+
+@dataclass
+class MappingChoice:
+    headers: list[str]
+    mapping: dict[str, str]
+    remembered: bool
+
+
+def mapping_choice(run: ImportRun) -> MappingChoice:
+    """Return the upload's headers and the mapping to offer: remembered, else guessed."""
+    headers = _people_headers(run)
+    current = (run.options or {}).get("mapping")
+    if current:
+        return MappingChoice(headers, dict(current), remembered=False)
+    saved = db.session.scalar(
+        select(Setting.value).where(
+            Setting.school_id == run.school_id, Setting.key == MAPPING_SETTING
+        )
+        if run.school_id is not None
+        else select(Setting.value).where(
+            Setting.school_id.is_(None), Setting.key == MAPPING_SETTING
+        )
+    )
+    if saved and all(v in headers or v in ROLE_CONSTANTS for v in saved.values()):
+        return MappingChoice(headers, dict(saved), remembered=True)
+    return MappingChoice(headers, guess_mapping(headers), remembered=False)
+
+
+def save_mapping(run: ImportRun, mapping: Mapping[str, str], *, actor: User) -> None:
+    """Store the chosen columns on the run and remember them for the school; caller commits."""
+    _require_pending(run)
+    headers = _people_headers(run)
+    chosen: dict[str, str] = {}
+    problems = []
+    for field, header in mapping.items():
+        if not header:
+            continue
+        # An explicit allow-list: unknown fields and made-up columns are refused, not stored.
+        if field not in SHEET_FIELDS or field == "password":
+            continue
+        if header in headers or (field == "role" and header in ROLE_CONSTANTS):
+            chosen[field] = header
+        else:
+            problems.append(f"The file has no column {header!r}.")
+    if "name" not in chosen and not {"given_name", "family_name"} <= set(chosen):
+        problems.append("Choose the first name and last name columns (or one full-name column).")
+    if not {"sourced_id", "username", "email", "student_number"} & set(chosen):
+        problems.append("Choose a column that identifies each person: an ID, username or email.")
+    if problems:
+        raise PolicyError(problems)
+    run.options = {**run.options, "mapping": chosen}
+    setting = db.session.scalar(
+        select(Setting).where(
+            Setting.school_id.is_(None)
+            if run.school_id is None
+            else Setting.school_id == run.school_id,
+            Setting.key == MAPPING_SETTING,
+        )
+    )
+    if setting is None:
+        db.session.add(Setting(school_id=run.school_id, key=MAPPING_SETTING, value=chosen))
+    elif setting.value != chosen:
+        setting.value = chosen
+    audit.record(actor, "setting_changed", run, key=MAPPING_SETTING, school_id=run.school_id)
+    db.session.flush()
+
+
+def _require_pending(run: ImportRun) -> None:
+    if run.status not in (PENDING, NEEDS_CONFIRMATION) or not run.dry_run:
+        raise PolicyError(["This import has already been applied or has finished."])
+
+
+def build_plan(run: ImportRun, *, actor: User, confirm: bool = False) -> ImportPlan:
+    """Re-read the stored upload and plan it against the database. Changes nothing."""
+    options = run.options or {}
+    name, data = uploads.load_upload(run.upload_key)
+    roster = read_upload(
+        name,
+        data,
+        format=run.format,
+        mapping=options.get("mapping"),
+        default_region=current_app.config["ROSTER_DEFAULT_REGION"],
+        complete=options.get("complete"),
+    )
+    return plan_import(
+        roster,
+        ImportOptions(
+            source=run.source,
+            mode=run.mode,  # type: ignore[arg-type]
+            school_id=run.school_id,
+            username_template=options.get("username_template") or "{first}.{last}",
+            deactivation_threshold=current_app.config["ROSTER_DEACTIVATION_THRESHOLD"],
+            confirm_deactivation=confirm,
+        ),
+        actor=actor,
+    )
+
+
+def request_apply(run: ImportRun, *, actor: User, confirm: bool) -> ImportPlan:
+    """Check the plan once more and queue the apply job; the caller commits."""
+    _require_pending(run)
+    if needs_mapping(run):
+        raise PolicyError(["Choose the columns first."])
+    plan = build_plan(run, actor=actor, confirm=confirm)
+    if plan.errors:
+        raise PolicyError(["The file has errors; fix them and upload it again."])
+    if plan.needs_confirmation and not confirm:
+        raise PolicyError(["Tick the box to confirm the deactivations, or upload a complete file."])
+    run.dry_run = False
+    run.status = PENDING
+    run.requested_by_id = actor.id
+    run.options = {**run.options, "confirm_deactivation": confirm}
+    run.counts = {**run.counts, **plan.counts()}
+    audit.record(actor, "import_requested", run, confirm_deactivation=confirm)
+    db.session.flush()
+    enqueue(apply_import, run.id)
+    return plan
+
+
+@job
+def apply_import(run_id: int) -> str:
+    """Plan the stored upload again and apply it; record how it ended on the run."""
+    claimed = db.session.execute(
+        update(ImportRun)
+        .where(ImportRun.id == run_id, ImportRun.status == PENDING, ImportRun.dry_run.is_(False))
+        .values(status=RUNNING, started_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return "not pending"  # applied already, or picked up by another worker
+    run = db.session.get(ImportRun, run_id)
+    if unchanged_since_last_apply(run):
+        skip_run(run)
+        db.session.commit()
+        return SKIPPED
+    try:
+        status = _apply_run(run)
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("import run %s failed", run_id)
+        run = db.session.get(ImportRun, run_id)
+        run.status = FAILED
+        run.finished_at = utcnow()
+        run.row_errors = [*run.row_errors, _note(f"The import stopped: {type(exc).__name__}.")]
+        db.session.commit()
+        return FAILED
+    return status
+
+
+def _note(message: str, severity: str = "error") -> dict[str, Any]:
+    return {
+        "severity": severity,
+        "file": "upload",
+        "line": None,
+        "column": None,
+        "message": message,
+    }
+
+
+def _apply_run(run: ImportRun) -> str:
+    """Apply one claimed run and commit; returns the status it ended with."""
+    actor = db.session.get(User, run.requested_by_id) if run.requested_by_id else None
+    if actor is None or actor.role != Role.ADMIN or actor.deactivated_at is not None:
+        return _finish(run, FAILED, [_note("The admin who asked for this import is gone.")])
+    try:
+        plan = build_plan(run, actor=actor, confirm=bool(run.options.get("confirm_deactivation")))
+    except uploads.UploadMissing:
+        return _finish(run, FAILED, [_note("The uploaded file has expired; upload it again.")])
+    except NotAllowed:
+        return _finish(run, FAILED, [_note("The file names a school outside your schools.")])
+    run.counts = {**run.counts, **plan.counts()}
+    if plan.errors:
+        return _finish(run, FAILED, [_problem(p) for p in plan.problems])
+    if plan.needs_confirmation and not plan.options.confirm_deactivation:
+        run.dry_run = True
+        return _finish(run, NEEDS_CONFIRMATION, [_problem(p) for p in plan.problems], keep=True)
+    finish_apply(run, plan, actor=actor)
+    db.session.commit()
+    return APPLIED
+
+
+def finish_apply(run: ImportRun, plan: ImportPlan, *, actor: User) -> None:
+    """Apply a plan onto its run, drop the upload and queue the new-accounts hook."""
+    apply_plan(plan, actor=actor, run=run)
+    run.counts = {**run.counts, "db": db_fingerprint(run.source)}
+    uploads.delete_upload(run.upload_key)
+    run.upload_key = None
+    if plan.created_user_ids:
+        enqueue(notify_created_accounts, run.id)
+
+
+def db_fingerprint(source: str) -> list[int]:
+    """Count what a source's imports control, cheaply, to notice changes made since."""
+    users = select(func.count()).select_from(User).where(User.source == source)
+    return [
+        db.session.scalar(users.where(User.deactivated_at.is_(None))) or 0,
+        db.session.scalar(users.where(User.deactivated_at.is_not(None))) or 0,
+        db.session.scalar(select(func.count()).where(Class.source == source)) or 0,
+        db.session.scalar(
+            select(func.count())
+            .select_from(Enrollment)
+            .join(Class, Class.id == Enrollment.class_id)
+            .where(Class.source == source)
+        )
+        or 0,
+        db.session.scalar(
+            select(func.count())
+            .select_from(GuardianLink)
+            .join(User, User.id == GuardianLink.parent_id)
+            .where(User.source == source, GuardianLink.origin == "roster")
+        )
+        or 0,
+    ]
+
+
+def unchanged_since_last_apply(run: ImportRun) -> bool:
+    """Tell whether this upload is byte-identical to the last one applied, with nothing moved.
+
+    Same bytes, options and source, and the source's rows still counted as that import left
+    them: planning it again could only answer "no changes", so it is skipped.
+    """
+    query = (
+        select(ImportRun)
+        .where(
+            ImportRun.source == run.source,
+            ImportRun.status == APPLIED,
+            ImportRun.id != run.id,
+        )
+        .order_by(ImportRun.finished_at.desc(), ImportRun.id.desc())
+        .limit(1)
+    )
+    if run.school_id is not None:
+        query = query.where(ImportRun.school_id == run.school_id)
+    last = db.session.scalar(query)
+    if last is None or not last.counts.get("sha256") or "db" not in last.counts:
+        return False
+    same_options = all(
+        (last.options or {}).get(key) == (run.options or {}).get(key)
+        for key in ("mapping", "complete")
+    )
+    return (
+        last.counts["sha256"] == run.counts.get("sha256")
+        and last.mode == run.mode
+        and last.format == run.format
+        and same_options
+        and last.counts["db"] == db_fingerprint(run.source)
+    )
+
+
+def skip_run(run: ImportRun) -> None:
+    """Record a run as skipped because nothing in it is new; caller commits."""
+    uploads.delete_upload(run.upload_key)
+    run.upload_key = None
+    run.dry_run = False
+    run.status = SKIPPED
+    run.finished_at = utcnow()
+
+
+def _finish(
+    run: ImportRun, status: str, problems: list[dict[str, Any]], *, keep: bool = False
+) -> str:
+    run.status = status
+    run.row_errors = problems
+    run.finished_at = utcnow()
+    if not keep:
+        uploads.delete_upload(run.upload_key)
+        run.upload_key = None
+    if status in ALERT_STATUSES and run.options.get("origin", "").startswith("sync"):
+        from webapp.services import roster_sync
+
+        enqueue(roster_sync.email_run_alert, run.id)
+    db.session.commit()
+    return status
+
+
+def _problem(problem: Any) -> dict[str, Any]:
+    return {
+        "severity": problem.severity,
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
+    }
+
+
+def remember_preview(run: ImportRun, plan: ImportPlan) -> None:
+    """Keep the preview's counts and problems on the pending run; caller commits."""
+    run.counts = {**run.counts, **plan.counts()}
+    run.row_errors = [_problem(p) for p in plan.problems]
+    if plan.school_ids and run.school_id is None:
+        ids = set(plan.school_ids.values())
+        if len(ids) == 1:
+            run.school_id = ids.pop()
+    db.session.flush()
+
+
+# Accounts an import created ------------------------------------------------------------------
+
+
+def created_user_ids(run: ImportRun) -> list[int]:
+    """Return the students and parents this run created (apply stamps them with its time)."""
+    if run.finished_at is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(User.id).where(
+                User.source == run.source,
+                User.created_at == run.finished_at,
+                User.role.in_((Role.STUDENT.value, Role.PARENT.value)),
+            )
+        )
+    )
+
+
+def on_accounts_created(user_ids: Sequence[int], actor: User) -> None:
+    """Hand accounts an import created to credential delivery; the caller commits.
+
+    The one place the importer meets delivery. Until delivery provides
+    notify_new_accounts(user_ids, actor), the accounts simply stay "not sent", which the
+    console shows, and admins send credentials themselves.
+    """
+    notify = None
+    for module in ("webapp.services.credentials", "webapp.delivery.batches"):
+        try:
+            notify = getattr(__import__(module, fromlist=["_"]), "notify_new_accounts", None)
+        except ImportError:
+            continue
+        if notify is not None:
+            break
+    if notify is not None and user_ids:
+        notify(list(user_ids), actor)
+
+
+@job
+def notify_created_accounts(run_id: int) -> int:
+    """Offer the accounts an applied run created to delivery, after the apply committed."""
+    run = db.session.get(ImportRun, run_id)
+    if run is None or run.status != APPLIED or run.requested_by_id is None:
+        return 0
+    actor = db.session.get(User, run.requested_by_id)
+    ids = created_user_ids(run)
+    if actor is None or not ids:
+        return 0
+    on_accounts_created(ids, actor)
+    db.session.commit()
+    return len(ids)
+
+
+# History and downloads ---------------------------------------------------------------------
+
+
+def visible_runs(actor: User) -> Select[tuple[ImportRun]]:
+    """Select the runs this admin may see: their schools', and their own district runs."""
+    query = select(ImportRun).order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
+    if actor.role != Role.ADMIN:
+        return query.where(ImportRun.id.is_(None))
+    if actor.district_wide:
+        return query
+    return query.where(
+        or_(
+            ImportRun.school_id.in_(scope.visible_school_ids(actor)),
+            (ImportRun.school_id.is_(None)) & (ImportRun.requested_by_id == actor.id),
+        )
+    )
+
+
+def require_run(actor: User, run_id: int) -> ImportRun:
+    """Load a run the actor may see, or refuse (404 and an authz_denied audit row)."""
+    run = db.session.scalar(visible_runs(actor).where(ImportRun.id == run_id))
+    if run is None:
+        raise NotAllowed("import run outside scope", "import_run", run_id)
+    return run
+
+
+def history_page(actor: User, page: int) -> tuple[list[ImportRun], int, int]:
+    """Return one page of the actor's import history, the page number and the page count."""
+    query = visible_runs(actor)
+    total = db.session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    rows = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    return list(rows), page, pages
+
+
+def alert_runs(actor: User, limit: int = 5) -> list[ImportRun]:
+    """Return the latest failed or stopped runs the actor should look at."""
+    return list(
+        db.session.scalars(
+            visible_runs(actor)
+            .where(ImportRun.status.in_(ALERT_STATUSES), ImportRun.finished_at.is_not(None))
+            .limit(limit)
+        )
+    )
+
+
+def school_names(ids: Sequence[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(
+        db.session.execute(select(School.id, School.name).where(School.id.in_(wanted))).all()
+    )
+
+
+def usernames(ids: Sequence[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
+
+
+PROBLEM_COLUMNS = ("severity", "file", "line", "column", "message")
+
+
+def problems_csv(run: ImportRun, *, actor: User) -> str:
+    """Return the run's problems as CSV, formula cells neutralised; audited."""
+    out = io.StringIO()
+    writer = SafeWriter(out)
+    writer.writerow(PROBLEM_COLUMNS)
+    for problem in run.row_errors or []:
+        writer.writerow(["" if problem.get(c) is None else problem.get(c) for c in PROBLEM_COLUMNS])
+    audit.record(actor, "export_downloaded", run, kind="import_problems", rows=len(run.row_errors))
+    return out.getvalue()
+
+
+def paginate(items: Sequence[Any], page: int, size: int = PAGE_SIZE) -> tuple[list[Any], int]:
+    """Return one page of items and the number of pages."""
+    pages = max(1, -(-len(items) // size))
+    page = min(max(page, 1), pages)
+    return list(items[(page - 1) * size : page * size]), pages
+
+
+# Files on disk (CLI and drop folders) -------------------------------------------------------
+
+
+def bundle_folder(folder: Path) -> tuple[str, bytes]:
+    """Zip a folder's CSV files in memory, so a folder reads like an uploaded bundle."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.iterdir()):
+            if (
+                path.is_file()
+                and path.suffix.casefold() == ".csv"
+                and not path.name.startswith(".")
+            ):
+                archive.write(path, path.name)
+    return f"{folder.name or 'roster'}.zip", buffer.getvalue()
+
+
+def read_path(path: Path) -> tuple[str, bytes]:
+    """Return (name, bytes) for a .csv, a .zip or a folder of CSV files."""
+    if path.is_dir():
+        return bundle_folder(path)
+    return path.name, path.read_bytes()
+
+
+# The preview page ----------------------------------------------------------------------------
+
+TABS = ("new", "changed", "leaving", "problems")
+
+
+@dataclass
+class SchoolShare:
+    name: str
+    leaving: int
+    total: int
+    share: float
+    over_limit: bool
+
+
+@dataclass
+class Preview:
+    plan: ImportPlan
+    counts: dict[str, int]
+    tab: str
+    rows: list[Any]
+    page: int
+    pages: int
+    tab_sizes: dict[str, int]
+    shares: list[SchoolShare]
+
+
+def preview(run: ImportRun, *, actor: User, tab: str = "new", page: int = 1) -> Preview:
+    """Plan the upload and return one page of one tab; keeps the counts on the run."""
+    plan = build_plan(run, actor=actor)
+    remember_preview(run, plan)
+    lists: dict[str, list[Any]] = {
+        "new": plan.new,
+        "changed": plan.updated + plan.reactivate,
+        "leaving": plan.deactivate,
+        "problems": plan.problems,
+    }
+    tab = tab if tab in TABS else ("problems" if plan.errors else "new")
+    rows, pages = paginate(lists[tab], page)
+    limit = plan.options.deactivation_threshold
+    names = school_names(list(plan.leaving_share))
+    shares = [
+        SchoolShare(
+            names.get(school_id, f"School {school_id}"),
+            leaving,
+            total,
+            leaving / total if total else 0.0,
+            bool(total) and leaving / total > limit,
+        )
+        for school_id, (leaving, total) in sorted(plan.leaving_share.items())
+        if leaving
+    ]
+    return Preview(
+        plan=plan,
+        counts=plan.counts(),
+        tab=tab,
+        rows=rows,
+        page=min(max(page, 1), pages),
+        pages=pages,
+        tab_sizes={name: len(items) for name, items in lists.items()},
+        shares=shares,
+    )

@@ -1,0 +1,215 @@
+"""Scheduled roster sync from drop folders, the way Clever's SFTP sync works.
+
+Each school has a folder, ROSTER_DROP_DIR/<school id>/ (or ROSTER_DROP_DIR/district/ for a
+district-wide export). `flask roster sync` (cron) and the periodic job pick up what the SIS
+dropped there: every .zip is one import, and the loose .csv files together are another.
+Each becomes an ImportRun; files are moved to processed/ so nothing is imported twice. A run
+that fails or stops at the safety valve is shown on the console home and emailed to the
+school's admins.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.jobs import job
+from webapp.models import ImportRun, Role, School, User, user_schools, utcnow
+from webapp.roster.normalise import clean_text
+from webapp.services import roster_imports, uploads
+from webapp.services.mail import send_mail
+
+log = logging.getLogger(__name__)
+DISTRICT = "district"
+PROCESSED = "processed"
+
+
+@dataclass
+class SyncOutcome:
+    folder: str
+    files: list[str]
+    run_id: int | None
+    status: str
+
+
+def drop_dir() -> Path:
+    """Return the root of the drop folders, creating it owner-only."""
+    configured = current_app.config.get("ROSTER_DROP_DIR")
+    root = Path(configured) if configured else Path(current_app.instance_path) / "roster-drop"
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return root
+
+
+def sync_actor(school_id: int | None) -> User | None:
+    """Return the admin scheduled imports act as (ROSTER_SYNC_ACTOR, else a fitting admin)."""
+    active_admins = select(User).where(User.role == Role.ADMIN, User.deactivated_at.is_(None))
+    username = current_app.config.get("ROSTER_SYNC_ACTOR")
+    if username:
+        return db.session.scalar(active_admins.where(User.username == username))
+    district = db.session.scalar(
+        active_admins.where(User.district_wide.is_(True)).order_by(User.id)
+    )
+    if district is not None or school_id is None:
+        return district
+    return db.session.scalar(
+        active_admins.join(user_schools, user_schools.c.user_id == User.id)
+        .where(user_schools.c.school_id == school_id)
+        .order_by(User.id)
+    )
+
+
+def _settled(path: Path, settle: float, now: float) -> bool:
+    return now - path.stat().st_mtime >= settle
+
+
+def pending_drops(folder: Path, settle: float) -> list[list[Path]]:
+    """Group a folder's settled files into imports: each zip alone, loose CSVs together."""
+    now = time.time()
+    zips, csvs = [], []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        suffix = path.suffix.casefold()
+        if suffix == ".zip":
+            zips.append(path)
+        elif suffix == ".csv":
+            csvs.append(path)
+    # A CSV set is one export: wait until every file in it has settled.
+    groups = [[z] for z in zips if _settled(z, settle, now)]
+    if csvs and all(_settled(c, settle, now) for c in csvs):
+        groups.append(csvs)
+    return groups
+
+
+def _read_group(folder: Path, group: list[Path]) -> tuple[str, bytes]:
+    if len(group) == 1 and group[0].suffix.casefold() == ".zip":
+        return group[0].name, group[0].read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in group:
+            archive.write(path, path.name)
+    return f"{folder.name}.zip", buffer.getvalue()
+
+
+def _move_processed(folder: Path, group: list[Path]) -> None:
+    target = folder / PROCESSED
+    target.mkdir(exist_ok=True, mode=0o700)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+    for path in group:
+        path.replace(target / f"{stamp}-{path.name}")
+
+
+def sync_folder(folder: Path, school_id: int | None, group: list[Path]) -> SyncOutcome:
+    """Import one dropped export and move its files out of the way."""
+    names = [p.name for p in group]
+    actor = sync_actor(school_id)
+    if actor is None:
+        log.warning("roster sync: no admin to act as for folder %s", folder.name)
+        return SyncOutcome(folder.name, names, None, "no admin")
+    name, data = _read_group(folder, group)
+    _move_processed(folder, group)
+    request = roster_imports.ImportRequest(school_id=school_id)
+    run = roster_imports.start_import(
+        name, data, request, actor=actor, origin=f"sync:{folder.name}"
+    )
+    if roster_imports.needs_mapping(run):
+        choice = roster_imports.mapping_choice(run)
+        run.options = {**run.options, "mapping": choice.mapping}
+    run.dry_run = False
+    run.options = {**run.options, "confirm_deactivation": False}
+    db.session.commit()
+    status = roster_imports.apply_import(run.id)
+    return SyncOutcome(folder.name, names, run.id, status)
+
+
+def sync_drop_folders() -> list[SyncOutcome]:
+    """Import everything waiting in the drop folders; each import commits on its own."""
+    root = drop_dir()
+    settle = current_app.config["ROSTER_DROP_SETTLE_SECONDS"]
+    outcomes = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if folder.name == DISTRICT:
+            school_id = None
+        elif folder.name.isdigit() and db.session.get(School, int(folder.name)) is not None:
+            school_id = int(folder.name)
+        else:
+            log.warning("roster sync: %s is not a school id or 'district'; skipped", folder.name)
+            continue
+        for group in pending_drops(folder, settle):
+            try:
+                outcomes.append(sync_folder(folder, school_id, group))
+            except Exception:
+                db.session.rollback()
+                log.exception("roster sync failed in folder %s", folder.name)
+                outcomes.append(SyncOutcome(folder.name, [p.name for p in group], None, "error"))
+    return outcomes
+
+
+@job
+def sync_and_purge() -> int:
+    """Periodic job: run the drop-folder sync, then purge expired uploads."""
+    outcomes = sync_drop_folders()
+    uploads.purge_uploads()
+    return len(outcomes)
+
+
+def alert_recipients(school_id: int | None) -> list[str]:
+    """Return the emails of the school's admins (district-wide admins if it has none)."""
+    admins = select(User.email).where(
+        User.role == Role.ADMIN, User.deactivated_at.is_(None), User.email.is_not(None)
+    )
+    emails: list[str] = []
+    if school_id is not None:
+        emails = list(
+            db.session.scalars(
+                admins.join(user_schools, user_schools.c.user_id == User.id).where(
+                    user_schools.c.school_id == school_id
+                )
+            )
+        )
+    if not emails:
+        emails = list(db.session.scalars(admins.where(User.district_wide.is_(True))))
+    return sorted(set(emails))
+
+
+@job
+def email_run_alert(run_id: int) -> int:
+    """Email the school's admins that a scheduled import failed or stopped."""
+    run = db.session.get(ImportRun, run_id)
+    if run is None:
+        return 0
+    recipients = alert_recipients(run.school_id)
+    if not recipients:
+        return 0
+    school = db.session.get(School, run.school_id) if run.school_id else None
+    where = clean_text(school.name, 80)[0] if school else "the district"
+    stopped = run.status == roster_imports.NEEDS_CONFIRMATION
+    subject = f"Roster sync {'stopped' if stopped else 'failed'} for {where}"
+    lines = [
+        f"The scheduled roster import of {run.options.get('file_name', 'a file')} for {where} "
+        + (
+            "stopped: it would deactivate more people than the safety limit allows."
+            if stopped
+            else "failed, so nothing was changed."
+        ),
+        "",
+        f"Review it here: {current_app.config['BASE_URL'].rstrip('/')}/admin/imports/{run.id}",
+    ]
+    errors = [p for p in run.row_errors if p.get("severity") == "error"][:10]
+    if errors:
+        lines += ["", "First problems:"]
+        lines += [
+            f"- {p.get('file')}"
+            + (f", line {p['line']}" if p.get("line") else "")
+            + f": {p.get('message')}"
+            for p in errors
+        ]
+    return send_mail(recipients, subject, "\n".join(lines))
