@@ -14,5 +14,5 @@ SHARED_ROSTER = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixture
 def shared_roster() -> Path:
     """Return the folder of roster files written by other projects."""
     if not SHARED_ROSTER.is_dir():
-        pytest.skip(f"shared fixtures not found at {SHARED_ROSTER}")
+        pytest.fail(f"shared fixtures not found at {SHARED_ROSTER}: CI clones beside shared/")
     return SHARED_ROSTER
