@@ -1,0 +1,435 @@
+"""The batch job: issue and send a batch's credentials in chunks, resumable after a crash.
+
+How a chunk runs, and why it is safe to kill at any point:
+
+1. Claim (one commit): for each queued delivery, issue a fresh credential (rotating the
+   person's epoch, so every earlier link, password or session of theirs dies) and mark the
+   delivery 'sending' with this run's attempt id. Plain secrets stay in memory only.
+2. Send: a sender talks to the server while this thread renders the next message; each
+   outcome is committed as soon as it is known ('sent', 'failed', or 'queued' again with a
+   back-off), one commit per message.
+3. A delivery left 'sending' by a dead run is treated as queued by the next run: its
+   credential is issued again (killing the one that may or may not have gone out) and sent.
+
+Guarantee: nobody is skipped (every delivery ends sent, failed, skipped for a stated reason,
+or stays queued for the next run), and a crash costs at most two extra messages per crash
+(the one the server accepted whose outcome was not yet committed, and the one in flight);
+every such extra message carries a credential that no longer works, and the last message
+each person received always works.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from webapp.delivery import codes, email, links, messages, sms, temp_passwords
+from webapp.delivery.batches import FINAL, resolve_address
+from webapp.delivery.messages import Prepared
+from webapp.delivery.outcomes import DeliveryConfigError, Outcome, Result
+from webapp.extensions import db
+from webapp.jobs import job
+from webapp.models import CredentialBatch, Delivery, Role, User, utcnow
+from webapp.services import audit, settings
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryDeferred(Exception):
+    """Raised under RQ when messages wait for a retry, so RQ's Retry runs the job again."""
+
+
+@job
+def process_batch(batch_id: int) -> str:
+    """Send a batch's queued deliveries; safe to run again at any time."""
+    # Everything this run loads stays usable across its many small commits.
+    db.session().expire_on_commit = False
+    runner = secrets.token_hex(8)
+    if not _acquire(batch_id, runner):
+        return "busy"
+    try:
+        status = _run(db.session.get(CredentialBatch, batch_id), runner)
+    except BaseException:
+        db.session.rollback()
+        _release(batch_id, runner, "retrying", "the run stopped with an error")
+        raise
+    if status == "retrying" and _under_rq():
+        raise DeliveryDeferred(f"batch {batch_id}: some messages wait for a retry")
+    return status
+
+
+def _under_rq() -> bool:
+    try:
+        from rq import get_current_job
+    except ImportError:  # pragma: no cover
+        return False
+    return get_current_job() is not None
+
+
+def _acquire(batch_id: int, runner: str) -> bool:
+    """Take the batch's lease, unless a live run holds it."""
+    now = utcnow()
+    stale = now - timedelta(seconds=current_app.config["BATCH_LEASE_SECONDS"])
+    result = db.session.execute(
+        update(CredentialBatch)
+        .where(
+            CredentialBatch.id == batch_id,
+            CredentialBatch.status.not_in(FINAL),
+            or_(CredentialBatch.runner.is_(None), CredentialBatch.heartbeat_at < stale),
+        )
+        .values(
+            runner=runner,
+            heartbeat_at=now,
+            status="running",
+            started_at=func.coalesce(CredentialBatch.started_at, now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _release(batch_id: int, runner: str, status: str, error: str | None) -> None:
+    db.session.execute(
+        update(CredentialBatch)
+        .where(CredentialBatch.id == batch_id, CredentialBatch.runner == runner)
+        .values(runner=None, status=status, error=error)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _actor(batch: CredentialBatch) -> User | str:
+    if batch.requested_by_id:
+        user = db.session.get(User, batch.requested_by_id)
+        if user is not None:
+            return user
+    return "system"
+
+
+def _transport(channel: str) -> Any:
+    if channel == "email":
+        return email.transport()
+    if channel == "sms":
+        return sms.SmsTransport(sms.sender())
+    raise DeliveryConfigError(f"channel {channel!r} is not sent by a job")
+
+
+def _run(batch: CredentialBatch, runner: str) -> str:
+    cfg = current_app.config
+    actor = _actor(batch)
+    try:
+        transport = _transport(batch.channel)
+    except DeliveryConfigError as exc:
+        _finish(batch, runner, "failed", str(exc), actor)
+        return "failed"
+    interruption: str | None = None
+    while True:
+        now = utcnow()
+        chunk = db.session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.batch_id == batch.id,
+                Delivery.status.in_(("queued", "sending")),
+                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            )
+            .order_by(Delivery.id)
+            .limit(cfg["DELIVERY_CHUNK_SIZE"])
+        ).all()
+        if not chunk:
+            wait = _seconds_to_next_retry(batch.id, now)
+            if wait is not None and wait <= max(cfg["DELIVERY_RETRY_DELAYS"] or [0]):
+                time.sleep(wait)
+                continue
+            break
+        interruption = _process_chunk(batch, chunk, transport, actor)
+        if interruption:
+            break
+    remaining = _count(batch.id, ("queued", "sending"))
+    if remaining:
+        _finish(batch, runner, "retrying", interruption or "waiting to retry", actor)
+        return "retrying"
+    _finish(batch, runner, "done", None, actor)
+    return "done"
+
+
+def _seconds_to_next_retry(batch_id: int, now: datetime) -> float | None:
+    soonest = db.session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.batch_id == batch_id, Delivery.status == "queued"
+        )
+    )
+    if soonest is None:
+        return None
+    return max((soonest - now).total_seconds(), 0.0)
+
+
+def _count(batch_id: int, statuses: Sequence[str]) -> int:
+    return db.session.scalar(
+        select(func.count()).where(Delivery.batch_id == batch_id, Delivery.status.in_(statuses))
+    )
+
+
+def _refresh_counts(batch: CredentialBatch) -> None:
+    counts = dict(
+        db.session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.batch_id == batch.id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+    batch.sent = counts.get("sent", 0)
+    batch.failed = counts.get("failed", 0)
+    batch.skipped = counts.get("skipped", 0)
+
+
+def _finish(
+    batch: CredentialBatch, runner: str, status: str, error: str | None, actor: User | str
+) -> None:
+    _refresh_counts(batch)
+    batch.status = status
+    batch.error = error
+    batch.runner = None
+    if status == "done":
+        batch.finished_at = utcnow()
+    audit.record(
+        actor,
+        "batch_finished" if status == "done" else "batch_paused",
+        batch,
+        status=status,
+        sent=batch.sent,
+        failed=batch.failed,
+        skipped=batch.skipped,
+        reason=error,
+    )
+    db.session.commit()
+
+
+def _skip(delivery: Delivery, user: User, reason: str, actor: User | str) -> None:
+    delivery.status = "skipped"
+    delivery.error = reason
+    audit.record(
+        actor,
+        "delivery_skipped",
+        user,
+        batch_id=delivery.batch_id,
+        delivery_id=delivery.id,
+        reason=reason,
+    )
+
+
+def _sms_over_cap(number: str, limit: int, now: datetime) -> bool:
+    sent = db.session.scalar(
+        select(func.count()).where(
+            Delivery.channel == "sms",
+            Delivery.address == number,
+            Delivery.status == "sent",
+            Delivery.sent_at > now - timedelta(days=1),
+        )
+    )
+    return sent >= limit
+
+
+def _process_chunk(
+    batch: CredentialBatch, chunk: Sequence[Delivery], transport: Any, actor: User | str
+) -> str | None:
+    """Claim, issue and send one chunk; return the interruption reason if the channel died."""
+    cfg = current_app.config
+    now = utcnow()
+    attempt = secrets.token_hex(8)
+    users = {
+        user.id: user
+        for user in db.session.scalars(select(User).where(User.id.in_([d.user_id for d in chunk])))
+    }
+    cache: dict = {}
+    ready: list[tuple[Delivery, User, str, str, str | None, dict]] = []
+    for delivery in chunk:
+        user = users[delivery.user_id]
+        school_cfg = settings.for_user(user, cache)
+        if user.deactivated_at is not None:
+            _skip(delivery, user, "deactivated", actor)
+            continue
+        if batch.kind == "parent-code" and user.role != Role.STUDENT:
+            _skip(delivery, user, "not a student", actor)
+            continue
+        address, route = resolve_address(user, batch.channel, school_cfg)
+        if address is None:
+            _skip(delivery, user, "no address: print instead", actor)
+            continue
+        real = None
+        if school_cfg["test_mode"]:
+            test_address = school_cfg[
+                "test_mode_email" if batch.channel == "email" else "test_mode_phone"
+            ]
+            if not test_address:
+                _skip(delivery, user, "test mode is on but has no test address", actor)
+                continue
+            real, address, route = address, test_address, "test_mode"
+        elif batch.channel == "sms" and _sms_over_cap(
+            address, cfg["SMS_DAILY_CAP_PER_NUMBER"], now
+        ):
+            delivery.status = "failed"
+            delivery.error = "daily SMS limit for this number reached"
+            audit.record(
+                actor,
+                "delivery_failed",
+                user,
+                batch_id=batch.id,
+                delivery_id=delivery.id,
+                reason=delivery.error,
+            )
+            continue
+        ready.append((delivery, user, address, route, real, school_cfg))
+
+    issued = _issue(batch, [user for _, user, *_ in ready], actor, now)
+    prepared: list[Prepared] = []
+    for delivery, user, address, route, real, _ in ready:
+        delivery.status = "sending"
+        delivery.attempt_id = attempt
+        delivery.attempts += 1
+        delivery.address = address
+        delivery.route = route
+        delivery.next_attempt_at = None
+        secret, expires_at = issued[user.id]
+        prepared.append(
+            Prepared(
+                delivery_id=delivery.id,
+                user_id=user.id,
+                kind=batch.kind,
+                to=address,
+                route=route,
+                given_name=user.given_name,
+                display_name=user.display_name,
+                username=user.username,
+                role=user.role,
+                school_name=_school_name(user, batch),
+                secret=secret,
+                expires_at=expires_at,
+                real_address=real,
+            )
+        )
+    batch.heartbeat_at = now
+    db.session.commit()  # the claim: credentials issued and deliveries marked together
+
+    recorder = _Recorder(batch, {d.id: (d, u) for d, u, *_ in ready}, actor)
+    transport.send_all(_outgoing(batch.channel, prepared), recorder)
+    # Anything the channel never reported on goes back in the queue (re-issued next time).
+    for delivery, *_ in ready:
+        if delivery.id not in recorder.seen:
+            recorder(Outcome(delivery.id, Result.INTERRUPTED, "no outcome reported"))
+    _refresh_counts(batch)
+    batch.heartbeat_at = utcnow()
+    db.session.commit()
+    return recorder.interruption
+
+
+def _school_name(user: User, batch: CredentialBatch) -> str:
+    schools = sorted(user.schools, key=lambda s: s.id)
+    for school in schools:
+        if school.id == batch.school_id:
+            return school.name
+    return schools[0].name if schools else current_app.config["SCHOOL_DISTRICT_NAME"]
+
+
+def _issue(
+    batch: CredentialBatch, users: list[User], actor: User | str, now: datetime
+) -> dict[int, tuple[str, datetime]]:
+    """Issue one fresh credential per person; return the plain secret and its expiry."""
+    if batch.kind == "link":
+        return {
+            user.id: (link.url, link.expires_at)
+            for user in users
+            for link in [
+                links.issue_link(user, purpose="invite", actor=actor, batch_id=batch.id, now=now)
+            ]
+        }
+    if batch.kind == "password":
+        issued = temp_passwords.issue_temporary_passwords(
+            users, actor, batch_id=batch.id, now=now, check_scope=False
+        )
+        return {item.user_id: (item.password, item.expires_at) for item in issued}
+    if batch.kind == "parent-code":
+        result = {}
+        for user in users:
+            code = codes.issue_parent_code(user, actor=actor, batch_id=batch.id, now=now)
+            result[user.id] = (code.formatted, code.expires_at)
+        return result
+    raise ValueError(f"unknown kind {batch.kind!r}")
+
+
+def _outgoing(channel: str, prepared: Sequence[Prepared]) -> Iterator[Any]:
+    """Render each message just before it is needed, so rendering overlaps sending."""
+    for item in prepared:
+        if channel == "email":
+            yield email.OutgoingEmail(item.delivery_id, messages.email_message(item))
+        else:
+            yield sms.OutgoingSms(item.delivery_id, item.to, messages.sms_text(item))
+
+
+class _Recorder:
+    """Commit each outcome as it arrives: the delivery row and its audit event together."""
+
+    def __init__(
+        self, batch: CredentialBatch, claimed: dict[int, tuple[Delivery, User]], actor: User | str
+    ) -> None:
+        cfg = current_app.config
+        self.batch = batch
+        self.claimed = claimed
+        self.actor = actor
+        self.delays = list(cfg["DELIVERY_RETRY_DELAYS"]) or [0]
+        self.max_attempts = cfg["DELIVERY_MAX_ATTEMPTS"]
+        self.seen: set[int] = set()
+        self.interruption: str | None = None
+
+    def __call__(self, outcome: Outcome) -> None:
+        delivery, user = self.claimed[outcome.delivery_id]
+        self.seen.add(outcome.delivery_id)
+        now = utcnow()
+        values: dict[str, Any]
+        details = {"batch_id": self.batch.id, "delivery_id": delivery.id}
+        if outcome.result is Result.SENT:
+            values = {"status": "sent", "sent_at": now, "error": None}
+            action = "delivery_sent"
+            details.update(channel=self.batch.channel, route=delivery.route)
+        elif outcome.result is Result.FAILED or (
+            outcome.result is Result.RETRY and delivery.attempts >= self.max_attempts
+        ):
+            reason = outcome.error or "refused"
+            if outcome.result is Result.RETRY:
+                reason = f"gave up after {delivery.attempts} attempts: {reason}"
+            values = {"status": "failed", "error": reason}
+            action = "delivery_failed"
+            details.update(reason=reason)
+        elif outcome.result is Result.RETRY:
+            delay = self.delays[min(delivery.attempts, len(self.delays)) - 1]
+            values = {
+                "status": "queued",
+                "error": f"temporary: {outcome.error}",
+                "next_attempt_at": now + timedelta(seconds=delay),
+            }
+            action = "delivery_deferred"
+            details.update(reason=outcome.error)
+        else:
+            self.interruption = self.interruption or outcome.error or "connection lost"
+            values = {"status": "queued", "error": f"interrupted: {outcome.error}"}
+            action = "delivery_deferred"
+            details.update(reason=outcome.error)
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        for key, value in values.items():
+            # Keep the loaded object in step without a reload (expire_on_commit is off).
+            set_committed_value(delivery, key, value)
+        audit.record(self.actor, action, user, **details)
+        db.session.commit()

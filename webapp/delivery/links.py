@@ -1,0 +1,202 @@
+"""Set-password links: 32 random bytes in the URL, only their SHA-256 in the database.
+
+A link is bound to the user's credential epoch at issue. Issuing a link rotates the epoch
+(DESIGN.md: every re-issue rotates it), so every older link of any purpose and every other
+session dies, and older unused links of the same purpose are also marked voided for the log.
+Any password change rotates the epoch again and voids the rest (auth.set_password).
+Redemption claims the row with a conditional UPDATE, so of two parallel redemptions exactly
+one wins.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from webapp.extensions import db
+from webapp.models import SetPasswordToken, User, utcnow
+from webapp.services import audit, auth, settings
+
+PURPOSES = ("invite", "reset")
+# secrets.token_urlsafe(32): 43 characters of URL-safe base64 without padding.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class LinkStatus(enum.StrEnum):
+    VALID = "valid"
+    USED = "used"
+    EXPIRED = "expired"
+    REPLACED = "replaced"  # voided by a newer link, a password change or a rotated epoch
+    DEACTIVATED = "deactivated"
+    INVALID = "invalid"  # malformed, tampered or unknown
+
+
+class LinkError(Exception):
+    """A link could not be redeemed; `status` says why."""
+
+    def __init__(self, status: LinkStatus, user: User | None = None):
+        super().__init__(status.value)
+        self.status = status
+        self.user = user
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A freshly issued link; the URL (the secret) lives only in this object."""
+
+    user_id: int
+    url: str
+    token_id: int
+    purpose: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    status: LinkStatus
+    user: User | None = None
+    token: SetPasswordToken | None = None
+
+
+def hash_token(token: str) -> str | None:
+    """Return the stored form of a well-formed token, or None for anything else."""
+    if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def link_url(token: str) -> str:
+    """Build the link from the configured base URL, never from the request's Host."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/set-password/{token}"
+
+
+def lifetime(purpose: str, user: User) -> timedelta:
+    cfg = settings.for_user(user)
+    if purpose == "invite":
+        return timedelta(days=cfg["invite_link_days"])
+    return timedelta(minutes=cfg["reset_link_minutes"])
+
+
+def issue_link(
+    user: User,
+    *,
+    purpose: str = "invite",
+    actor: User | str,
+    batch_id: int | None = None,
+    now: datetime | None = None,
+    valid_for: timedelta | None = None,
+) -> IssuedLink:
+    """Issue a set-password link for a user; the caller commits."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}")
+    now = now or utcnow()
+    db.session.execute(
+        update(SetPasswordToken)
+        .where(
+            SetPasswordToken.user_id == user.id,
+            SetPasswordToken.purpose == purpose,
+            SetPasswordToken.used_at.is_(None),
+            SetPasswordToken.voided_at.is_(None),
+        )
+        .values(voided_at=now)
+    )
+    user.rotate_epoch()
+    if user.invited_at is None:
+        user.invited_at = now
+    token = secrets.token_urlsafe(32)
+    row = SetPasswordToken(
+        user_id=user.id,
+        token_hash=hash_token(token),
+        purpose=purpose,
+        epoch=user.credential_epoch,
+        created_at=now,
+        expires_at=now + (valid_for or lifetime(purpose, user)),
+        issued_by_id=actor.id if isinstance(actor, User) else None,
+        batch_id=batch_id,
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        actor,
+        "credential_issued",
+        user,
+        kind="link",
+        purpose=purpose,
+        token_id=row.id,
+        batch_id=batch_id,
+        expires_at=row.expires_at.isoformat(),
+    )
+    return IssuedLink(user.id, link_url(token), row.id, purpose, row.expires_at)
+
+
+def check_hash(token_hash: str | None, *, now: datetime | None = None) -> LinkCheck:
+    """Say whether a stored-form token is usable now, and if not, why."""
+    if not token_hash or len(token_hash) != 64:
+        return LinkCheck(LinkStatus.INVALID)
+    row = db.session.scalar(
+        select(SetPasswordToken).where(SetPasswordToken.token_hash == token_hash)
+    )
+    # The lookup is by hash, so timing reveals nothing about a valid token; compare anyway.
+    if row is None or not hmac.compare_digest(row.token_hash, token_hash):
+        return LinkCheck(LinkStatus.INVALID)
+    user = db.session.get(User, row.user_id)
+    now = now or utcnow()
+    if row.used_at is not None:
+        status = LinkStatus.USED
+    elif user is None or user.deactivated_at is not None:
+        status = LinkStatus.DEACTIVATED
+    elif row.voided_at is not None or not hmac.compare_digest(row.epoch, user.credential_epoch):
+        status = LinkStatus.REPLACED
+    elif row.expires_at <= now:
+        status = LinkStatus.EXPIRED
+    else:
+        status = LinkStatus.VALID
+    return LinkCheck(status, user, row)
+
+
+def check_token(token: str, *, now: datetime | None = None) -> LinkCheck:
+    return check_hash(hash_token(token), now=now)
+
+
+def redeem(token_hash: str | None, new_password: str, *, now: datetime | None = None) -> User:
+    """Set the password behind a link, activating the account; the caller commits.
+
+    The claim (used_at) is the transaction's first write, so on any error the caller's
+    rollback leaves the link unused: a password the policy refuses does not burn it.
+    Raises LinkError or PolicyError.
+    """
+    now = now or utcnow()
+    if not token_hash or len(token_hash) != 64:
+        raise LinkError(LinkStatus.INVALID)
+    claimed = db.session.execute(
+        update(SetPasswordToken)
+        .where(
+            SetPasswordToken.token_hash == token_hash,
+            SetPasswordToken.used_at.is_(None),
+            SetPasswordToken.voided_at.is_(None),
+            SetPasswordToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise LinkError(check_hash(token_hash, now=now).status)
+    row = db.session.scalar(
+        select(SetPasswordToken).where(SetPasswordToken.token_hash == token_hash)
+    )
+    user = db.session.get(User, row.user_id)
+    if user is None or user.deactivated_at is not None:
+        raise LinkError(LinkStatus.DEACTIVATED)
+    if not hmac.compare_digest(row.epoch, user.credential_epoch):
+        raise LinkError(LinkStatus.REPLACED, user)
+    auth.set_password(user, new_password, actor=user)
+    audit.record(user, "link_redeemed", user, token_id=row.id, purpose=row.purpose)
+    return user
