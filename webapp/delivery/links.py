@@ -130,7 +130,7 @@ def issue_link(
         user,
         kind="link",
         purpose=purpose,
-        token_id=row.id,
+        link_id=row.id,
         batch_id=batch_id,
         expires_at=row.expires_at.isoformat(),
     )
@@ -198,5 +198,5 @@ def redeem(token_hash: str | None, new_password: str, *, now: datetime | None = 
     if not hmac.compare_digest(row.epoch, user.credential_epoch):
         raise LinkError(LinkStatus.REPLACED, user)
     auth.set_password(user, new_password, actor=user)
-    audit.record(user, "link_redeemed", user, token_id=row.id, purpose=row.purpose)
+    audit.record(user, "link_redeemed", user, link_id=row.id, purpose=row.purpose)
     return user
