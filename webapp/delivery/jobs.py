@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -250,6 +251,7 @@ def _process_chunk(
         for user in db.session.scalars(select(User).where(User.id.in_([d.user_id for d in chunk])))
     }
     cache: dict = {}
+    per_number: Counter[str] = Counter()  # messages to each number claimed in this chunk
     ready: list[tuple[Delivery, User, str, str, str | None, dict]] = []
     for delivery in chunk:
         user = users[delivery.user_id]
@@ -274,7 +276,7 @@ def _process_chunk(
                 continue
             real, address, route = address, test_address, "test_mode"
         elif batch.channel == "sms" and _sms_over_cap(
-            address, cfg["SMS_DAILY_CAP_PER_NUMBER"], now
+            address, cfg["SMS_DAILY_CAP_PER_NUMBER"] - per_number[address], now
         ):
             delivery.status = "failed"
             delivery.error = "daily SMS limit for this number reached"
@@ -287,6 +289,7 @@ def _process_chunk(
                 reason=delivery.error,
             )
             continue
+        per_number[address] += 1
         ready.append((delivery, user, address, route, real, school_cfg))
 
     issued = _issue(batch, [user for _, user, *_ in ready], actor, now)
