@@ -18,11 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.extensions import db
 from webapp.jobs import enqueue
-from webapp.models import CredentialBatch, Delivery, ParentCode, Role, User
+from webapp.models import CredentialBatch, Delivery, ParentCode, Role, User, utcnow
 from webapp.services import audit, scope, settings
 from webapp.services.errors import NotAllowed, PolicyError
 
@@ -239,16 +240,10 @@ def send_credentials(
         status="queued",
         total=len(plan.recipients),
     )
-    try:
-        # A savepoint: a parallel request with the same key loses here, not in the commit.
-        with db.session.begin_nested():
-            db.session.add(batch)
-            db.session.flush()
-    except IntegrityError:
-        existing = _existing(opts.idempotency_key, actor)
-        if existing is None:
-            raise
+    existing = _insert_once(batch, actor)
+    if existing is not None:
         return existing
+    batch = db.session.get(CredentialBatch, batch.id)
 
     rows = []
     for r in plan.recipients:
@@ -289,6 +284,36 @@ def send_credentials(
         excluded=dict(plan.excluded),
     )
     return batch
+
+
+def _insert_once(batch: CredentialBatch, actor: User) -> CredentialBatch | None:
+    """Insert the batch, or return the one a parallel request made with the same key.
+
+    INSERT ... ON CONFLICT DO NOTHING waits for a parallel insert of the same key to commit
+    and then does nothing, without aborting the transaction. Savepoints are avoided: pysqlite
+    mishandles them, and the job queue treats a savepoint's release as a commit.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    values = {
+        column.key: getattr(batch, column.key)
+        for column in CredentialBatch.__table__.columns
+        if column.key != "id" and getattr(batch, column.key) is not None
+    }
+    values.setdefault("created_at", utcnow())
+    new_id = db.session.execute(
+        insert(CredentialBatch)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(CredentialBatch.id)
+    ).scalar()
+    if new_id is None:
+        existing = _existing(batch.idempotency_key, actor)
+        if existing is None:  # pragma: no cover (the conflict row vanished)
+            raise RuntimeError("idempotency key conflict without a batch")
+        return existing
+    batch.id = new_id
+    return None
 
 
 def _process_batch_job():
