@@ -106,6 +106,10 @@ class Config:
     DELIVERY_CHUNK_SIZE = 100
     # Waits (seconds) between reconnects after a dropped connection or a 4xx, within one run.
     DELIVERY_RETRY_DELAYS = [2, 10, 30]
+    # Outcomes are committed in groups of this many, or after this long (seconds): after a
+    # crash, at most one group plus the message in flight is sent again (with a dead link).
+    DELIVERY_COMMIT_EVERY = 10
+    DELIVERY_COMMIT_SECONDS = 0.25
     # A delivery that keeps failing temporarily is marked failed after this many attempts.
     DELIVERY_MAX_ATTEMPTS = 5
     # A run that shows no life for this long is taken to have crashed; its batch can resume.

@@ -60,7 +60,7 @@ def test_every_message_arrives_once_over_one_connection(smtp_app, smtp_server):
     _assert_links_work(smtp_app, smtp_server)
     assert _statuses(smtp_app, batch_id) == {"sent": 5}
     message = smtp_server.messages[0].message
-    assert message.get_content_type() == "multipart/mixed"
+    assert message.get_content_type() == "multipart/alternative"
     assert {p.get_content_type() for p in message.walk()} >= {"text/plain", "text/html"}
 
 

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.delivery import codes, email, links, messages, sms, temp_passwords
@@ -42,6 +42,37 @@ from webapp.models import CredentialBatch, Delivery, Role, User, utcnow
 from webapp.services import audit, settings
 
 log = logging.getLogger(__name__)
+
+
+_deliveries = Delivery.__table__
+# Plain executemany statements: the ORM's per-row bookkeeping costs more than the SMTP
+# round trip these rows follow.
+_CLAIM = (
+    _deliveries.update()
+    .where(_deliveries.c.id == bindparam("_id"))
+    .values(
+        status=bindparam("v_status"),
+        attempt_id=bindparam("v_attempt_id"),
+        attempts=bindparam("v_attempts"),
+        address=bindparam("v_address"),
+        route=bindparam("v_route"),
+        next_attempt_at=bindparam("v_next_attempt_at"),
+    )
+)
+_OUTCOME = (
+    _deliveries.update()
+    .where(_deliveries.c.id == bindparam("_id"))
+    .values(
+        status=bindparam("v_status"),
+        sent_at=bindparam("v_sent_at"),
+        error=bindparam("v_error"),
+        next_attempt_at=bindparam("v_next_attempt_at"),
+    )
+)
+
+
+def _bind(row: dict[str, Any]) -> dict[str, Any]:
+    return {("_id" if key == "id" else f"v_{key}"): value for key, value in row.items()}
 
 
 class DeliveryDeferred(Exception):
@@ -294,13 +325,24 @@ def _process_chunk(
 
     issued = _issue(batch, [user for _, user, *_ in ready], actor, now)
     prepared: list[Prepared] = []
+    claims = [
+        {
+            "id": delivery.id,
+            "status": "sending",
+            "attempt_id": attempt,
+            "attempts": delivery.attempts + 1,
+            "address": address,
+            "route": route,
+            "next_attempt_at": None,
+        }
+        for delivery, user, address, route, *_ in ready
+    ]
+    if claims:
+        db.session.execute(_CLAIM, [_bind(claim) for claim in claims])
+    for (delivery, *_), claim in zip(ready, claims, strict=True):
+        for key, value in claim.items():
+            set_committed_value(delivery, key, value)
     for delivery, user, address, route, real, _ in ready:
-        delivery.status = "sending"
-        delivery.attempt_id = attempt
-        delivery.attempts += 1
-        delivery.address = address
-        delivery.route = route
-        delivery.next_attempt_at = None
         secret, expires_at = issued[user.id]
         prepared.append(
             Prepared(
@@ -328,6 +370,7 @@ def _process_chunk(
     for delivery, *_ in ready:
         if delivery.id not in recorder.seen:
             recorder(Outcome(delivery.id, Result.INTERRUPTED, "no outcome reported"))
+    recorder.flush()
     _refresh_counts(batch)
     batch.heartbeat_at = utcnow()
     db.session.commit()
@@ -347,13 +390,8 @@ def _issue(
 ) -> dict[int, tuple[str, datetime]]:
     """Issue one fresh credential per person; return the plain secret and its expiry."""
     if batch.kind == "link":
-        return {
-            user.id: (link.url, link.expires_at)
-            for user in users
-            for link in [
-                links.issue_link(user, purpose="invite", actor=actor, batch_id=batch.id, now=now)
-            ]
-        }
+        issued = links.issue_links(users, purpose="invite", actor=actor, batch_id=batch.id, now=now)
+        return {link.user_id: (link.url, link.expires_at) for link in issued}
     if batch.kind == "password":
         issued = temp_passwords.issue_temporary_passwords(
             users, actor, batch_id=batch.id, now=now, check_scope=False
@@ -378,7 +416,12 @@ def _outgoing(channel: str, prepared: Sequence[Prepared]) -> Iterator[Any]:
 
 
 class _Recorder:
-    """Commit each outcome as it arrives: the delivery row and its audit event together."""
+    """Record outcomes as they arrive, committing them in small groups.
+
+    A group is committed every DELIVERY_COMMIT_EVERY outcomes or DELIVERY_COMMIT_SECONDS,
+    whichever comes first, and at the end of the chunk: per-message commits cost more CPU
+    than the SMTP round trip they follow. Each row and its audit event commit together.
+    """
 
     def __init__(
         self, batch: CredentialBatch, claimed: dict[int, tuple[Delivery, User]], actor: User | str
@@ -389,17 +432,27 @@ class _Recorder:
         self.actor = actor
         self.delays = list(cfg["DELIVERY_RETRY_DELAYS"]) or [0]
         self.max_attempts = cfg["DELIVERY_MAX_ATTEMPTS"]
+        self.every = max(1, cfg["DELIVERY_COMMIT_EVERY"])
+        self.seconds = cfg["DELIVERY_COMMIT_SECONDS"]
         self.seen: set[int] = set()
+        self.rows: list[dict[str, Any]] = []
+        self.events: dict[str, list[tuple[User, dict[str, Any]]]] = {}
+        self.last_commit = time.monotonic()
         self.interruption: str | None = None
 
     def __call__(self, outcome: Outcome) -> None:
         delivery, user = self.claimed[outcome.delivery_id]
         self.seen.add(outcome.delivery_id)
         now = utcnow()
-        values: dict[str, Any]
-        details = {"batch_id": self.batch.id, "delivery_id": delivery.id}
+        row: dict[str, Any] = {
+            "id": delivery.id,
+            "sent_at": None,
+            "error": None,
+            "next_attempt_at": None,
+        }
+        details: dict[str, Any] = {"batch_id": self.batch.id, "delivery_id": delivery.id}
         if outcome.result is Result.SENT:
-            values = {"status": "sent", "sent_at": now, "error": None}
+            row.update(status="sent", sent_at=now)
             action = "delivery_sent"
             details.update(channel=self.batch.channel, route=delivery.route)
         elif outcome.result is Result.FAILED or (
@@ -408,31 +461,34 @@ class _Recorder:
             reason = outcome.error or "refused"
             if outcome.result is Result.RETRY:
                 reason = f"gave up after {delivery.attempts} attempts: {reason}"
-            values = {"status": "failed", "error": reason}
+            row.update(status="failed", error=reason)
             action = "delivery_failed"
             details.update(reason=reason)
         elif outcome.result is Result.RETRY:
             delay = self.delays[min(delivery.attempts, len(self.delays)) - 1]
-            values = {
-                "status": "queued",
-                "error": f"temporary: {outcome.error}",
-                "next_attempt_at": now + timedelta(seconds=delay),
-            }
+            row.update(
+                status="queued",
+                error=f"temporary: {outcome.error}",
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
             action = "delivery_deferred"
             details.update(reason=outcome.error)
         else:
             self.interruption = self.interruption or outcome.error or "connection lost"
-            values = {"status": "queued", "error": f"interrupted: {outcome.error}"}
+            row.update(status="queued", error=f"interrupted: {outcome.error}")
             action = "delivery_deferred"
             details.update(reason=outcome.error)
-        db.session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery.id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        for key, value in values.items():
-            # Keep the loaded object in step without a reload (expire_on_commit is off).
-            set_committed_value(delivery, key, value)
-        audit.record(self.actor, action, user, **details)
+        self.rows.append(row)
+        self.events.setdefault(action, []).append((user, details))
+        if len(self.rows) >= self.every or time.monotonic() - self.last_commit >= self.seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            db.session.execute(_OUTCOME, [_bind(row) for row in self.rows])
+            self.rows = []
+        for action, events in self.events.items():
+            audit.record_many(self.actor, action, events)
+        self.events = {}
         db.session.commit()
+        self.last_commit = time.monotonic()

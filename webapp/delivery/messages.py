@@ -13,8 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_mail import Message
+from markupsafe import escape
 
 # Message kinds, one pair of templates each in templates/email/<kind>.txt and .html.
 EMAIL_TEMPLATES = {
@@ -86,16 +87,104 @@ def _context(prepared: Prepared) -> dict:
     }
 
 
-def email_message(prepared: Prepared) -> Message:
-    """Build the multipart email (plain text and HTML) for one delivery."""
-    template = EMAIL_TEMPLATES[prepared.kind]
-    context = _context(prepared)
-    return Message(
-        subject=subject_for(prepared),
-        recipients=[prepared.to],
-        body=render_template(f"email/{template}.txt", **context),
-        html=render_template(f"email/{template}.html", **context),
+@dataclass(frozen=True)
+class EmailContent:
+    """One rendered email, cheap to build; `as_flask_mail()` gives Flask-Mail's Message."""
+
+    sender: str
+    to: str
+    subject: str
+    text: str
+    html: str
+
+    def has_bad_headers(self) -> bool:
+        return any("\r" in value or "\n" in value for value in (self.sender, self.to, self.subject))
+
+    def as_flask_mail(self) -> Message:
+        return Message(
+            subject=self.subject,
+            recipients=[self.to],
+            body=self.text,
+            html=self.html,
+            sender=self.sender,
+        )
+
+
+# Mail merge: each (kind, school, role, route, test mode) renders its templates once with
+# these markers in place of the per-person values, which are then substituted (escaped for
+# HTML). Rendering Jinja for every one of thousands of messages costs more than sending.
+_MARKERS = {
+    "given_name": "\x00given\x00",
+    "display_name": "\x00display\x00",
+    "username": "\x00username\x00",
+    "secret": "\x00secret\x00",
+    "expires": "\x00expires\x00",
+    "real_address": "\x00real\x00",
+}
+
+
+def _merge_templates(prepared: Prepared) -> tuple[str, str]:
+    test = prepared.real_address is not None
+    key = (prepared.kind, prepared.school_name, prepared.role, prepared.route, test)
+    cache = current_app.extensions.setdefault("keyslip_mail_merge", {})
+    if key not in cache:
+        marked = Prepared(
+            delivery_id=0,
+            user_id=0,
+            kind=prepared.kind,
+            to="",
+            route=prepared.route,
+            given_name=_MARKERS["given_name"],
+            display_name=_MARKERS["display_name"],
+            username=_MARKERS["username"],
+            role=prepared.role,
+            school_name=prepared.school_name,
+            secret=_MARKERS["secret"],
+            expires_at=prepared.expires_at,
+            real_address=_MARKERS["real_address"] if test else None,
+        )
+        context = _context(marked)
+        context.update(
+            given_name=_MARKERS["given_name"],
+            display_name=_MARKERS["display_name"],
+            expires=_MARKERS["expires"],
+        )
+        env = current_app.jinja_env
+        name = EMAIL_TEMPLATES[prepared.kind]
+        if len(cache) > 500:
+            cache.clear()
+        cache[key] = (
+            env.get_template(f"email/{name}.txt").render(context),
+            env.get_template(f"email/{name}.html").render(context),
+        )
+    return cache[key]
+
+
+def _merge(template: str, values: dict[str, str], html: bool) -> str:
+    for field, marker in _MARKERS.items():
+        if marker in template:
+            value = values[field]
+            template = template.replace(marker, str(escape(value)) if html else value)
+    return template
+
+
+def email_message(prepared: Prepared) -> EmailContent:
+    """Render the email (plain text and HTML) for one delivery."""
+    text, html = _merge_templates(prepared)
+    values = {
+        "given_name": clean_line(prepared.given_name, 60) or "there",
+        "display_name": clean_line(prepared.display_name, 120),
+        "username": prepared.username,
+        "secret": prepared.secret,
+        "expires": prepared.expires_at.strftime("%d %B %Y, %H:%M UTC"),
+        "real_address": prepared.real_address or "",
+    }
+    return EmailContent(
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        to=prepared.to,
+        subject=subject_for(prepared),
+        text=_merge(text, values, html=False),
+        html=_merge(html, values, html=True),
     )
 
 
