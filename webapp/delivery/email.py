@@ -40,6 +40,8 @@ _BASE64_UTF8 = Charset("utf-8")
 _BASE64_UTF8.header_encoding = BASE64
 
 OnResult = Callable[[Outcome], None]
+# A unit of background work to run while waiting; returns True while more remain.
+Step = Callable[[], bool] | None
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,9 @@ class SmtpTransport:
         self.conn: smtplib.SMTP | None = None
         self.work: deque[Callable[[], None]] = deque()
 
-    def send_all(self, items: Iterable[OutgoingEmail], on_result: OnResult) -> None:
+    def send_all(
+        self, items: Iterable[OutgoingEmail], on_result: OnResult, background: Step = None
+    ) -> None:
         source = iter(items)
         ready: deque[OutgoingEmail] = deque()
 
@@ -182,6 +186,27 @@ class SmtpTransport:
 
         self.work.append(prepare_next)
         dead: str | None = None
+
+        armed = False
+
+        def advance() -> None:
+            # Background work (group commits, claiming the next chunk) runs in small steps
+            # while the server works; it re-arms itself after each outcome.
+            nonlocal armed
+            armed = dead is None and background is not None and background()
+            if armed:
+                self.work.append(advance)
+
+        def record(outcome: Outcome) -> None:
+            nonlocal armed
+            on_result(outcome)
+            if not armed and dead is None and background is not None:
+                armed = True
+                self.work.append(advance)
+
+        armed = background is not None
+        if armed:
+            self.work.append(advance)
         try:
             while True:
                 while not ready and self.work:
@@ -197,7 +222,7 @@ class SmtpTransport:
                     outcome = self._send(item, mime_bytes(item.message))
                     if outcome.result is Result.INTERRUPTED:
                         dead = outcome.error
-                self.work.appendleft(lambda outcome=outcome: on_result(outcome))
+                self.work.appendleft(lambda outcome=outcome: record(outcome))
             while self.work:
                 self.work.popleft()()
         finally:
@@ -234,13 +259,14 @@ class SmtpTransport:
             self.conn = open_smtp(self.cfg)
             self.conn.ehlo_or_helo_if_needed()
         conn = self.conn
-        conn.putcmd("mail", f"FROM:{smtplib.quoteaddr(self.sender)}")
+        # Addresses were validated when the batch was planned; quoteaddr re-parses each.
+        conn.putcmd("mail", f"FROM:<{self.sender}>")
         code, reply = self._reply()
         if code != 250:
             if code == 421:
                 conn.close()
             raise smtplib.SMTPSenderRefused(code, reply, self.sender)
-        conn.putcmd("rcpt", f"TO:{smtplib.quoteaddr(recipient)}")
+        conn.putcmd("rcpt", f"TO:<{recipient}>")
         code, reply = self._reply()
         if code not in (250, 251):
             if code == 421:
@@ -289,7 +315,9 @@ class RecordingTransport:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def send_all(self, items: Iterable[OutgoingEmail], on_result: OnResult) -> None:
+    def send_all(
+        self, items: Iterable[OutgoingEmail], on_result: OnResult, background: Step = None
+    ) -> None:
         for item in items:
             if item.message.has_bad_headers():
                 on_result(Outcome(item.delivery_id, Result.FAILED, "unsafe message header"))
@@ -301,7 +329,9 @@ class RecordingTransport:
 class DevOutboxTransport:
     """Keep messages in the development outbox."""
 
-    def send_all(self, items: Iterable[OutgoingEmail], on_result: OnResult) -> None:
+    def send_all(
+        self, items: Iterable[OutgoingEmail], on_result: OnResult, background: Step = None
+    ) -> None:
         for item in items:
             message = item.message
             devoutbox.store("email", message.to, message.subject, message.text, message.html)

@@ -2,20 +2,25 @@
 
 How a chunk runs, and why it is safe to kill at any point:
 
-1. Claim (one commit): for each queued delivery, issue a fresh credential (rotating the
-   person's epoch, so every earlier link, password or session of theirs dies) and mark the
-   delivery 'sending' with this run's attempt id. Plain secrets stay in memory only.
-2. Send: a sender talks to the server while this thread renders the next message; each
-   outcome is committed as soon as it is known ('sent', 'failed', or 'queued' again with a
-   back-off), one commit per message.
-3. A delivery left 'sending' by a dead run is treated as queued by the next run: its
-   credential is issued again (killing the one that may or may not have gone out) and sent.
+1. Claim (committed before any of the chunk is sent): for each due delivery, issue a fresh
+   credential (rotating the person's epoch, so every earlier link, password or session of
+   theirs dies) and mark the delivery 'sending' with this run's attempt id. Plain secrets
+   stay in memory only. The next chunk is claimed in small steps while this one is sent.
+2. Send: one SMTP connection per chunk; each outcome ('sent', 'failed' with the server's
+   reason, or 'queued' again with a back-off) is recorded with its audit event and
+   committed in groups of DELIVERY_COMMIT_EVERY (or every DELIVERY_COMMIT_SECONDS).
+3. A delivery left 'sending' by a dead run is treated as queued by the next run (once the
+   dead run's lease has expired): its credential is issued again, killing whatever the dead
+   run may have sent, and sent.
 
-Guarantee: nobody is skipped (every delivery ends sent, failed, skipped for a stated reason,
-or stays queued for the next run), and a crash costs at most two extra messages per crash
-(the one the server accepted whose outcome was not yet committed, and the one in flight);
-every such extra message carries a credential that no longer works, and the last message
-each person received always works.
+Guarantee after a crash (kill -9 of the worker, at any instruction):
+- Nobody is skipped: every delivery ends sent, failed (with a reason), skipped (with a
+  reason, e.g. "no address: print instead"), or stays queued/sending for the next run.
+- Extra messages: at most the outcomes recorded but not yet committed (fewer than
+  DELIVERY_COMMIT_EVERY, default 10) plus the one message in flight. Each such person gets
+  two messages; the first one's credential no longer works, the last one received works.
+- Claimed-but-unsent people (the chunk being claimed at the crash) get no message from the
+  dead run; only their older credential was rotated, and the next run sends them a new one.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -155,6 +161,40 @@ def _transport(channel: str) -> Any:
     raise DeliveryConfigError(f"channel {channel!r} is not sent by a job")
 
 
+@dataclass
+class _Claimed:
+    """A claimed chunk: deliveries marked 'sending', credentials issued, messages to send."""
+
+    ids: set[int]
+    ready: list[tuple[Delivery, User]]
+    prepared: list[Prepared]
+
+
+class _Stepper:
+    """Drive a generator of small steps, keeping its return value."""
+
+    def __init__(self, steps: Generator[None, None, _Claimed | None]) -> None:
+        self.steps = steps
+        self.done = False
+        self.value: _Claimed | None = None
+
+    def step(self) -> bool:
+        """Run one step; return True while more remain."""
+        if self.done:
+            return False
+        try:
+            next(self.steps)
+        except StopIteration as stop:
+            self.done, self.value = True, stop.value
+            return False
+        return True
+
+    def finish(self) -> _Claimed | None:
+        while self.step():
+            pass
+        return self.value
+
+
 def _run(batch: CredentialBatch, runner: str) -> str:
     cfg = current_app.config
     actor = _actor(batch)
@@ -164,27 +204,24 @@ def _run(batch: CredentialBatch, runner: str) -> str:
         _finish(batch, runner, "failed", str(exc), actor)
         return "failed"
     interruption: str | None = None
+    claimed = _Stepper(_claim_steps(batch, actor, exclude=set())).finish()
     while True:
-        now = utcnow()
-        chunk = db.session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.batch_id == batch.id,
-                Delivery.status.in_(("queued", "sending")),
-                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-            )
-            .order_by(Delivery.id)
-            .limit(cfg["DELIVERY_CHUNK_SIZE"])
-        ).all()
-        if not chunk:
+        if claimed is None:
+            now = utcnow()
             wait = _seconds_to_next_retry(batch.id, now)
             if wait is not None and wait <= max(cfg["DELIVERY_RETRY_DELAYS"] or [0]):
                 time.sleep(wait)
+                claimed = _Stepper(_claim_steps(batch, actor, exclude=set())).finish()
                 continue
             break
-        interruption = _process_chunk(batch, chunk, transport, actor)
+        # The next chunk is claimed in small steps while this one is on the wire.
+        upcoming = _Stepper(_claim_steps(batch, actor, exclude=claimed.ids))
+        interruption = _send_chunk(batch, claimed, transport, actor, upcoming)
         if interruption:
+            # Keep what the next claim committed (it is re-issued on resume), drop the rest.
+            db.session.rollback()
             break
+        claimed = upcoming.finish()
     remaining = _count(batch.id, ("queued", "sending"))
     if remaining:
         _finish(batch, runner, "retrying", interruption or "waiting to retry", actor)
@@ -270,21 +307,39 @@ def _sms_over_cap(number: str, limit: int, now: datetime) -> bool:
     return sent >= limit
 
 
-def _process_chunk(
-    batch: CredentialBatch, chunk: Sequence[Delivery], transport: Any, actor: User | str
-) -> str | None:
-    """Claim, issue and send one chunk; return the interruption reason if the channel died."""
+def _claim_steps(
+    batch: CredentialBatch, actor: User | str, exclude: set[int]
+) -> Generator[None, None, _Claimed | None]:
+    """Claim the next chunk, yielding between small steps; commits the claim at the end.
+
+    For each due delivery: skip it with a stated reason, or issue a fresh credential and
+    mark it 'sending' with this attempt's id. The plain secrets stay in memory only.
+    """
     cfg = current_app.config
     now = utcnow()
+    query = select(Delivery).where(
+        Delivery.batch_id == batch.id,
+        Delivery.status.in_(("queued", "sending")),
+        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+    )
+    if exclude:
+        query = query.where(Delivery.id.not_in(exclude))
+    chunk = db.session.scalars(query.order_by(Delivery.id).limit(cfg["DELIVERY_CHUNK_SIZE"])).all()
+    if not chunk:
+        return None
+    yield
     attempt = secrets.token_hex(8)
     users = {
         user.id: user
         for user in db.session.scalars(select(User).where(User.id.in_([d.user_id for d in chunk])))
     }
+    yield
     cache: dict = {}
     per_number: Counter[str] = Counter()  # messages to each number claimed in this chunk
-    ready: list[tuple[Delivery, User, str, str, str | None, dict]] = []
-    for delivery in chunk:
+    ready: list[tuple[Delivery, User, str, str, str | None]] = []
+    for n, delivery in enumerate(chunk):
+        if n % 20 == 19:
+            yield
         user = users[delivery.user_id]
         school_cfg = settings.for_user(user, cache)
         if user.deactivated_at is not None:
@@ -321,10 +376,10 @@ def _process_chunk(
             )
             continue
         per_number[address] += 1
-        ready.append((delivery, user, address, route, real, school_cfg))
-
+        ready.append((delivery, user, address, route, real))
+    yield
     issued = _issue(batch, [user for _, user, *_ in ready], actor, now)
-    prepared: list[Prepared] = []
+    yield
     claims = [
         {
             "id": delivery.id,
@@ -335,14 +390,15 @@ def _process_chunk(
             "route": route,
             "next_attempt_at": None,
         }
-        for delivery, user, address, route, *_ in ready
+        for delivery, user, address, route, _ in ready
     ]
     if claims:
         db.session.execute(_CLAIM, [_bind(claim) for claim in claims])
     for (delivery, *_), claim in zip(ready, claims, strict=True):
         for key, value in claim.items():
             set_committed_value(delivery, key, value)
-    for delivery, user, address, route, real, _ in ready:
+    prepared = []
+    for delivery, user, address, route, real in ready:
         secret, expires_at = issued[user.id]
         prepared.append(
             Prepared(
@@ -362,12 +418,27 @@ def _process_chunk(
             )
         )
     batch.heartbeat_at = now
+    yield
     db.session.commit()  # the claim: credentials issued and deliveries marked together
+    return _Claimed({d.id for d in chunk}, [(d, u) for d, u, *_ in ready], prepared)
 
-    recorder = _Recorder(batch, {d.id: (d, u) for d, u, *_ in ready}, actor)
-    transport.send_all(_outgoing(batch.channel, prepared), recorder)
+
+def _send_chunk(
+    batch: CredentialBatch,
+    claimed: _Claimed,
+    transport: Any,
+    actor: User | str,
+    upcoming: _Stepper,
+) -> str | None:
+    """Send a claimed chunk; return the interruption reason if the channel died."""
+    recorder = _Recorder(batch, {d.id: (d, u) for d, u in claimed.ready}, actor)
+    transport.send_all(
+        _outgoing(batch.channel, claimed.prepared),
+        recorder,
+        lambda: recorder.step() or upcoming.step(),
+    )
     # Anything the channel never reported on goes back in the queue (re-issued next time).
-    for delivery, *_ in ready:
+    for delivery, _ in claimed.ready:
         if delivery.id not in recorder.seen:
             recorder(Outcome(delivery.id, Result.INTERRUPTED, "no outcome reported"))
     recorder.flush()
@@ -437,6 +508,7 @@ class _Recorder:
         self.seen: set[int] = set()
         self.rows: list[dict[str, Any]] = []
         self.events: dict[str, list[tuple[User, dict[str, Any]]]] = {}
+        self.phases: deque[Callable[[], object]] = deque()
         self.last_commit = time.monotonic()
         self.interruption: str | None = None
 
@@ -481,9 +553,28 @@ class _Recorder:
         self.rows.append(row)
         self.events.setdefault(action, []).append((user, details))
         if len(self.rows) >= self.every or time.monotonic() - self.last_commit >= self.seconds:
-            self.flush()
+            # Commit this group in three short phases, run while the server works.
+            rows, events = self.rows, self.events
+            self.rows, self.events = [], {}
+            self.last_commit = time.monotonic()
+            self.phases.append(lambda: db.session.execute(_OUTCOME, [_bind(r) for r in rows]))
+            self.phases.extend(
+                (lambda a=action, e=group: audit.record_many(self.actor, a, e))
+                for action, group in events.items()
+            )
+            self.phases.append(db.session.commit)
+
+    def step(self) -> bool:
+        """Run one pending phase of a group commit; False when there is none."""
+        if not self.phases:
+            return False
+        self.phases.popleft()()
+        return True
 
     def flush(self) -> None:
+        """Commit everything recorded so far."""
+        while self.step():
+            pass
         if self.rows:
             db.session.execute(_OUTCOME, [_bind(row) for row in self.rows])
             self.rows = []

@@ -155,7 +155,12 @@ class SmsTransport:
         self.sender = sms_sender
         self.give_up_after = give_up_after
 
-    def send_all(self, items: Iterable[OutgoingSms], on_result: Callable[[Outcome], None]) -> None:
+    def send_all(
+        self,
+        items: Iterable[OutgoingSms],
+        on_result: Callable[[Outcome], None],
+        background: Callable[[], bool] | None = None,
+    ) -> None:
         trouble = 0
         dead: str | None = None
         for item in items:
