@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from flask.cli import AppGroup
@@ -30,8 +32,17 @@ def _actor(username: str) -> User:
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None or user.role != Role.ADMIN or user.deactivated_at is not None:
         raise click.ClickException(f"--as must name an active admin; {username!r} is not one.")
-    current_origin.set(Origin(ip="cli", request_id=f"cli-{uuid.uuid4()}"))
     return user
+
+
+@contextmanager
+def _cli_origin() -> Iterator[None]:
+    """Mark this command's audit rows as coming from the command line."""
+    token = current_origin.set(Origin(ip="cli", request_id=str(uuid.uuid4())))
+    try:
+        yield
+    finally:
+        current_origin.reset(token)
 
 
 def _school(value: str) -> School:
@@ -91,6 +102,33 @@ def send(
     yes: bool,
 ) -> None:
     """Send credentials to everyone with ROLE at SCHOOL."""
+    with _cli_origin():
+        _send(
+            as_username,
+            roles,
+            school_ref,
+            kind,
+            channel,
+            only_not_sent,
+            only_not_active,
+            include_active,
+            dry_run,
+            yes,
+        )
+
+
+def _send(
+    as_username: str,
+    roles: tuple[str, ...],
+    school_ref: str,
+    kind: str,
+    channel: str,
+    only_not_sent: bool,
+    only_not_active: bool,
+    include_active: bool,
+    dry_run: bool,
+    yes: bool,
+) -> None:
     actor = _actor(as_username)
     school = _school(school_ref)
     ids = list(
@@ -161,14 +199,15 @@ def _report(batch: CredentialBatch, progress: dict) -> None:
 @click.option("--as", "as_username", required=True, help="Admin username to act as.")
 def resume(batch_id: int, as_username: str) -> None:
     """Finish a batch an earlier run left unfinished."""
-    actor = _actor(as_username)
-    try:
-        batch = batches.require_batch(actor, batch_id)
-        batches.resume_batch(batch, actor)
-    except NotAllowed as exc:
-        raise click.ClickException("No such batch.") from exc
-    db.session.commit()
-    _report(batch, _wait(batch))
+    with _cli_origin():
+        actor = _actor(as_username)
+        try:
+            batch = batches.require_batch(actor, batch_id)
+            batches.resume_batch(batch, actor)
+        except NotAllowed as exc:
+            raise click.ClickException("No such batch.") from exc
+        db.session.commit()
+        _report(batch, _wait(batch))
 
 
 @credentials_cli.command("retry-failed")
@@ -176,13 +215,14 @@ def resume(batch_id: int, as_username: str) -> None:
 @click.option("--as", "as_username", required=True, help="Admin username to act as.")
 def retry_failed(batch_id: int, as_username: str) -> None:
     """Send again to the people a batch failed to reach."""
-    actor = _actor(as_username)
-    try:
-        batch = batches.require_batch(actor, batch_id)
-        count = batches.retry_failed(batch, actor)
-    except NotAllowed as exc:
-        raise click.ClickException("No such batch.") from exc
-    db.session.commit()
-    click.echo(f"{count} failed deliveries queued again.")
-    if count:
-        _report(batch, _wait(batch))
+    with _cli_origin():
+        actor = _actor(as_username)
+        try:
+            batch = batches.require_batch(actor, batch_id)
+            count = batches.retry_failed(batch, actor)
+        except NotAllowed as exc:
+            raise click.ClickException("No such batch.") from exc
+        db.session.commit()
+        click.echo(f"{count} failed deliveries queued again.")
+        if count:
+            _report(batch, _wait(batch))
