@@ -34,7 +34,7 @@ def test_dry_run_says_who_would_get_what_and_changes_nothing(app, district):
     assert result.exit_code == 0, result.output
     assert "4 student account(s) selected" in result.output
     assert "left out, already active: 1" in result.output
-    assert "would get a link by email: 3" in result.output
+    assert "in the batch (link by email): 3" in result.output
     assert "email (direct): 2" in result.output
     assert "needs printing (no email address): 1" in result.output
     assert "no.email" in result.output

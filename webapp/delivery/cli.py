@@ -152,7 +152,7 @@ def _send(
     click.echo(f"{school.name}: {len(ids)} {'/'.join(roles)} account(s) selected.")
     for reason, count in sorted(plan.excluded.items()):
         click.echo(f"  left out, {reason}: {count}")
-    click.echo(f"  would get a {kind} by {channel}: {len(plan.recipients)}")
+    click.echo(f"  in the batch ({kind} by {channel}): {len(plan.recipients)}")
     for route, count in sorted(plan.by_route.items()):
         if route != "print":
             click.echo(f"    {channel} ({route}): {count}")
