@@ -60,6 +60,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_template_helpers(app)
 
+    from webapp import delivery
+
+    delivery.init_app(app)
+
     from webapp import cli
 
     cli.register(app)

@@ -75,6 +75,51 @@ class Config:
     MAIL_USERNAME: str | None = None
     MAIL_PASSWORD: str | None = None
     MAIL_DEFAULT_SENDER = "Keyslip <no-reply@keyslip.invalid>"
+    # Seconds before an SMTP connect or reply is given up on (then retried with back-off).
+    MAIL_TIMEOUT = 30
+
+    # Credential lifetimes (each also a per-school setting, see webapp/services/settings.py).
+    # Admin-issued set-password links; SECURITY.md caps invites at 7 days.
+    INVITE_LINK_DAYS = 7
+    # Self-service reset links (the forgot-password flow); OWASP recommends an hour or less.
+    RESET_LINK_MINUTES = 60
+    PARENT_CODE_DAYS = 90
+    PARENT_CODE_MAX_USES = 5
+
+    # Send credentials as soon as a roster import creates new students or parents.
+    NOTIFY_NEW_STUDENTS = False
+    NOTIFY_NEW_PARENTS = False
+    # "email" or "sms": how automatic notifications travel (no address: needs printing).
+    NOTIFY_CHANNEL = "email"
+    # Ultranet-style catch-all address for people without an email (None: print instead).
+    FALLBACK_EMAIL: str | None = None
+    # Test mode: every email and SMS goes to these instead, naming the real recipient.
+    TEST_MODE = False
+    TEST_MODE_EMAIL: str | None = None
+    TEST_MODE_PHONE: str | None = None
+
+    # SMS: "console" (development: printed), "outbox" (tests: kept in memory) or "twilio".
+    SMS_BACKEND = "console"
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = None
+    # Either a sending number (E.164) or a Twilio messaging service.
+    TWILIO_FROM_NUMBER: str | None = None
+    TWILIO_MESSAGING_SERVICE_SID: str | None = None
+    # Cost and harassment cap: messages to one number per 24 hours (test mode exempt).
+    SMS_DAILY_CAP_PER_NUMBER = 3
+
+    # Credential batches: people per chunk (one SMTP connection, one claim commit each).
+    DELIVERY_CHUNK_SIZE = 100
+    # Waits (seconds) between reconnects after a dropped connection or a 4xx, within one run.
+    DELIVERY_RETRY_DELAYS = [2, 10, 30]
+    # Outcomes are committed in groups of this many, or after this long (seconds): after a
+    # crash, at most one group plus the message in flight is sent again (with a dead link).
+    DELIVERY_COMMIT_EVERY = 10
+    DELIVERY_COMMIT_SECONDS = 0.25
+    # A delivery that keeps failing temporarily is marked failed after this many attempts.
+    DELIVERY_MAX_ATTEMPTS = 5
+    # A run that shows no life for this long is taken to have crashed; its batch can resume.
+    BATCH_LEASE_SECONDS = 300
 
     # htmx from the CDN, pinned with SRI; static/vendor holds the same file as a fallback.
     HTMX_USE_CDN = True

@@ -1,7 +1,7 @@
 """roster imports: stored options, the encrypted upload's key, start time
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-23 11:31:11.943684
 
 """
@@ -13,7 +13,7 @@ import webapp.models.base
 
 # revision identifiers, used by Alembic.
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

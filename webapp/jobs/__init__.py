@@ -53,6 +53,10 @@ def pending() -> list[tuple[str, tuple[Any, ...]]]:
 
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session: Session) -> None:
+    # SQLAlchemy also fires after_commit when a SAVEPOINT is released; only the outermost
+    # commit makes the data visible to the job.
+    if session.in_nested_transaction():
+        return
     jobs = session.info.pop(_PENDING, [])
     if jobs:
         backend: Backend = current_app.extensions["keyslip_jobs"]

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -31,13 +40,21 @@ class CredentialBatch(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The run that holds the batch, and when it last showed life: one runner at a time.
+    runner: Mapped[str | None] = mapped_column(String(32))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the batch stopped (a batch-level problem such as mail not configured).
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Delivery(db.Model):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("batch_id", "user_id", "channel"),
-        CheckConstraint("status IN ('queued', 'sent', 'failed', 'skipped')", name="status_known"),
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'failed', 'skipped')", name="status_known"
+        ),
+        Index("ix_deliveries_batch_id_status", "batch_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,3 +69,9 @@ class Delivery(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The run that claimed this delivery ('sending'); a stale claim means a crashed run.
+    attempt_id: Mapped[str | None] = mapped_column(String(32))
+    # Back-off after a temporary failure: not retried before this time.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How the address was chosen: 'direct', 'fallback' (school fallback email) or 'test_mode'.
+    route: Mapped[str | None] = mapped_column(String(20))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from webapp.extensions import db
-from webapp.models import AuditEvent, User
+from webapp.models import AuditEvent, User, utcnow
 
 # Detail keys that would smell of a secret; details carrying them are refused outright.
 _SECRET_WORDS = ("password", "token", "secret")
@@ -25,6 +26,47 @@ current_origin: ContextVar[Origin] = ContextVar(
     "audit_origin",
     default=Origin(),  # noqa: B039 (Origin is frozen)
 )
+
+
+def _check_keys(details: dict[str, Any]) -> None:
+    for key in details:
+        if key.lower() in _SECRET_KEYS or any(w in key.lower() for w in _SECRET_WORDS):
+            raise ValueError(f"audit details may not carry {key!r}")
+
+
+def _actor_fields(actor: User | str | None) -> tuple[int | None, str]:
+    if isinstance(actor, User):
+        return actor.id, actor.username
+    return None, actor or "system"
+
+
+def record_many(
+    actor: User | str | None, action: str, events: Sequence[tuple[Any, dict[str, Any]]]
+) -> int:
+    """Add many events of one action in one INSERT (bulk jobs); the caller commits."""
+    if not events:
+        return 0
+    origin = current_origin.get()
+    actor_id, actor_label = _actor_fields(actor)
+    now = utcnow()
+    rows = []
+    for target, details in events:
+        _check_keys(details)
+        rows.append(
+            {
+                "created_at": now,
+                "actor_id": actor_id,
+                "actor_label": actor_label,
+                "action": action,
+                "target_type": type(target).__name__.lower() if target is not None else None,
+                "target_id": getattr(target, "id", None),
+                "details": details,
+                "ip": origin.ip,
+                "request_id": origin.request_id,
+            }
+        )
+    db.session.execute(AuditEvent.__table__.insert(), rows)
+    return len(rows)
 
 
 def record(

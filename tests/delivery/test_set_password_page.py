@@ -1,0 +1,174 @@
+"""The page behind a set-password link: token-free URL, private headers, clear dead ends."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from tests.factories import make_school, make_user
+from webapp.delivery import links
+from webapp.extensions import db
+from webapp.models import Role, User
+from webapp.services import passwords
+
+NEW_PASSWORD = "maple syrup pancakes"
+
+
+@pytest.fixture
+def link(app) -> tuple[int, str]:
+    with app.app_context():
+        user = make_user(
+            Role.STUDENT,
+            school=make_school("Riverside High"),
+            password=None,
+            grade="07",
+            email="kid@families.example",
+        )
+        issued = links.issue_link(user, actor="test")
+        db.session.commit()
+        return user.id, issued.url.removeprefix("https://keyslip.test")
+
+
+def _form_token(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def _private(response) -> None:
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_link_moves_to_a_token_free_url(client, link):
+    _, path = link
+    response = client.get(path)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/set-password"
+    _private(response)
+
+
+@pytest.mark.settings(HTMX_USE_CDN=True)
+def test_form_page_is_private_and_loads_no_third_party_assets(client, link):
+    _, path = link
+    response = client.get(path, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Choose your password" in html
+    _private(response)
+    assert '<meta name="referrer" content="no-referrer">' in html
+    assert "cdn.jsdelivr.net" not in html
+    assert not re.search(r'(src|href)="https?://', html)
+    assert path.rsplit("/", 1)[1] not in html
+
+
+def test_setting_the_password_activates_and_signs_in(app, client, link):
+    user_id, path = link
+    page = client.get(path, follow_redirects=True).get_data(as_text=True)
+    response = client.post(
+        "/set-password",
+        data={
+            "csrf_token": _form_token(page),
+            "new_password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account"
+    assert client.get("/account").status_code == 200
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert user.activated_at is not None
+        assert passwords.verify_password(user.password_hash, NEW_PASSWORD)
+
+
+def test_replaying_a_used_link_and_its_form_is_refused(app, client, link):
+    user_id, path = link
+    page = client.get(path, follow_redirects=True).get_data(as_text=True)
+    token = _form_token(page)
+    data = {"csrf_token": token, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    client.post("/set-password", data=data)
+    client.post("/sign-out", data={"csrf_token": client.csrf_token("/account")})
+
+    again = client.get(path, follow_redirects=True)
+    assert again.status_code == 410
+    html = again.get_data(as_text=True)
+    assert "already been used" in html
+    assert "new_password" not in html
+
+    # The captured POST, replayed in a session that still holds the token hash.
+    attacker = app.test_client()
+    attacker.get(path)
+    replay = attacker.post(
+        "/set-password",
+        data={
+            "csrf_token": attacker.csrf_token("/sign-in"),
+            "new_password": "attacker chosen words",
+            "confirm": "attacker chosen words",
+        },
+    )
+    assert replay.status_code == 410
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert passwords.verify_password(user.password_hash, NEW_PASSWORD)
+
+
+def test_policy_problems_are_shown_and_the_link_keeps_working(client, link):
+    _, path = link
+    page = client.get(path, follow_redirects=True).get_data(as_text=True)
+    response = client.post(
+        "/set-password",
+        data={"csrf_token": _form_token(page), "new_password": "password", "confirm": "password"},
+    )
+    assert response.status_code == 422
+    assert "too common" in response.get_data(as_text=True)
+    assert client.get("/set-password").status_code == 200
+
+
+def test_expired_link_says_so_and_who_to_ask(client, link):
+    _, path = link
+    with time_machine.travel(timedelta(days=8)):
+        response = client.get(path, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 410
+    assert "has expired" in html
+    assert "your teacher or the school office" in html
+    assert "Riverside High" in html
+    _private(response)
+
+
+@pytest.mark.settings(TESTING_ERROR_PAGES=True)
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "flip",
+        "truncate",
+        "A" * 10_000,
+        "%FF%FE%FD",
+        "%C3%28",
+        "!!!!not-base64!!!!",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%00",
+    ],
+)
+def test_tampered_links_get_a_clear_page_never_a_500(client, link, suffix):
+    _, path = link
+    token = path.rsplit("/", 1)[1]
+    if suffix == "flip":
+        bad = token[:10] + ("B" if token[10] == "A" else "A") + token[11:]
+    elif suffix == "truncate":
+        bad = token[:30]
+    else:
+        bad = suffix
+    response = client.get(f"/set-password/{bad}", follow_redirects=True)
+    assert response.status_code == 404
+    assert "This link does not work" in response.get_data(as_text=True)
+    # The real link still works afterwards.
+    assert client.get(path, follow_redirects=True).status_code == 200
+
+
+def test_set_password_without_a_link_is_a_clear_page(client):
+    response = client.get("/set-password")
+    assert response.status_code == 404
+    assert "This link does not work" in response.get_data(as_text=True)

@@ -1,0 +1,445 @@
+"""The cohort record: one CredentialBatch per bulk action, one Delivery per person.
+
+`send_credentials` decides who gets what (scope-checked, filtered for rollouts), writes the
+batch and its deliveries in the caller's transaction, and queues one job with the batch id.
+The job (webapp.delivery.jobs.process_batch) issues each credential and sends it. Nothing
+here touches anyone outside the selection, so a new cohort never disturbs an earlier one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from webapp.extensions import db
+from webapp.jobs import enqueue
+from webapp.models import CredentialBatch, Delivery, ParentCode, Role, User, utcnow
+from webapp.services import audit, scope, settings
+from webapp.services.errors import NotAllowed, PolicyError
+
+KINDS = ("link", "password", "parent-code")
+CHANNELS = ("email", "sms", "print")
+NO_ADDRESS = "no address: print instead"
+# Statuses a batch ends in; anything else may still be picked up by a run.
+FINAL = frozenset({"done", "awaiting_print"})
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    idempotency_key: str
+    only_never_sent: bool = False
+    only_not_active: bool = False
+    sent_before: datetime | None = None
+    include_active: bool = False
+    school_id: int | None = None
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any] | None) -> BatchOptions:
+        options = dict(options or {})
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(options) - known
+        if unknown:
+            raise PolicyError([f"Unknown batch options: {', '.join(sorted(unknown))}."])
+        key = str(options.pop("idempotency_key", None) or uuid.uuid4().hex)
+        if not 8 <= len(key) <= 64:
+            raise PolicyError(["The idempotency key must be 8 to 64 characters."])
+        sent_before = options.pop("sent_before", None)
+        if isinstance(sent_before, str):
+            sent_before = datetime.fromisoformat(sent_before)
+        if sent_before is not None and sent_before.tzinfo is None:
+            raise PolicyError(["Give sent_before with a time zone (UTC)."])
+        return cls(idempotency_key=key, sent_before=sent_before, **options)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "only_never_sent": self.only_never_sent,
+            "only_not_active": self.only_not_active,
+            "sent_before": self.sent_before.isoformat() if self.sent_before else None,
+            "include_active": self.include_active,
+        }
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user: User
+    address: str | None
+    route: str | None
+
+
+@dataclass
+class Plan:
+    """Who a batch would reach, and who it leaves out and why."""
+
+    kind: str
+    channel: str
+    recipients: list[Recipient] = field(default_factory=list)
+    excluded: Counter = field(default_factory=Counter)
+
+    @property
+    def needs_printing(self) -> list[User]:
+        if self.channel == "print":
+            return [r.user for r in self.recipients]
+        return [r.user for r in self.recipients if r.address is None]
+
+    @property
+    def by_route(self) -> Counter:
+        return Counter(r.route or "print" for r in self.recipients)
+
+
+def valid_email(address: str | None) -> str | None:
+    if not address or len(address) > 254 or not _EMAIL.fullmatch(address):
+        return None
+    return address
+
+
+def resolve_address(
+    user: User, channel: str, cfg: Mapping[str, Any]
+) -> tuple[str | None, str | None]:
+    """Return (address, route) for a person on a channel; (None, None) means print."""
+    from webapp.delivery.sms import valid_e164
+
+    if channel == "email":
+        if valid_email(user.email):
+            return user.email, "direct"
+        if cfg["fallback_email"]:
+            return cfg["fallback_email"], "fallback"
+    elif channel == "sms":
+        number = valid_e164(user.phone)
+        if number:
+            return number, "direct"
+    return None, None
+
+
+def _check_kind_channel(kind: str, channel: str) -> None:
+    if kind not in KINDS:
+        raise PolicyError([f"Unknown credential kind {kind!r}; use {', '.join(KINDS)}."])
+    if channel not in CHANNELS:
+        raise PolicyError([f"Unknown channel {channel!r}; use {', '.join(CHANNELS)}."])
+    if kind == "password" and channel == "sms":
+        # SECURITY.md F4: SMS carries a link or a short code, never a password.
+        raise PolicyError(["Temporary passwords are not sent by SMS. Send a link, or print."])
+
+
+def _last_sent(user_ids: list[int], kind: str) -> dict[int, datetime]:
+    kinds = ("parent-code",) if kind == "parent-code" else ("link", "password")
+    rows = db.session.execute(
+        select(Delivery.user_id, func.max(Delivery.sent_at))
+        .join(CredentialBatch, CredentialBatch.id == Delivery.batch_id)
+        .where(
+            Delivery.user_id.in_(user_ids),
+            Delivery.status == "sent",
+            CredentialBatch.kind.in_(kinds),
+        )
+        .group_by(Delivery.user_id)
+    )
+    return {user_id: sent_at for user_id, sent_at in rows}
+
+
+def plan_batch(users: Sequence[User], kind: str, channel: str, opts: BatchOptions) -> Plan:
+    """Apply the eligibility rules and rollout filters, and find each person's address."""
+    _check_kind_channel(kind, channel)
+    plan = Plan(kind, channel)
+    ids = [user.id for user in users]
+    last_sent = _last_sent(ids, kind) if ids else {}
+    with_codes: set[int] = set()
+    if kind == "parent-code" and opts.only_never_sent and ids:
+        with_codes = set(
+            db.session.scalars(select(ParentCode.student_id).where(ParentCode.student_id.in_(ids)))
+        )
+    cache: dict = {}
+    for user in users:
+        reason = _exclusion(user, kind, opts, last_sent.get(user.id), user.id in with_codes)
+        if reason:
+            plan.excluded[reason] += 1
+            continue
+        address, route = (None, None)
+        if channel != "print":
+            address, route = resolve_address(user, channel, settings.for_user(user, cache))
+        plan.recipients.append(Recipient(user, address, route))
+    return plan
+
+
+def _exclusion(
+    user: User, kind: str, opts: BatchOptions, last_sent: datetime | None, has_code: bool
+) -> str | None:
+    if user.deactivated_at is not None:
+        return "deactivated"
+    if kind == "parent-code":
+        if user.role != Role.STUDENT:
+            return "not a student"
+        if opts.only_never_sent and (last_sent is not None or has_code):
+            return "already sent"
+    else:
+        # People already using their account are never reset unless explicitly asked.
+        if user.activated_at is not None and (opts.only_not_active or not opts.include_active):
+            return "already active"
+        if opts.only_never_sent and (last_sent is not None or user.invited_at is not None):
+            return "already sent"
+    if opts.sent_before is not None and last_sent is not None and last_sent >= opts.sent_before:
+        return "sent recently"
+    return None
+
+
+def preview(
+    selection: Sequence[int],
+    kind: str,
+    channel: str,
+    options: Mapping[str, Any] | None,
+    actor: User,
+) -> Plan:
+    """Say who a batch would reach, without creating anything."""
+    users = scope.require_users(actor, selection)
+    return plan_batch(users, kind, channel, BatchOptions.parse(options))
+
+
+def _existing(key: str, actor: User) -> CredentialBatch | None:
+    batch = db.session.scalar(select(CredentialBatch).where(CredentialBatch.idempotency_key == key))
+    if batch is not None and batch.requested_by_id != actor.id:
+        # Someone else's key: do not reveal their batch.
+        raise NotAllowed("idempotency key belongs to another batch", "credentialbatch", batch.id)
+    return batch
+
+
+def send_credentials(
+    selection: Sequence[int],
+    kind: str,
+    channel: str,
+    options: Mapping[str, Any] | None,
+    actor: User,
+) -> CredentialBatch:
+    """Create a batch and its deliveries and queue its job; the caller commits.
+
+    The whole selection is refused if any id is outside the actor's scope. The same
+    idempotency key returns the first batch instead of making a second.
+    """
+    _check_kind_channel(kind, channel)
+    users = scope.require_users(actor, selection)
+    opts = BatchOptions.parse(options)
+    existing = _existing(opts.idempotency_key, actor)
+    if existing is not None:
+        return existing
+    plan = plan_batch(users, kind, channel, opts)
+    batch = CredentialBatch(
+        idempotency_key=opts.idempotency_key,
+        requested_by_id=actor.id,
+        school_id=opts.school_id or _common_school(users),
+        kind=kind,
+        channel=channel,
+        options={**opts.as_json(), "excluded": dict(plan.excluded)},
+        status="queued",
+        total=len(plan.recipients),
+    )
+    existing = _insert_once(batch, actor)
+    if existing is not None:
+        return existing
+    batch = db.session.get(CredentialBatch, batch.id)
+
+    rows = []
+    for r in plan.recipients:
+        skipped = channel != "print" and r.address is None
+        rows.append(
+            {
+                "batch_id": batch.id,
+                "user_id": r.user.id,
+                "channel": channel,
+                "address": r.address,
+                "route": r.route,
+                "status": "skipped" if skipped else "queued",
+                "error": NO_ADDRESS if skipped else None,
+                "attempts": 0,
+            }
+        )
+    if rows:
+        db.session.execute(Delivery.__table__.insert(), rows)
+    batch.skipped = sum(1 for row in rows if row["status"] == "skipped")
+    queued = len(rows) - batch.skipped
+    if channel == "print":
+        # Slips are rendered (and their credentials issued) by the print flow, on demand.
+        batch.status = "awaiting_print"
+    elif queued:
+        enqueue(_process_batch_job(), batch.id)
+    else:
+        batch.status = "done"
+    db.session.flush()
+    audit.record(
+        actor,
+        "batch_created",
+        batch,
+        kind=kind,
+        channel=channel,
+        total=batch.total,
+        queued=queued,
+        needs_printing=len(plan.needs_printing),
+        excluded=dict(plan.excluded),
+    )
+    return batch
+
+
+def _insert_once(batch: CredentialBatch, actor: User) -> CredentialBatch | None:
+    """Insert the batch, or return the one a parallel request made with the same key.
+
+    INSERT ... ON CONFLICT DO NOTHING waits for a parallel insert of the same key to commit
+    and then does nothing, without aborting the transaction. Savepoints are avoided: pysqlite
+    mishandles them, and the job queue treats a savepoint's release as a commit.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    values = {
+        column.key: getattr(batch, column.key)
+        for column in CredentialBatch.__table__.columns
+        if column.key != "id" and getattr(batch, column.key) is not None
+    }
+    values.setdefault("created_at", utcnow())
+    new_id = db.session.execute(
+        insert(CredentialBatch)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(CredentialBatch.id)
+    ).scalar()
+    if new_id is None:
+        existing = _existing(batch.idempotency_key, actor)
+        if existing is None:  # pragma: no cover (the conflict row vanished)
+            raise RuntimeError("idempotency key conflict without a batch")
+        return existing
+    batch.id = new_id
+    return None
+
+
+def _process_batch_job():
+    from webapp.delivery.jobs import process_batch
+
+    return process_batch
+
+
+def _common_school(users: Sequence[User]) -> int | None:
+    common: set[int] | None = None
+    for user in users:
+        ids = {school.id for school in user.schools}
+        common = ids if common is None else common & ids
+    return min(common) if common and len(common) == 1 else None
+
+
+def require_batch(actor: User, batch_id: int) -> CredentialBatch:
+    """Load a batch the actor may act on: every person in it must be in their scope."""
+    batch = db.session.get(CredentialBatch, batch_id)
+    if batch is None or actor.role not in (Role.ADMIN, Role.TEACHER):
+        raise NotAllowed("batch outside scope", "credentialbatch", batch_id)
+    user_ids = db.session.scalars(select(Delivery.user_id).where(Delivery.batch_id == batch.id))
+    try:
+        scope.require_users(actor, list(user_ids))
+    except NotAllowed:
+        raise NotAllowed("batch outside scope", "credentialbatch", batch_id) from None
+    return batch
+
+
+def retry_failed(batch: CredentialBatch, actor: User) -> int:
+    """Queue the batch's failed deliveries again (only those) and run it; the caller commits."""
+    batch = require_batch(actor, batch.id)
+    failed = db.session.scalars(
+        select(Delivery).where(Delivery.batch_id == batch.id, Delivery.status == "failed")
+    ).all()
+    for delivery in failed:
+        delivery.status = "queued"
+        delivery.next_attempt_at = None
+    if failed:
+        batch.status = "queued"
+        batch.finished_at = None
+        enqueue(_process_batch_job(), batch.id)
+    db.session.flush()
+    audit.record(actor, "batch_retry_failed", batch, count=len(failed))
+    return len(failed)
+
+
+def resume_batch(batch: CredentialBatch, actor: User) -> bool:
+    """Queue the batch's job again, to finish what an interrupted run left; caller commits."""
+    batch = require_batch(actor, batch.id)
+    if batch.status in FINAL:
+        return False
+    waiting = db.session.scalars(
+        select(Delivery).where(Delivery.batch_id == batch.id, Delivery.status == "queued")
+    ).all()
+    for delivery in waiting:
+        delivery.next_attempt_at = None
+    enqueue(_process_batch_job(), batch.id)
+    db.session.flush()
+    audit.record(actor, "batch_resumed", batch)
+    return True
+
+
+def batch_progress(batch: CredentialBatch) -> dict[str, Any]:
+    """Count the batch's deliveries by status, for the progress partial and the CLI."""
+    counts = dict(
+        db.session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.batch_id == batch.id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+    needs_printing = db.session.scalar(
+        select(func.count()).where(
+            Delivery.batch_id == batch.id,
+            Delivery.status == "skipped",
+            Delivery.error == NO_ADDRESS,
+        )
+    )
+    total = sum(counts.values())
+    settled = sum(counts.get(s, 0) for s in ("sent", "failed", "skipped"))
+    return {
+        "status": batch.status,
+        "total": total,
+        "queued": counts.get("queued", 0),
+        "sending": counts.get("sending", 0),
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+        "skipped": counts.get("skipped", 0),
+        "needs_printing": needs_printing or 0,
+        "done": settled,
+        "percent": round(100 * settled / total) if total else 100,
+        "finished": batch.status in FINAL,
+    }
+
+
+def notify_new_accounts(user_ids: Sequence[int], actor: User) -> list[CredentialBatch]:
+    """Send set-password links to accounts an import just created, as settings ask.
+
+    The roster importer calls this after committing; this adds batches and the caller
+    commits again. Only never-invited, never-activated students and parents whose school
+    turned on notify_new_students / notify_new_parents are included. Calling again with the
+    same ids returns the same batches.
+    """
+    users = scope.require_users(actor, user_ids)
+    cache: dict = {}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for user in users:
+        if user.deactivated_at or user.invited_at or user.activated_at:
+            continue
+        cfg = settings.for_user(user, cache)
+        wanted = (user.role == Role.STUDENT and cfg["notify_new_students"]) or (
+            user.role == Role.PARENT and cfg["notify_new_parents"]
+        )
+        if wanted:
+            groups[cfg["notify_channel"]].append(user.id)
+    batches = []
+    for channel, ids in sorted(groups.items()):
+        digest = hashlib.sha256(f"{channel}:{sorted(ids)}".encode()).hexdigest()[:40]
+        batches.append(
+            send_credentials(
+                ids,
+                "link",
+                channel,
+                {"idempotency_key": f"notify:{digest}", "only_never_sent": True},
+                actor,
+            )
+        )
+    return batches

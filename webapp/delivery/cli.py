@@ -1,0 +1,228 @@
+"""`flask credentials ...`: bulk sending from the command line until the admin console exists.
+
+Every command acts as a named admin (`--as USERNAME`), never as an all-powerful system user:
+the admin's school scope applies exactly as in the browser, and the audit trail names a
+person. A shell user can pick any admin, but cannot exceed what that admin may do.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from webapp.delivery import batches
+from webapp.extensions import db
+from webapp.models import CredentialBatch, Role, School, User, user_schools
+from webapp.services.audit import Origin, current_origin
+from webapp.services.errors import NotAllowed, PolicyError
+
+credentials_cli = AppGroup("credentials", help="Send set-password links, passwords and codes.")
+
+ROLES = [role.value for role in Role]
+SETTLED = {"done", "awaiting_print", "failed", "retrying"}
+
+
+def _actor(username: str) -> User:
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None or user.role != Role.ADMIN or user.deactivated_at is not None:
+        raise click.ClickException(f"--as must name an active admin; {username!r} is not one.")
+    return user
+
+
+@contextmanager
+def _cli_origin() -> Iterator[None]:
+    """Mark this command's audit rows as coming from the command line."""
+    token = current_origin.set(Origin(ip="cli", request_id=str(uuid.uuid4())))
+    try:
+        yield
+    finally:
+        current_origin.reset(token)
+
+
+def _school(value: str) -> School:
+    query = select(School)
+    query = (
+        query.where(School.id == int(value))
+        if value.isdigit()
+        else query.where(School.name == value)
+    )
+    schools = db.session.scalars(query).all()
+    if len(schools) != 1:
+        raise click.ClickException(f"No single school matches {value!r}.")
+    return schools[0]
+
+
+def _wait(batch: CredentialBatch) -> dict:
+    """Follow the batch with a progress bar until its run settles."""
+    progress = batches.batch_progress(batch)
+    with click.progressbar(length=max(progress["total"], 1), label="Sending") as bar:
+        shown = 0
+        waited = 0.0
+        while True:
+            db.session.commit()  # end the read transaction so new progress is visible
+            db.session.refresh(batch)
+            progress = batches.batch_progress(batch)
+            bar.update(progress["done"] - shown)
+            shown = progress["done"]
+            if batch.status in SETTLED:
+                return progress
+            time.sleep(0.5)
+            waited += 0.5
+            if waited == 10 and batch.status == "queued":
+                click.echo("\n  Still queued: is a worker running (flask jobs worker)?")
+
+
+@credentials_cli.command("send")
+@click.option("--as", "as_username", required=True, help="Admin username to act as.")
+@click.option("--role", "roles", type=click.Choice(ROLES), multiple=True, required=True)
+@click.option("--school", "school_ref", required=True, help="School name or id.")
+@click.option("--kind", type=click.Choice(batches.KINDS), default="link", show_default=True)
+@click.option("--channel", type=click.Choice(batches.CHANNELS), default="email", show_default=True)
+@click.option("--only-not-sent", is_flag=True, help="Only people never sent anything.")
+@click.option("--only-not-active", is_flag=True, help="Only people not yet signed in.")
+@click.option("--include-active", is_flag=True, help="Also reset people already active.")
+@click.option("--dry-run", is_flag=True, help="Say who would get what, change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def send(
+    as_username: str,
+    roles: tuple[str, ...],
+    school_ref: str,
+    kind: str,
+    channel: str,
+    only_not_sent: bool,
+    only_not_active: bool,
+    include_active: bool,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    """Send credentials to everyone with ROLE at SCHOOL."""
+    with _cli_origin():
+        _send(
+            as_username,
+            roles,
+            school_ref,
+            kind,
+            channel,
+            only_not_sent,
+            only_not_active,
+            include_active,
+            dry_run,
+            yes,
+        )
+
+
+def _send(
+    as_username: str,
+    roles: tuple[str, ...],
+    school_ref: str,
+    kind: str,
+    channel: str,
+    only_not_sent: bool,
+    only_not_active: bool,
+    include_active: bool,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    actor = _actor(as_username)
+    school = _school(school_ref)
+    ids = list(
+        db.session.scalars(
+            select(User.id)
+            .join(user_schools, user_schools.c.user_id == User.id)
+            .where(user_schools.c.school_id == school.id, User.role.in_(roles))
+            .order_by(User.id)
+        )
+    )
+    options = {
+        "only_never_sent": only_not_sent,
+        "only_not_active": only_not_active,
+        "include_active": include_active,
+        "school_id": school.id,
+    }
+    try:
+        plan = batches.preview(ids, kind, channel, options, actor)
+    except (PolicyError, NotAllowed) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{school.name}: {len(ids)} {'/'.join(roles)} account(s) selected.")
+    for reason, count in sorted(plan.excluded.items()):
+        click.echo(f"  left out, {reason}: {count}")
+    click.echo(f"  in the batch ({kind} by {channel}): {len(plan.recipients)}")
+    for route, count in sorted(plan.by_route.items()):
+        if route != "print":
+            click.echo(f"    {channel} ({route}): {count}")
+    printing = plan.needs_printing
+    if printing:
+        click.echo(f"  needs printing (no {channel} address): {len(printing)}")
+        for user in printing[:20]:
+            click.echo(f"    {user.username}")
+        if len(printing) > 20:
+            click.echo(f"    ... and {len(printing) - 20} more")
+    if dry_run:
+        click.echo("Dry run: nothing was sent.")
+        db.session.rollback()
+        return
+    if not plan.recipients:
+        click.echo("Nobody to send to.")
+        return
+    if not yes:
+        click.confirm("Send now?", abort=True)
+    options["idempotency_key"] = f"cli-{uuid.uuid4().hex}"
+    batch = batches.send_credentials(ids, kind, channel, options, actor)
+    db.session.commit()
+    click.echo(f"Batch {batch.id} created.")
+    if channel == "print":
+        click.echo("Slips are printed from the admin console (awaiting print).")
+        return
+    progress = _wait(batch)
+    _report(batch, progress)
+
+
+def _report(batch: CredentialBatch, progress: dict) -> None:
+    click.echo(
+        f"Batch {batch.id} {batch.status}: {progress['sent']} sent, {progress['failed']} failed, "
+        f"{progress['skipped']} skipped ({progress['needs_printing']} need printing), "
+        f"{progress['queued'] + progress['sending']} waiting."
+    )
+    if batch.status in ("retrying", "failed") and batch.error:
+        click.echo(f"  Reason: {batch.error}")
+        click.echo(f"  Resume with: flask credentials resume {batch.id} --as USERNAME")
+
+
+@credentials_cli.command("resume")
+@click.argument("batch_id", type=int)
+@click.option("--as", "as_username", required=True, help="Admin username to act as.")
+def resume(batch_id: int, as_username: str) -> None:
+    """Finish a batch an earlier run left unfinished."""
+    with _cli_origin():
+        actor = _actor(as_username)
+        try:
+            batch = batches.require_batch(actor, batch_id)
+            batches.resume_batch(batch, actor)
+        except NotAllowed as exc:
+            raise click.ClickException("No such batch.") from exc
+        db.session.commit()
+        _report(batch, _wait(batch))
+
+
+@credentials_cli.command("retry-failed")
+@click.argument("batch_id", type=int)
+@click.option("--as", "as_username", required=True, help="Admin username to act as.")
+def retry_failed(batch_id: int, as_username: str) -> None:
+    """Send again to the people a batch failed to reach."""
+    with _cli_origin():
+        actor = _actor(as_username)
+        try:
+            batch = batches.require_batch(actor, batch_id)
+            count = batches.retry_failed(batch, actor)
+        except NotAllowed as exc:
+            raise click.ClickException("No such batch.") from exc
+        db.session.commit()
+        click.echo(f"{count} failed deliveries queued again.")
+        if count:
+            _report(batch, _wait(batch))

@@ -1,0 +1,585 @@
+"""The batch job: issue and send a batch's credentials in chunks, resumable after a crash.
+
+How a chunk runs, and why it is safe to kill at any point:
+
+1. Claim (committed before any of the chunk is sent): for each due delivery, issue a fresh
+   credential (rotating the person's epoch, so every earlier link, password or session of
+   theirs dies) and mark the delivery 'sending' with this run's attempt id. Plain secrets
+   stay in memory only. The next chunk is claimed in small steps while this one is sent.
+2. Send: one SMTP connection per chunk; each outcome ('sent', 'failed' with the server's
+   reason, or 'queued' again with a back-off) is recorded with its audit event and
+   committed in groups of DELIVERY_COMMIT_EVERY (or every DELIVERY_COMMIT_SECONDS).
+3. A delivery left 'sending' by a dead run is treated as queued by the next run (once the
+   dead run's lease has expired): its credential is issued again, killing whatever the dead
+   run may have sent, and sent.
+
+Guarantee after a crash (kill -9 of the worker, at any instruction):
+- Nobody is skipped: every delivery ends sent, failed (with a reason), skipped (with a
+  reason, e.g. "no address: print instead"), or stays queued/sending for the next run.
+- Extra messages: at most the outcomes recorded but not yet committed (fewer than
+  DELIVERY_COMMIT_EVERY, default 10) plus the one message in flight. Each such person gets
+  two messages; the first one's credential no longer works, the last one received works.
+- Claimed-but-unsent people (the chunk being claimed at the crash) get no message from the
+  dead run; only their older credential was rotated, and the next run sends them a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from webapp.delivery import codes, email, links, messages, sms, temp_passwords
+from webapp.delivery.batches import FINAL, resolve_address
+from webapp.delivery.messages import Prepared
+from webapp.delivery.outcomes import DeliveryConfigError, Outcome, Result
+from webapp.extensions import db
+from webapp.jobs import job
+from webapp.models import CredentialBatch, Delivery, Role, User, utcnow
+from webapp.services import audit, settings
+
+log = logging.getLogger(__name__)
+
+
+_deliveries = Delivery.__table__
+# Plain executemany statements: the ORM's per-row bookkeeping costs more than the SMTP
+# round trip these rows follow.
+_CLAIM = (
+    _deliveries.update()
+    .where(_deliveries.c.id == bindparam("_id"))
+    .values(
+        status=bindparam("v_status"),
+        attempt_id=bindparam("v_attempt_id"),
+        attempts=bindparam("v_attempts"),
+        address=bindparam("v_address"),
+        route=bindparam("v_route"),
+        next_attempt_at=bindparam("v_next_attempt_at"),
+    )
+)
+_OUTCOME = (
+    _deliveries.update()
+    .where(_deliveries.c.id == bindparam("_id"))
+    .values(
+        status=bindparam("v_status"),
+        sent_at=bindparam("v_sent_at"),
+        error=bindparam("v_error"),
+        next_attempt_at=bindparam("v_next_attempt_at"),
+    )
+)
+
+
+def _bind(row: dict[str, Any]) -> dict[str, Any]:
+    return {("_id" if key == "id" else f"v_{key}"): value for key, value in row.items()}
+
+
+class DeliveryDeferred(Exception):
+    """Raised under RQ when messages wait for a retry, so RQ's Retry runs the job again."""
+
+
+@job
+def process_batch(batch_id: int) -> str:
+    """Send a batch's queued deliveries; safe to run again at any time."""
+    # Everything this run loads stays usable across its many small commits.
+    db.session().expire_on_commit = False
+    runner = secrets.token_hex(8)
+    if not _acquire(batch_id, runner):
+        return "busy"
+    try:
+        status = _run(db.session.get(CredentialBatch, batch_id), runner)
+    except BaseException:
+        db.session.rollback()
+        _release(batch_id, runner, "retrying", "the run stopped with an error")
+        raise
+    if status == "retrying" and _under_rq():
+        raise DeliveryDeferred(f"batch {batch_id}: some messages wait for a retry")
+    return status
+
+
+def _under_rq() -> bool:
+    try:
+        from rq import get_current_job
+    except ImportError:  # pragma: no cover
+        return False
+    return get_current_job() is not None
+
+
+def _acquire(batch_id: int, runner: str) -> bool:
+    """Take the batch's lease, unless a live run holds it."""
+    now = utcnow()
+    stale = now - timedelta(seconds=current_app.config["BATCH_LEASE_SECONDS"])
+    result = db.session.execute(
+        update(CredentialBatch)
+        .where(
+            CredentialBatch.id == batch_id,
+            CredentialBatch.status.not_in(FINAL),
+            or_(CredentialBatch.runner.is_(None), CredentialBatch.heartbeat_at < stale),
+        )
+        .values(
+            runner=runner,
+            heartbeat_at=now,
+            status="running",
+            started_at=func.coalesce(CredentialBatch.started_at, now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _release(batch_id: int, runner: str, status: str, error: str | None) -> None:
+    db.session.execute(
+        update(CredentialBatch)
+        .where(CredentialBatch.id == batch_id, CredentialBatch.runner == runner)
+        .values(runner=None, status=status, error=error)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _actor(batch: CredentialBatch) -> User | str:
+    if batch.requested_by_id:
+        user = db.session.get(User, batch.requested_by_id)
+        if user is not None:
+            return user
+    return "system"
+
+
+def _transport(channel: str) -> Any:
+    if channel == "email":
+        return email.transport()
+    if channel == "sms":
+        return sms.SmsTransport(sms.sender())
+    raise DeliveryConfigError(f"channel {channel!r} is not sent by a job")
+
+
+@dataclass
+class _Claimed:
+    """A claimed chunk: deliveries marked 'sending', credentials issued, messages to send."""
+
+    ids: set[int]
+    ready: list[tuple[Delivery, User]]
+    prepared: list[Prepared]
+
+
+class _Stepper:
+    """Drive a generator of small steps, keeping its return value."""
+
+    def __init__(self, steps: Generator[None, None, _Claimed | None]) -> None:
+        self.steps = steps
+        self.done = False
+        self.value: _Claimed | None = None
+
+    def step(self) -> bool:
+        """Run one step; return True while more remain."""
+        if self.done:
+            return False
+        try:
+            next(self.steps)
+        except StopIteration as stop:
+            self.done, self.value = True, stop.value
+            return False
+        return True
+
+    def finish(self) -> _Claimed | None:
+        while self.step():
+            pass
+        return self.value
+
+
+def _run(batch: CredentialBatch, runner: str) -> str:
+    cfg = current_app.config
+    actor = _actor(batch)
+    try:
+        transport = _transport(batch.channel)
+    except DeliveryConfigError as exc:
+        _finish(batch, runner, "failed", str(exc), actor)
+        return "failed"
+    interruption: str | None = None
+    claimed = _Stepper(_claim_steps(batch, actor, exclude=set())).finish()
+    while True:
+        if claimed is None:
+            now = utcnow()
+            wait = _seconds_to_next_retry(batch.id, now)
+            if wait is not None and wait <= max(cfg["DELIVERY_RETRY_DELAYS"] or [0]):
+                time.sleep(wait)
+                claimed = _Stepper(_claim_steps(batch, actor, exclude=set())).finish()
+                continue
+            break
+        # The next chunk is claimed in small steps while this one is on the wire.
+        upcoming = _Stepper(_claim_steps(batch, actor, exclude=claimed.ids))
+        interruption = _send_chunk(batch, claimed, transport, actor, upcoming)
+        if interruption:
+            # Keep what the next claim committed (it is re-issued on resume), drop the rest.
+            db.session.rollback()
+            break
+        claimed = upcoming.finish()
+    remaining = _count(batch.id, ("queued", "sending"))
+    if remaining:
+        _finish(batch, runner, "retrying", interruption or "waiting to retry", actor)
+        return "retrying"
+    _finish(batch, runner, "done", None, actor)
+    return "done"
+
+
+def _seconds_to_next_retry(batch_id: int, now: datetime) -> float | None:
+    soonest = db.session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.batch_id == batch_id, Delivery.status == "queued"
+        )
+    )
+    if soonest is None:
+        return None
+    return max((soonest - now).total_seconds(), 0.0)
+
+
+def _count(batch_id: int, statuses: Sequence[str]) -> int:
+    return db.session.scalar(
+        select(func.count()).where(Delivery.batch_id == batch_id, Delivery.status.in_(statuses))
+    )
+
+
+def _refresh_counts(batch: CredentialBatch) -> None:
+    counts = dict(
+        db.session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.batch_id == batch.id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+    batch.sent = counts.get("sent", 0)
+    batch.failed = counts.get("failed", 0)
+    batch.skipped = counts.get("skipped", 0)
+
+
+def _finish(
+    batch: CredentialBatch, runner: str, status: str, error: str | None, actor: User | str
+) -> None:
+    _refresh_counts(batch)
+    batch.status = status
+    batch.error = error
+    batch.runner = None
+    if status == "done":
+        batch.finished_at = utcnow()
+    audit.record(
+        actor,
+        "batch_finished" if status == "done" else "batch_paused",
+        batch,
+        status=status,
+        sent=batch.sent,
+        failed=batch.failed,
+        skipped=batch.skipped,
+        reason=error,
+    )
+    db.session.commit()
+
+
+def _skip(delivery: Delivery, user: User, reason: str, actor: User | str) -> None:
+    delivery.status = "skipped"
+    delivery.error = reason
+    audit.record(
+        actor,
+        "delivery_skipped",
+        user,
+        batch_id=delivery.batch_id,
+        delivery_id=delivery.id,
+        reason=reason,
+    )
+
+
+def _sms_over_cap(number: str, limit: int, now: datetime) -> bool:
+    sent = db.session.scalar(
+        select(func.count()).where(
+            Delivery.channel == "sms",
+            Delivery.address == number,
+            Delivery.status == "sent",
+            Delivery.sent_at > now - timedelta(days=1),
+        )
+    )
+    return sent >= limit
+
+
+def _claim_steps(
+    batch: CredentialBatch, actor: User | str, exclude: set[int]
+) -> Generator[None, None, _Claimed | None]:
+    """Claim the next chunk, yielding between small steps; commits the claim at the end.
+
+    For each due delivery: skip it with a stated reason, or issue a fresh credential and
+    mark it 'sending' with this attempt's id. The plain secrets stay in memory only.
+    """
+    cfg = current_app.config
+    now = utcnow()
+    query = select(Delivery).where(
+        Delivery.batch_id == batch.id,
+        Delivery.status.in_(("queued", "sending")),
+        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+    )
+    if exclude:
+        query = query.where(Delivery.id.not_in(exclude))
+    chunk = db.session.scalars(query.order_by(Delivery.id).limit(cfg["DELIVERY_CHUNK_SIZE"])).all()
+    if not chunk:
+        return None
+    yield
+    attempt = secrets.token_hex(8)
+    users = {
+        user.id: user
+        for user in db.session.scalars(select(User).where(User.id.in_([d.user_id for d in chunk])))
+    }
+    yield
+    cache: dict = {}
+    per_number: Counter[str] = Counter()  # messages to each number claimed in this chunk
+    ready: list[tuple[Delivery, User, str, str, str | None]] = []
+    for n, delivery in enumerate(chunk):
+        if n % 20 == 19:
+            yield
+        user = users[delivery.user_id]
+        school_cfg = settings.for_user(user, cache)
+        if user.deactivated_at is not None:
+            _skip(delivery, user, "deactivated", actor)
+            continue
+        if batch.kind == "parent-code" and user.role != Role.STUDENT:
+            _skip(delivery, user, "not a student", actor)
+            continue
+        address, route = resolve_address(user, batch.channel, school_cfg)
+        if address is None:
+            _skip(delivery, user, "no address: print instead", actor)
+            continue
+        real = None
+        if school_cfg["test_mode"]:
+            test_address = school_cfg[
+                "test_mode_email" if batch.channel == "email" else "test_mode_phone"
+            ]
+            if not test_address:
+                _skip(delivery, user, "test mode is on but has no test address", actor)
+                continue
+            real, address, route = address, test_address, "test_mode"
+        elif batch.channel == "sms" and _sms_over_cap(
+            address, cfg["SMS_DAILY_CAP_PER_NUMBER"] - per_number[address], now
+        ):
+            delivery.status = "failed"
+            delivery.error = "daily SMS limit for this number reached"
+            audit.record(
+                actor,
+                "delivery_failed",
+                user,
+                batch_id=batch.id,
+                delivery_id=delivery.id,
+                reason=delivery.error,
+            )
+            continue
+        per_number[address] += 1
+        ready.append((delivery, user, address, route, real))
+    yield
+    issued = _issue(batch, [user for _, user, *_ in ready], actor, now)
+    yield
+    claims = [
+        {
+            "id": delivery.id,
+            "status": "sending",
+            "attempt_id": attempt,
+            "attempts": delivery.attempts + 1,
+            "address": address,
+            "route": route,
+            "next_attempt_at": None,
+        }
+        for delivery, user, address, route, _ in ready
+    ]
+    if claims:
+        db.session.execute(_CLAIM, [_bind(claim) for claim in claims])
+    for (delivery, *_), claim in zip(ready, claims, strict=True):
+        for key, value in claim.items():
+            set_committed_value(delivery, key, value)
+    prepared = []
+    for delivery, user, address, route, real in ready:
+        secret, expires_at = issued[user.id]
+        prepared.append(
+            Prepared(
+                delivery_id=delivery.id,
+                user_id=user.id,
+                kind=batch.kind,
+                to=address,
+                route=route,
+                given_name=user.given_name,
+                display_name=user.display_name,
+                username=user.username,
+                role=user.role,
+                school_name=_school_name(user, batch),
+                secret=secret,
+                expires_at=expires_at,
+                real_address=real,
+            )
+        )
+    batch.heartbeat_at = now
+    yield
+    db.session.commit()  # the claim: credentials issued and deliveries marked together
+    return _Claimed({d.id for d in chunk}, [(d, u) for d, u, *_ in ready], prepared)
+
+
+def _send_chunk(
+    batch: CredentialBatch,
+    claimed: _Claimed,
+    transport: Any,
+    actor: User | str,
+    upcoming: _Stepper,
+) -> str | None:
+    """Send a claimed chunk; return the interruption reason if the channel died."""
+    recorder = _Recorder(batch, {d.id: (d, u) for d, u in claimed.ready}, actor)
+    transport.send_all(
+        _outgoing(batch.channel, claimed.prepared),
+        recorder,
+        lambda: recorder.step() or upcoming.step(),
+    )
+    # Anything the channel never reported on goes back in the queue (re-issued next time).
+    for delivery, _ in claimed.ready:
+        if delivery.id not in recorder.seen:
+            recorder(Outcome(delivery.id, Result.INTERRUPTED, "no outcome reported"))
+    recorder.flush()
+    _refresh_counts(batch)
+    batch.heartbeat_at = utcnow()
+    db.session.commit()
+    return recorder.interruption
+
+
+def _school_name(user: User, batch: CredentialBatch) -> str:
+    schools = sorted(user.schools, key=lambda s: s.id)
+    for school in schools:
+        if school.id == batch.school_id:
+            return school.name
+    return schools[0].name if schools else current_app.config["SCHOOL_DISTRICT_NAME"]
+
+
+def _issue(
+    batch: CredentialBatch, users: list[User], actor: User | str, now: datetime
+) -> dict[int, tuple[str, datetime]]:
+    """Issue one fresh credential per person; return the plain secret and its expiry."""
+    if batch.kind == "link":
+        issued = links.issue_links(users, purpose="invite", actor=actor, batch_id=batch.id, now=now)
+        return {link.user_id: (link.url, link.expires_at) for link in issued}
+    if batch.kind == "password":
+        issued = temp_passwords.issue_temporary_passwords(
+            users, actor, batch_id=batch.id, now=now, check_scope=False
+        )
+        return {item.user_id: (item.password, item.expires_at) for item in issued}
+    if batch.kind == "parent-code":
+        result = {}
+        for user in users:
+            code = codes.issue_parent_code(user, actor=actor, batch_id=batch.id, now=now)
+            result[user.id] = (code.formatted, code.expires_at)
+        return result
+    raise ValueError(f"unknown kind {batch.kind!r}")
+
+
+def _outgoing(channel: str, prepared: Sequence[Prepared]) -> Iterator[Any]:
+    """Render each message just before it is needed, so rendering overlaps sending."""
+    for item in prepared:
+        if channel == "email":
+            yield email.OutgoingEmail(item.delivery_id, messages.email_message(item))
+        else:
+            yield sms.OutgoingSms(item.delivery_id, item.to, messages.sms_text(item))
+
+
+class _Recorder:
+    """Record outcomes as they arrive, committing them in small groups.
+
+    A group is committed every DELIVERY_COMMIT_EVERY outcomes or DELIVERY_COMMIT_SECONDS,
+    whichever comes first, and at the end of the chunk: per-message commits cost more CPU
+    than the SMTP round trip they follow. Each row and its audit event commit together.
+    """
+
+    def __init__(
+        self, batch: CredentialBatch, claimed: dict[int, tuple[Delivery, User]], actor: User | str
+    ) -> None:
+        cfg = current_app.config
+        self.batch = batch
+        self.claimed = claimed
+        self.actor = actor
+        self.delays = list(cfg["DELIVERY_RETRY_DELAYS"]) or [0]
+        self.max_attempts = cfg["DELIVERY_MAX_ATTEMPTS"]
+        self.every = max(1, cfg["DELIVERY_COMMIT_EVERY"])
+        self.seconds = cfg["DELIVERY_COMMIT_SECONDS"]
+        self.seen: set[int] = set()
+        self.rows: list[dict[str, Any]] = []
+        self.events: dict[str, list[tuple[User, dict[str, Any]]]] = {}
+        self.phases: deque[Callable[[], object]] = deque()
+        self.last_commit = time.monotonic()
+        self.interruption: str | None = None
+
+    def __call__(self, outcome: Outcome) -> None:
+        delivery, user = self.claimed[outcome.delivery_id]
+        self.seen.add(outcome.delivery_id)
+        now = utcnow()
+        row: dict[str, Any] = {
+            "id": delivery.id,
+            "sent_at": None,
+            "error": None,
+            "next_attempt_at": None,
+        }
+        details: dict[str, Any] = {"batch_id": self.batch.id, "delivery_id": delivery.id}
+        if outcome.result is Result.SENT:
+            row.update(status="sent", sent_at=now)
+            action = "delivery_sent"
+            details.update(channel=self.batch.channel, route=delivery.route)
+        elif outcome.result is Result.FAILED or (
+            outcome.result is Result.RETRY and delivery.attempts >= self.max_attempts
+        ):
+            reason = outcome.error or "refused"
+            if outcome.result is Result.RETRY:
+                reason = f"gave up after {delivery.attempts} attempts: {reason}"
+            row.update(status="failed", error=reason)
+            action = "delivery_failed"
+            details.update(reason=reason)
+        elif outcome.result is Result.RETRY:
+            delay = self.delays[min(delivery.attempts, len(self.delays)) - 1]
+            row.update(
+                status="queued",
+                error=f"temporary: {outcome.error}",
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+            action = "delivery_deferred"
+            details.update(reason=outcome.error)
+        else:
+            self.interruption = self.interruption or outcome.error or "connection lost"
+            row.update(status="queued", error=f"interrupted: {outcome.error}")
+            action = "delivery_deferred"
+            details.update(reason=outcome.error)
+        self.rows.append(row)
+        self.events.setdefault(action, []).append((user, details))
+        if len(self.rows) >= self.every or time.monotonic() - self.last_commit >= self.seconds:
+            # Commit this group in three short phases, run while the server works.
+            rows, events = self.rows, self.events
+            self.rows, self.events = [], {}
+            self.last_commit = time.monotonic()
+            self.phases.append(lambda: db.session.execute(_OUTCOME, [_bind(r) for r in rows]))
+            self.phases.extend(
+                (lambda a=action, e=group: audit.record_many(self.actor, a, e))
+                for action, group in events.items()
+            )
+            self.phases.append(db.session.commit)
+
+    def step(self) -> bool:
+        """Run one pending phase of a group commit; False when there is none."""
+        if not self.phases:
+            return False
+        self.phases.popleft()()
+        return True
+
+    def flush(self) -> None:
+        """Commit everything recorded so far."""
+        while self.step():
+            pass
+        if self.rows:
+            db.session.execute(_OUTCOME, [_bind(row) for row in self.rows])
+            self.rows = []
+        for action, events in self.events.items():
+            audit.record_many(self.actor, action, events)
+        self.events = {}
+        db.session.commit()
+        self.last_commit = time.monotonic()

@@ -1,0 +1,252 @@
+"""Set-password links: 32 random bytes in the URL, only their SHA-256 in the database.
+
+A link is bound to the user's credential epoch at issue. Issuing a link rotates the epoch
+(DESIGN.md: every re-issue rotates it), so every older link of any purpose and every other
+session dies, and older unused links of the same purpose are also marked voided for the log.
+Any password change rotates the epoch again and voids the rest (auth.set_password).
+Redemption claims the row with a conditional UPDATE, so of two parallel redemptions exactly
+one wins.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from webapp.extensions import db
+from webapp.models import SetPasswordToken, User, utcnow
+from webapp.services import audit, auth, settings
+
+PURPOSES = ("invite", "reset")
+# secrets.token_urlsafe(32): 43 characters of URL-safe base64 without padding.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class LinkStatus(enum.StrEnum):
+    VALID = "valid"
+    USED = "used"
+    EXPIRED = "expired"
+    REPLACED = "replaced"  # voided by a newer link, a password change or a rotated epoch
+    DEACTIVATED = "deactivated"
+    INVALID = "invalid"  # malformed, tampered or unknown
+
+
+class LinkError(Exception):
+    """A link could not be redeemed; `status` says why."""
+
+    def __init__(self, status: LinkStatus, user: User | None = None):
+        super().__init__(status.value)
+        self.status = status
+        self.user = user
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A freshly issued link; the URL (the secret) lives only in this object."""
+
+    user_id: int
+    url: str
+    token_id: int
+    purpose: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    status: LinkStatus
+    user: User | None = None
+    token: SetPasswordToken | None = None
+
+
+def hash_token(token: str) -> str | None:
+    """Return the stored form of a well-formed token, or None for anything else."""
+    if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def link_url(token: str) -> str:
+    """Build the link from the configured base URL, never from the request's Host."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/set-password/{token}"
+
+
+def lifetime(purpose: str, user: User, cache: dict | None = None) -> timedelta:
+    cfg = settings.for_user(user, cache)
+    if purpose == "invite":
+        return timedelta(days=cfg["invite_link_days"])
+    return timedelta(minutes=cfg["reset_link_minutes"])
+
+
+def issue_link(
+    user: User,
+    *,
+    purpose: str = "invite",
+    actor: User | str,
+    batch_id: int | None = None,
+    now: datetime | None = None,
+    valid_for: timedelta | None = None,
+) -> IssuedLink:
+    """Issue a set-password link for a user; the caller commits."""
+    return issue_links(
+        [user], purpose=purpose, actor=actor, batch_id=batch_id, now=now, valid_for=valid_for
+    )[0]
+
+
+def issue_links(
+    users: Sequence[User],
+    *,
+    purpose: str = "invite",
+    actor: User | str,
+    batch_id: int | None = None,
+    now: datetime | None = None,
+    valid_for: timedelta | None = None,
+) -> list[IssuedLink]:
+    """Issue one set-password link per user in a few statements; the caller commits."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}")
+    if not users:
+        return []
+    now = now or utcnow()
+    db.session.execute(
+        update(SetPasswordToken)
+        .where(
+            SetPasswordToken.user_id.in_([user.id for user in users]),
+            SetPasswordToken.purpose == purpose,
+            SetPasswordToken.used_at.is_(None),
+            SetPasswordToken.voided_at.is_(None),
+        )
+        .values(voided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    cache: dict = {}
+    # One read of the system CSPRNG for the whole group: 32 bytes of token and 16 of epoch
+    # each (os.urandom costs a system call, which dominates at batch sizes).
+    randomness = secrets.token_bytes(48 * len(users))
+    plain: list[str] = []
+    user_rows: list[dict] = []
+    token_rows: list[dict] = []
+    for n, user in enumerate(users):
+        raw = randomness[48 * n : 48 * (n + 1)]
+        token = base64.urlsafe_b64encode(raw[:32]).rstrip(b"=").decode("ascii")
+        epoch = raw[32:].hex()  # a fresh epoch: older links, codes and sessions die
+        plain.append(token)
+        user_rows.append(
+            {"id": user.id, "credential_epoch": epoch, "invited_at": user.invited_at or now}
+        )
+        token_rows.append(
+            {
+                "user_id": user.id,
+                "token_hash": hash_token(token),
+                "purpose": purpose,
+                "epoch": epoch,
+                "created_at": now,
+                "expires_at": now + (valid_for or lifetime(purpose, user, cache)),
+                "issued_by_id": actor.id if isinstance(actor, User) else None,
+                "batch_id": batch_id,
+            }
+        )
+    db.session.execute(update(User), user_rows)
+    for user, row in zip(users, user_rows, strict=True):
+        set_committed_value(user, "credential_epoch", row["credential_epoch"])
+        set_committed_value(user, "invited_at", row["invited_at"])
+    ids = db.session.scalars(
+        insert(SetPasswordToken).returning(SetPasswordToken.id, sort_by_parameter_order=True),
+        token_rows,
+    ).all()
+    audit.record_many(
+        actor,
+        "credential_issued",
+        [
+            (
+                user,
+                {
+                    "kind": "link",
+                    "purpose": purpose,
+                    "link_id": link_id,
+                    "batch_id": batch_id,
+                    "expires_at": row["expires_at"].isoformat(),
+                },
+            )
+            for user, link_id, row in zip(users, ids, token_rows, strict=True)
+        ],
+    )
+    return [
+        IssuedLink(user.id, link_url(token), link_id, purpose, row["expires_at"])
+        for user, token, link_id, row in zip(users, plain, ids, token_rows, strict=True)
+    ]
+
+
+def check_hash(token_hash: str | None, *, now: datetime | None = None) -> LinkCheck:
+    """Say whether a stored-form token is usable now, and if not, why."""
+    if not token_hash or len(token_hash) != 64:
+        return LinkCheck(LinkStatus.INVALID)
+    row = db.session.scalar(
+        select(SetPasswordToken).where(SetPasswordToken.token_hash == token_hash)
+    )
+    # The lookup is by hash, so timing reveals nothing about a valid token; compare anyway.
+    if row is None or not hmac.compare_digest(row.token_hash, token_hash):
+        return LinkCheck(LinkStatus.INVALID)
+    user = db.session.get(User, row.user_id)
+    now = now or utcnow()
+    if row.used_at is not None:
+        status = LinkStatus.USED
+    elif user is None or user.deactivated_at is not None:
+        status = LinkStatus.DEACTIVATED
+    elif row.voided_at is not None or not hmac.compare_digest(row.epoch, user.credential_epoch):
+        status = LinkStatus.REPLACED
+    elif row.expires_at <= now:
+        status = LinkStatus.EXPIRED
+    else:
+        status = LinkStatus.VALID
+    return LinkCheck(status, user, row)
+
+
+def check_token(token: str, *, now: datetime | None = None) -> LinkCheck:
+    return check_hash(hash_token(token), now=now)
+
+
+def redeem(token_hash: str | None, new_password: str, *, now: datetime | None = None) -> User:
+    """Set the password behind a link, activating the account; the caller commits.
+
+    The claim (used_at) is the transaction's first write, so on any error the caller's
+    rollback leaves the link unused: a password the policy refuses does not burn it.
+    Raises LinkError or PolicyError.
+    """
+    now = now or utcnow()
+    if not token_hash or len(token_hash) != 64:
+        raise LinkError(LinkStatus.INVALID)
+    claimed = db.session.execute(
+        update(SetPasswordToken)
+        .where(
+            SetPasswordToken.token_hash == token_hash,
+            SetPasswordToken.used_at.is_(None),
+            SetPasswordToken.voided_at.is_(None),
+            SetPasswordToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise LinkError(check_hash(token_hash, now=now).status)
+    row = db.session.scalar(
+        select(SetPasswordToken).where(SetPasswordToken.token_hash == token_hash)
+    )
+    user = db.session.get(User, row.user_id)
+    if user is None or user.deactivated_at is not None:
+        raise LinkError(LinkStatus.DEACTIVATED)
+    if not hmac.compare_digest(row.epoch, user.credential_epoch):
+        raise LinkError(LinkStatus.REPLACED, user)
+    auth.set_password(user, new_password, actor=user)
+    audit.record(user, "link_redeemed", user, link_id=row.id, purpose=row.purpose)
+    return user

@@ -1,0 +1,168 @@
+"""Per-school settings: a school's row, else the district row (school NULL), else config.
+
+Only the keys declared in SPECS exist; each names the config key that supplies its default
+and a check for values an admin sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import Role, School, Setting, User
+from webapp.services import audit, scope
+from webapp.services.errors import NotAllowed, PolicyError
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise PolicyError(["Choose yes or no."])
+    return value
+
+
+def _positive_int(limit: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+            raise PolicyError([f"Use a whole number from 1 to {limit}."])
+        return value
+
+    return check
+
+
+def _email_or_none(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return validate_email(str(value), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise PolicyError([f"That email address is not valid: {exc}"]) from exc
+
+
+def _phone_or_none(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = phonenumbers.parse(str(value), None)
+    except phonenumbers.NumberParseException as exc:
+        raise PolicyError(["Give the number in international form, like +15125550123."]) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise PolicyError(["That phone number is not valid."])
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _channel(value: Any) -> str:
+    if value not in ("email", "sms"):
+        raise PolicyError(["Choose email or sms."])
+    return value
+
+
+def _grades(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(g, str) and g for g in value):
+        raise PolicyError(["Give a list of grade codes, like KG, 01, 02."])
+    return [g.strip().upper() for g in value]
+
+
+@dataclass(frozen=True)
+class Spec:
+    config_key: str
+    check: Callable[[Any], Any]
+
+
+SPECS: dict[str, Spec] = {
+    "notify_new_students": Spec("NOTIFY_NEW_STUDENTS", _bool),
+    "notify_new_parents": Spec("NOTIFY_NEW_PARENTS", _bool),
+    "notify_channel": Spec("NOTIFY_CHANNEL", _channel),
+    "fallback_email": Spec("FALLBACK_EMAIL", _email_or_none),
+    "test_mode": Spec("TEST_MODE", _bool),
+    "test_mode_email": Spec("TEST_MODE_EMAIL", _email_or_none),
+    "test_mode_phone": Spec("TEST_MODE_PHONE", _phone_or_none),
+    "invite_link_days": Spec("INVITE_LINK_DAYS", _positive_int(7)),
+    "reset_link_minutes": Spec("RESET_LINK_MINUTES", _positive_int(60)),
+    "temp_password_days": Spec("TEMP_PASSWORD_DAYS", _positive_int(30)),
+    "young_student_grades": Spec("YOUNG_STUDENT_GRADES", _grades),
+    "parent_code_days": Spec("PARENT_CODE_DAYS", _positive_int(365)),
+    "parent_code_max_uses": Spec("PARENT_CODE_MAX_USES", _positive_int(20)),
+}
+
+
+def _spec(key: str) -> Spec:
+    try:
+        return SPECS[key]
+    except KeyError:
+        raise KeyError(f"unknown setting {key!r}") from None
+
+
+def _school_id(school: School | int | None) -> int | None:
+    return school.id if isinstance(school, School) else school
+
+
+def get(key: str, school: School | int | None = None) -> Any:
+    """Return a setting for a school, falling back to the district row, then config."""
+    _spec(key)
+    return snapshot(school)[key]
+
+
+def snapshot(school: School | int | None = None) -> dict[str, Any]:
+    """Return every setting for one school in two queries (jobs read it once per chunk)."""
+    school_id = _school_id(school)
+    values = {key: current_app.config[spec.config_key] for key, spec in SPECS.items()}
+    rows = db.session.execute(
+        select(Setting.school_id, Setting.key, Setting.value).where(
+            Setting.school_id.is_(None)
+            if school_id is None
+            else (Setting.school_id.is_(None) | (Setting.school_id == school_id))
+        )
+    ).all()
+    # District rows first, so the school's own rows win.
+    for _row_school, key, value in sorted(rows, key=lambda r: r[0] is not None):
+        if key in values:
+            values[key] = value
+    return values
+
+
+def for_user(user: User, cache: dict[int | None, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Return the settings of the user's first school (by id), or the district's.
+
+    Pass the same `cache` dict across a loop to read each school's settings once.
+    """
+    school_id = min((school.id for school in user.schools), default=None)
+    if cache is None:
+        return snapshot(school_id)
+    if school_id not in cache:
+        cache[school_id] = snapshot(school_id)
+    return cache[school_id]
+
+
+def set(key: str, value: Any, school: School | None, actor: User) -> Any:  # noqa: A001
+    """Store a setting for a school (None: district-wide) after checking it; caller commits."""
+    spec = _spec(key)
+    if actor.role != Role.ADMIN:
+        raise NotAllowed("settings need an admin", "school", _school_id(school))
+    if school is None and not actor.district_wide:
+        raise NotAllowed("district settings need a district-wide admin")
+    if school is not None and school.id not in scope.visible_school_ids(actor):
+        raise NotAllowed("school outside scope", "school", school.id)
+    clean = spec.check(value)
+    school_id = _school_id(school)
+    row = db.session.scalar(
+        select(Setting).where(
+            Setting.key == key,
+            Setting.school_id.is_(None) if school_id is None else Setting.school_id == school_id,
+        )
+    )
+    old = row.value if row else None
+    if row is None:
+        row = Setting(school_id=school_id, key=key, value=clean)
+        db.session.add(row)
+    else:
+        row.value = clean
+    db.session.flush()
+    audit.record(actor, "settings_changed", school, key=key, old=old, new=clean)
+    return clean
