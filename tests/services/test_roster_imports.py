@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 from sqlalchemy import func, select
 
 from tests.factories import make_school, make_user
-from webapp.extensions import db
-from webapp.models import ImportRun, Role, User
+from webapp.extensions import db, mail
+from webapp.models import CredentialBatch, ImportRun, Role, User
 from webapp.services import roster_imports, uploads
 from webapp.services.errors import NotAllowed
 
@@ -40,24 +37,29 @@ def queued_run(ids, data: str = SHEET) -> int:
     return run.id
 
 
-def test_new_students_and_parents_go_to_the_delivery_hook_after_commit(app, ids, monkeypatch):
-    calls = []
-    fake = types.ModuleType("webapp.services.credentials")
-    fake.notify_new_accounts = lambda user_ids, actor: calls.append((sorted(user_ids), actor.id))
-    monkeypatch.setitem(sys.modules, "webapp.services.credentials", fake)
+@pytest.mark.settings(NOTIFY_NEW_STUDENTS=True, NOTIFY_NEW_PARENTS=True)
+def test_new_students_and_parents_get_credentials_after_the_import_commits(app, ids):
+    sheet = (
+        "ID,First Name,Last Name,Role,Email,Child ID\n"
+        "1,Ada,Lovelace,student,ada@home.example,\n2,Alan,Turing,teacher,alan@school.example,\n"
+        "3,Mum,Lovelace,parent,mum@home.example,1\n"
+    )
+    with app.app_context(), mail.record_messages() as outbox:
+        run_id = queued_run(ids, sheet)
+        assert db.session.scalar(select(func.count(CredentialBatch.id))) == 0
+        db.session.commit()  # the inline backend runs the apply job, then the notification
     with app.app_context():
-        run_id = queued_run(ids)
-        assert calls == []  # nothing before the commit
-        db.session.commit()  # the inline backend runs the apply job, which queues the hook
-    with app.app_context():
-        created = db.session.scalars(
-            select(User.id).where(User.role.in_(["student", "parent"])).order_by(User.id)
-        ).all()
         assert db.session.get(ImportRun, run_id).status == "applied"
-    assert calls == [(list(created), ids["admin_a"])]
+        states = {u.username: u.state.value for u in db.session.scalars(select(User))}
+    assert sorted(r for m in outbox for r in m.recipients) == [
+        "ada@home.example",
+        "mum@home.example",
+    ]
+    assert states["alan.turing"] == "not_sent"  # teachers are not notified automatically
+    assert states["ada.lovelace"] == "invited"
 
 
-def test_without_delivery_new_accounts_stay_not_sent(app, ids):
+def test_by_default_new_accounts_stay_not_sent(app, ids):
     with app.app_context():
         queued_run(ids)
         db.session.commit()

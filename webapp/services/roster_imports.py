@@ -475,20 +475,13 @@ def created_user_ids(run: ImportRun) -> list[int]:
 def on_accounts_created(user_ids: Sequence[int], actor: User) -> None:
     """Hand accounts an import created to credential delivery; the caller commits.
 
-    The one place the importer meets delivery. Until delivery provides
-    notify_new_accounts(user_ids, actor), the accounts simply stay "not sent", which the
-    console shows, and admins send credentials themselves.
+    The one place the importer meets delivery: the school's notify settings decide whether
+    new students and parents get credentials at once or stay "not sent".
     """
-    notify = None
-    for module in ("webapp.services.credentials", "webapp.delivery.batches"):
-        try:
-            notify = getattr(__import__(module, fromlist=["_"]), "notify_new_accounts", None)
-        except ImportError:
-            continue
-        if notify is not None:
-            break
-    if notify is not None and user_ids:
-        notify(list(user_ids), actor)
+    from webapp.delivery.batches import notify_new_accounts
+
+    if user_ids:
+        notify_new_accounts(list(user_ids), actor)
 
 
 @job
