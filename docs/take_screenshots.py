@@ -30,18 +30,53 @@ SHOTS = [
     ("teacher-class", "demo.teacher", None),
     ("parent-children", "demo.parent", "/parent"),
     ("student-account", "demo.student", "/account"),
+    ("admin-import-new", "admin", "/admin/imports/new"),
+    ("admin-export", "admin", "/admin/exports/accounts"),
+    ("dev-outbox", None, "/dev/outbox"),
 ]
+
+
+def _send_demo_links() -> None:
+    """Send links to a Grade 3 class's parents, so the outbox has something to show."""
+    from sqlalchemy import select
+
+    from webapp.delivery.batches import send_credentials
+    from webapp.models import Class, Enrollment, GuardianLink, User
+
+    admin = db.session.scalar(select(User).where(User.username == "admin"))
+    klass = db.session.scalar(select(Class).where(Class.class_code == "HR-03A"))
+    parents = db.session.scalars(
+        select(GuardianLink.parent_id)
+        .join(Enrollment, Enrollment.user_id == GuardianLink.student_id)
+        .where(Enrollment.class_id == klass.id)
+    ).all()
+    send_credentials(
+        sorted(set(parents))[:8],
+        "link",
+        "email",
+        {"idempotency_key": "screenshots-0001", "only_never_sent": True},
+        admin,
+    )
+    db.session.commit()
 
 
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="keyslip-shots-"))
     os.environ["KEYSLIP_INSTANCE_PATH"] = str(folder)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'shots.db'}",
-                      "HTMX_USE_CDN": False, "JOBS_BACKEND": "inline"})  # fmt: skip
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'shots.db'}",
+            "ENVIRONMENT": "development",
+            "MAIL_SERVER": None,
+            "HTMX_USE_CDN": False,
+            "JOBS_BACKEND": "inline",
+        }
+    )
     with app.app_context():
         upgrade()
         demo.seed_demo(app.config["DEMO_SEED"])
         db.session.commit()
+        _send_demo_links()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"

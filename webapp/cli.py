@@ -35,6 +35,8 @@ def demo_sign_ins() -> None:
     click.echo(f"  Demo sign-ins (password for all: {demo.DEMO_PASSWORD}):")
     for entry in demo.DEMO_SIGN_INS:
         click.echo(f"    {entry.username:<14} {entry.note}")
+    if current_app.config["ENVIRONMENT"] == "development" and not current_app.config["MAIL_SERVER"]:
+        click.echo(f"\n  Messages Keyslip sends appear at {base}/dev/outbox")
     click.echo("")
 
 

@@ -37,8 +37,13 @@ def test_demo_admin_signs_in_and_sees_the_console(app, live_server, page):
 
 def test_new_parent_changes_temporary_password_with_the_keyboard(app, live_server, page):
     with app.app_context():
-        user = make_user(Role.PARENT, school=make_school(), username="new.parent",
-                         password="tiger-moon-42-temp", activated=False)  # fmt: skip
+        user = make_user(
+            Role.PARENT,
+            school=make_school(),
+            username="new.parent",
+            password="tiger-moon-42-temp",
+            activated=False,
+        )
         user.must_change_password = True
         user.temp_password_expires_at = utcnow() + timedelta(days=14)
         db.session.commit()
@@ -56,5 +61,34 @@ def test_new_parent_changes_temporary_password_with_the_keyboard(app, live_serve
     page.get_by_label("New password", exact=True).fill("our family loves the seaside")
     page.get_by_label("Type the new password again").fill("our family loves the seaside")
     page.get_by_role("button", name="Save password").click()
+    page.wait_for_url(live_server + "/parent")
+    expect(page.get_by_role("heading", name="My children")).to_be_visible()
+
+
+@pytest.mark.settings(ENVIRONMENT="development", MAIL_SERVER=None)
+def test_parent_sets_a_password_from_an_emailed_link_in_the_dev_outbox(app, live_server, page):
+    from webapp.delivery.batches import send_credentials
+
+    app.config["BASE_URL"] = live_server  # links are built from BASE_URL, never the Host header
+    with app.app_context():
+        school = make_school("Maple Grove")
+        admin = make_user(Role.ADMIN, school=school, username="office")
+        parent = make_user(
+            Role.PARENT,
+            school=school,
+            username="pat.link",
+            password=None,
+            email="pat@home.example",
+            given_name="Pat",
+        )
+        send_credentials([parent.id], "link", "email", {"idempotency_key": "journey-0001"}, admin)
+        db.session.commit()  # the inline job sends the email into the development outbox
+    page.goto(live_server + "/dev/outbox")
+    page.get_by_role("row").filter(has_text="pat@home.example").get_by_role("link").click()
+    page.get_by_role("link").filter(has_text="/set-password/").first.click()
+    page.wait_for_url(live_server + "/set-password")  # the token has left the address bar
+    page.get_by_label("New password", exact=True).fill("sandcastles at low tide")
+    page.get_by_label("Type the new password again").fill("sandcastles at low tide")
+    page.get_by_role("button").filter(has_text="password").click()
     page.wait_for_url(live_server + "/parent")
     expect(page.get_by_role("heading", name="My children")).to_be_visible()
