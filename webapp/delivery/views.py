@@ -7,6 +7,7 @@ from flask_login import login_user
 from markupsafe import Markup, escape
 
 from webapp.auth.forms import NewPasswordForm
+from webapp.auth.views import home_url
 from webapp.delivery import devoutbox, links
 from webapp.delivery.links import LinkError, LinkStatus
 from webapp.extensions import db
@@ -87,8 +88,6 @@ def set_password() -> Response:
             db.session.commit()
             start_fresh_session()  # also forgets the token hash
             login_user(user)
-            from webapp.auth.views import home_url
-
             return _private(redirect(home_url(), code=303))
     response = render(
         "delivery/set_password.html",
