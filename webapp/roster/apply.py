@@ -11,8 +11,9 @@ two candidates for one person is an error, never a silent merge.
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -47,6 +48,7 @@ MODES: tuple[str, ...] = ("add", "add-update", "update")
 # Fields an import may set on a person; nothing else (role changes included) comes from a file.
 PERSON_FIELDS = ("given_name", "family_name", "email", "phone", "grade", "student_number")
 CHUNK = 5_000
+_EPOCH_BYTES = len(new_epoch()) // 2
 
 
 @dataclass
@@ -278,6 +280,22 @@ class _Known:
     user_ids: dict[str, int] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     in_file: set[str] = field(default_factory=set)
+
+    def sourced_ids(self) -> dict[int, str | None]:
+        """Map the Keyslip ids of this source's people to their sourced ids."""
+        return {row.id: row.sourced_id for row in self.rows}
+
+
+def _sourced_ids(user_ids: list[int]) -> dict[int, str | None]:
+    """Look up the sourced ids of a few people outside this source (matched by email)."""
+    found: dict[int, str | None] = {}
+    for chunk in _chunks(user_ids):
+        found.update(
+            db.session.execute(select(User.id, User.sourced_id).where(User.id.in_(chunk)))
+            .tuples()
+            .all()
+        )
+    return found
 
 
 def _plan_people(plan: ImportPlan) -> _Known:
@@ -563,14 +581,22 @@ def _plan_classes_and_enrollments(plan: ImportPlan, known: _Known) -> None:
     existing_enrollments: dict[tuple[str, str], int] = {}
     if existing:
         class_sid = {class_id: sid for sid, (class_id, _, _) in existing.items()}
-        rows = db.session.execute(
-            select(Enrollment.id, Enrollment.class_id, User.sourced_id)
-            .join(User, User.id == Enrollment.user_id)
-            .join(Class, Class.id == Enrollment.class_id)
-            .where(Class.source == options.source)
-        ).tuples()
-        for enrollment_id, class_id, user_sid in rows.all():
-            existing_enrollments[(class_sid[class_id], user_sid)] = enrollment_id
+        rows = (
+            db.session.execute(
+                select(Enrollment.id, Enrollment.class_id, Enrollment.user_id)
+                .join(Class, Class.id == Enrollment.class_id)
+                .where(Class.source == options.source)
+            )
+            .tuples()
+            .all()
+        )
+        # People's sourced ids come from the users already loaded, not from a join
+        # that looks every enrolled person up again.
+        user_sid = known.sourced_ids()
+        others = sorted({user_id for _, _, user_id in rows if user_id not in user_sid})
+        user_sid.update(_sourced_ids(others))
+        for enrollment_id, class_id, user_id in rows:
+            existing_enrollments[(class_sid[class_id], user_sid[user_id])] = enrollment_id
     for key, (role, primary) in wanted.items():
         if key not in existing_enrollments:
             plan.enrollments_add.add((key[0], key[1], role, primary))
@@ -590,20 +616,16 @@ def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
         if g.parent_id in known.roles and g.student_id in known.roles
     }
     existing: dict[tuple[str, str], int] = {}
-    parent = User.__table__.alias("parent")
-    student = User.__table__.alias("student")
+    # Roster links between two people of this source: known.rows holds exactly those people.
+    sids = known.sourced_ids()
     rows = db.session.execute(
-        select(GuardianLink.id, parent.c.sourced_id, student.c.sourced_id)
-        .join(parent, parent.c.id == GuardianLink.parent_id)
-        .join(student, student.c.id == GuardianLink.student_id)
-        .where(
-            GuardianLink.origin == "roster",
-            parent.c.source == plan.options.source,
-            student.c.source == plan.options.source,
+        select(GuardianLink.id, GuardianLink.parent_id, GuardianLink.student_id).where(
+            GuardianLink.origin == "roster"
         )
     ).tuples()
-    for link_id, parent_sid, student_sid in rows.all():
-        existing[(parent_sid, student_sid)] = link_id
+    for link_id, parent_id, student_id in rows.all():
+        if parent_id in sids and student_id in sids:
+            existing[(sids[parent_id], sids[student_id])] = link_id
     plan.links_add = wanted - set(existing)
     links_bulk = plan.complete and roster.modes.get("users", "bulk") == "bulk"
     if links_bulk and roster.guardians:
@@ -624,6 +646,13 @@ def _id_map(model: type, source: str) -> dict[str, int]:
 def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _new_epochs(count: int) -> Iterator[str]:
+    """Yield count fresh credential epochs, as new_epoch() makes them, from one urandom call."""
+    pool = secrets.token_bytes(_EPOCH_BYTES * count).hex()
+    step = 2 * _EPOCH_BYTES
+    return (pool[i : i + step] for i in range(0, len(pool), step))
 
 
 def _bind_datetime(value: datetime) -> Any:
@@ -724,6 +753,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
         "failed_login_count",
         "created_at",
     )
+    epochs = _new_epochs(len(plan.new))
     _insert_many(
         User.__table__,
         user_columns,
@@ -734,7 +764,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
                 c.username,
                 _role(c.record),
                 *_wanted(c.record).values(),
-                new_epoch(),
+                next(epochs),
                 False,
                 False,
                 0,
