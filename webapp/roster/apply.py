@@ -419,15 +419,17 @@ def _full_row(user_id: int) -> _UserRow:
     return _UserRow._make(db.session.execute(select(*columns).where(User.id == user_id)).one())
 
 
-def _wanted(record: PersonRecord) -> dict[str, Any]:
-    return {
-        "given_name": record.given_name,
-        "family_name": record.family_name,
-        "email": record.email.lower() if record.email else None,
-        "phone": record.phone,
-        "grade": record.grade,
-        "student_number": record.student_number,
-    }
+def _wanted_values(record: PersonRecord) -> tuple[Any, ...]:
+    """Return the values an import sets on a person, in PERSON_FIELDS order."""
+    email = record.email
+    return (
+        record.given_name,
+        record.family_name,
+        email.lower() if email else None,
+        record.phone,
+        record.grade,
+        record.student_number,
+    )
 
 
 def _plan_existing(plan: ImportPlan, record: PersonRecord, row: _UserRow) -> None:
@@ -439,15 +441,7 @@ def _plan_existing(plan: ImportPlan, record: PersonRecord, row: _UserRow) -> Non
         return
     changes: dict[str, tuple[Any, Any]] = {}
     if plan.options.mode != "add":
-        email = record.email
-        wanted = (
-            record.given_name,
-            record.family_name,
-            email.lower() if email else None,
-            record.phone,
-            record.grade,
-            record.student_number,
-        )
+        wanted = _wanted_values(record)
         current = row[_FIELDS_AT:]
         # Most people in a re-import are unchanged: one tuple comparison says so.
         if wanted != current:
@@ -763,7 +757,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
                 c.record.sourced_id,
                 c.username,
                 _role(c.record),
-                *_wanted(c.record).values(),
+                *_wanted_values(c.record),
                 next(epochs),
                 False,
                 False,
@@ -789,13 +783,16 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
         if person_sid in user_ids and sid in school_ids
     }
     if wanted_existing:
-        # One join over this source's members: a 50,000-id IN list costs more to compile.
+        # The memberships of the schools concerned, read straight from the (covering)
+        # primary key: a 50,000-id IN list costs more to compile, a join to users more to run.
         have = set(
             session.execute(
-                select(user_schools.c.user_id, user_schools.c.school_id)
-                .join(User, User.id == user_schools.c.user_id)
-                .where(User.source == source)
-            ).tuples()
+                select(user_schools.c.user_id, user_schools.c.school_id).where(
+                    user_schools.c.school_id.in_({school for _, school in wanted_existing})
+                )
+            )
+            .tuples()
+            .all()
         )
         memberships |= wanted_existing - have
     _insert_many(user_schools, ("user_id", "school_id"), sorted(memberships))
