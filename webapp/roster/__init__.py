@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from webapp.roster.bulk import paused_gc
 from webapp.roster.context import FileSet, ReadContext
 from webapp.roster.dedupe import finish
 from webapp.roster.detect import detect_format, read_headers
@@ -104,6 +105,17 @@ def read_roster(
         ctx.log.error("upload", None, None, "No files were uploaded.")
         return finish(roster, ctx.log, ctx.encodings)
     fmt = detect_format(files) if format == "auto" else format
+    with paused_gc():
+        return _read(fmt, fileset, ctx, mapping, complete)
+
+
+def _read(
+    fmt: str,
+    fileset: FileSet,
+    ctx: ReadContext,
+    mapping: Mapping[str, str] | None,
+    complete: bool | None,
+) -> Roster:
     try:
         roster = _dispatch(fmt, fileset, ctx, mapping)
     except Exception as exc:

@@ -11,13 +11,14 @@ two candidates for one person is an error, never a silent merge.
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Table, delete, insert, select, tuple_, update
+from sqlalchemy import Table, delete, func, insert, select, tuple_, update
 
 from webapp.extensions import db
 from webapp.models import (
@@ -35,6 +36,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.models.base import UTCDateTime, new_epoch
+from webapp.roster.bulk import paused_gc
 from webapp.roster.normalise import make_username
 from webapp.roster.records import PersonRecord, Problem, Roster
 from webapp.services import audit, scope
@@ -46,6 +48,7 @@ MODES: tuple[str, ...] = ("add", "add-update", "update")
 # Fields an import may set on a person; nothing else (role changes included) comes from a file.
 PERSON_FIELDS = ("given_name", "family_name", "email", "phone", "grade", "student_number")
 CHUNK = 5_000
+_EPOCH_BYTES = len(new_epoch()) // 2
 
 
 @dataclass
@@ -169,6 +172,11 @@ def _role(record: PersonRecord) -> str | None:
 
 def plan_import(roster: Roster, options: ImportOptions, *, actor: User) -> ImportPlan:
     """Work out what importing this roster would change. Changes nothing."""
+    with paused_gc():
+        return _plan_import(roster, options, actor)
+
+
+def _plan_import(roster: Roster, options: ImportOptions, actor: User) -> ImportPlan:
     if options.mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     complete = roster.complete if options.complete is None else options.complete
@@ -229,34 +237,79 @@ def _plan_schools(plan: ImportPlan, actor: User) -> None:
         _error(plan, None, "Choose the school these people belong to: the file names none.")
 
 
-def _person_schools(plan: ImportPlan, record: PersonRecord) -> list[str]:
-    ids = [
-        sid for sid in record.school_ids if sid in plan.school_ids or sid in dict(plan.new_schools)
-    ]
+def _person_schools(plan: ImportPlan, record: PersonRecord, new_schools: set[str]) -> list[str]:
+    """Return the school sourced ids a person is placed in; new_schools: _new_schools(plan)."""
+    ids = [sid for sid in record.school_ids if sid in plan.school_ids or sid in new_schools]
     if not ids and "" in plan.school_ids:
         ids = [""]
     return ids
+
+
+def _new_schools(plan: ImportPlan) -> set[str]:
+    return {sid for sid, _ in plan.new_schools}
+
+
+class _UserRow(NamedTuple):
+    """One user as planning needs them: plain tuple, cheap to read in a 50,000-row loop."""
+
+    id: int
+    sourced_id: str | None
+    username: str
+    role: str
+    deactivated_at: Any
+    given_name: str
+    family_name: str
+    email: str | None
+    phone: str | None
+    grade: str | None
+    student_number: str | None
+
+
+_USER_ROW_COLUMNS = _UserRow._fields
+# Where the PERSON_FIELDS values sit in a _UserRow.
+_FIELDS_AT = _USER_ROW_COLUMNS.index(PERSON_FIELDS[0])
+assert _USER_ROW_COLUMNS[_FIELDS_AT:] == PERSON_FIELDS
 
 
 @dataclass
 class _Known:
     """What the database holds for this source, loaded once with plain queries."""
 
-    by_sid: dict[str, tuple] = field(default_factory=dict)
+    rows: list[_UserRow] = field(default_factory=list)
+    by_sid: dict[str, _UserRow] = field(default_factory=dict)
     user_ids: dict[str, int] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     in_file: set[str] = field(default_factory=set)
+
+    def sourced_ids(self) -> dict[int, str | None]:
+        """Map the Keyslip ids of this source's people to their sourced ids."""
+        return {row.id: row.sourced_id for row in self.rows}
+
+
+def _sourced_ids(user_ids: list[int]) -> dict[int, str | None]:
+    """Look up the sourced ids of a few people outside this source (matched by email)."""
+    found: dict[int, str | None] = {}
+    for chunk in _chunks(user_ids):
+        found.update(
+            db.session.execute(select(User.id, User.sourced_id).where(User.id.in_(chunk)))
+            .tuples()
+            .all()
+        )
+    return found
 
 
 def _plan_people(plan: ImportPlan) -> _Known:
     options = plan.options
     known = _Known()
     users = User.__table__
-    columns = [users.c[name] for name in ("id", "sourced_id", "username", "role", "deactivated_at")]
-    columns += [users.c[name] for name in PERSON_FIELDS]
-    for row in db.session.execute(select(*columns).where(users.c.source == options.source)):
-        known.by_sid[row.sourced_id] = row
-    taken = set(db.session.scalars(select(users.c.username)))
+    columns = [users.c[name] for name in _USER_ROW_COLUMNS]
+    # .all() fetches in one call; iterating a result fetches (and checks) one row at a time.
+    rows = db.session.execute(select(*columns).where(users.c.source == options.source)).all()
+    known.rows = list(map(_UserRow._make, rows))
+    del rows
+    known.by_sid = {row.sourced_id: row for row in known.rows}
+    # Every username in Keyslip, loaded only once a new person needs one checked or made.
+    taken: set[str] | None = None
     by_email: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     # Only people the source does not know yet are matched by email.
     wanted_emails = {
@@ -276,6 +329,7 @@ def _plan_people(plan: ImportPlan) -> _Known:
                 by_email[(row.email, row.role)].append(row)
     claimed: dict[int, PersonRecord] = {}
     usernames_in_file: dict[str, PersonRecord] = {}
+    new_schools = _new_schools(plan)
 
     for record in plan.roster.people:
         known.in_file.add(record.sourced_id)
@@ -334,6 +388,8 @@ def _plan_people(plan: ImportPlan) -> _Known:
         if role is None:
             _error(plan, record, "A new person needs a role.", "role")
             continue
+        if taken is None:
+            taken = set(db.session.scalars(select(users.c.username)))
         username = (record.username or "").strip().lower()
         if username:
             if username in taken or username in usernames_in_file:
@@ -351,62 +407,62 @@ def _plan_people(plan: ImportPlan) -> _Known:
             )
         usernames_in_file[username] = record
         known.roles[record.sourced_id] = role
-        if not _person_schools(plan, record):
+        if not _person_schools(plan, record, new_schools):
             _error(plan, record, "This person's school is not in the import.", "orgSourcedIds")
             continue
         plan.new.append(PersonChange(record, None, username))
     return known
 
 
-def _full_row(user_id: int) -> tuple:
-    columns = (
-        User.id,
-        User.sourced_id,
-        User.username,
-        User.role,
-        User.deactivated_at,
-        *(getattr(User, name) for name in PERSON_FIELDS),
+def _full_row(user_id: int) -> _UserRow:
+    columns = [User.__table__.c[name] for name in _USER_ROW_COLUMNS]
+    return _UserRow._make(db.session.execute(select(*columns).where(User.id == user_id)).one())
+
+
+def _wanted_values(record: PersonRecord) -> tuple[Any, ...]:
+    """Return the values an import sets on a person, in PERSON_FIELDS order."""
+    email = record.email
+    return (
+        record.given_name,
+        record.family_name,
+        email.lower() if email else None,
+        record.phone,
+        record.grade,
+        record.student_number,
     )
-    return db.session.execute(select(*columns).where(User.id == user_id)).one()
 
 
-def _wanted(record: PersonRecord) -> dict[str, Any]:
-    return {
-        "given_name": record.given_name,
-        "family_name": record.family_name,
-        "email": record.email.lower() if record.email else None,
-        "phone": record.phone,
-        "grade": record.grade,
-        "student_number": record.student_number,
-    }
-
-
-def _plan_existing(plan: ImportPlan, record: PersonRecord, row: tuple) -> None:
-    change = PersonChange(record, row.id, row.username)
+def _plan_existing(plan: ImportPlan, record: PersonRecord, row: _UserRow) -> None:
     leaving = record.status == "tobedeleted" or not record.enabled
     if leaving:
         if row.deactivated_at is None:
             reason = "disabled in the SIS" if not record.enabled else "deleted in the SIS"
             plan.deactivate.append(_leaver(row, reason))
         return
+    changes: dict[str, tuple[Any, Any]] = {}
     if plan.options.mode != "add":
-        for name, value in _wanted(record).items():
-            # Blank in the file means "not given" for optional contact fields, not "erase".
-            if value is None and name in ("email", "phone", "student_number"):
-                continue
-            if getattr(row, name) != value:
-                change.changes[name] = (getattr(row, name), value)
+        wanted = _wanted_values(record)
+        current = row[_FIELDS_AT:]
+        # Most people in a re-import are unchanged: one tuple comparison says so.
+        if wanted != current:
+            for name, value, old in zip(PERSON_FIELDS, wanted, current, strict=True):
+                # Blank in the file means "not given" for optional contact fields, not "erase".
+                if value is None and name in ("email", "phone", "student_number"):
+                    continue
+                if old != value:
+                    changes[name] = (old, value)
     if row.deactivated_at is not None:
-        plan.reactivate.append(change)
-    elif change.changes:
-        plan.updated.append(change)
+        plan.reactivate.append(PersonChange(record, row.id, row.username, changes))
+    elif changes:
+        plan.updated.append(PersonChange(record, row.id, row.username, changes))
     else:
         plan.unchanged += 1
-    for sid in record.school_ids:
-        plan.memberships_add.add((record.sourced_id, sid))
+    sid = record.sourced_id
+    for school in record.school_ids:
+        plan.memberships_add.add((sid, school))
 
 
-def _leaver(row: tuple, reason: str) -> Leaver:
+def _leaver(row: _UserRow, reason: str) -> Leaver:
     return Leaver(row.id, row.username, f"{row.given_name} {row.family_name}", row.role, reason)
 
 
@@ -416,23 +472,35 @@ def _plan_leavers(plan: ImportPlan, known: _Known) -> None:
     school_ids = set(plan.school_ids.values())
     if not school_ids:
         return
-    members: dict[int, set[int]] = defaultdict(set)
-    for user_id, school_id in db.session.execute(
-        select(user_schools.c.user_id, user_schools.c.school_id)
+    # Active members of this source per school, counted by the database; only the few
+    # people missing from the file have their memberships loaded.
+    members = (
+        select(user_schools.c.school_id, func.count())
         .join(User, User.id == user_schools.c.user_id)
         .where(
             User.source == plan.options.source,
             user_schools.c.school_id.in_(school_ids),
             User.deactivated_at.is_(None),
         )
-    ):
-        members[school_id].add(user_id)
+        .group_by(user_schools.c.school_id)
+    )
+    totals = dict(db.session.execute(members).tuples().all())
     present = set(known.user_ids.values())
+    absent = [row.id for row in known.rows if row.deactivated_at is None and row.id not in present]
+    gone: dict[int, int] = dict.fromkeys(totals, 0)
     leaving_ids: set[int] = set()
-    for school_id, user_ids in members.items():
-        gone = user_ids - present
-        plan.leaving_share[school_id] = (len(gone), len(user_ids))
-        leaving_ids |= gone
+    for chunk in _chunks(absent):
+        for user_id, school_id in db.session.execute(
+            select(user_schools.c.user_id, user_schools.c.school_id).where(
+                user_schools.c.user_id.in_(chunk), user_schools.c.school_id.in_(school_ids)
+            )
+        ).tuples():
+            gone[school_id] += 1
+            leaving_ids.add(user_id)
+    for school_id, total in totals.items():
+        plan.leaving_share[school_id] = (gone[school_id], total)
+    if not leaving_ids:
+        return
     already = {leaver.user_id for leaver in plan.deactivate}
     for row in known.by_sid.values():
         if row.id in leaving_ids and row.id not in already:
@@ -443,15 +511,17 @@ def _plan_classes_and_enrollments(plan: ImportPlan, known: _Known) -> None:
     roster, options = plan.roster, plan.options
     if not roster.classes and not roster.enrollments:
         return
-    existing = {
-        sid: (class_id, title, code)
-        for sid, class_id, title, code in db.session.execute(
-            select(Class.sourced_id, Class.id, Class.title, Class.class_code).where(
-                Class.source == options.source
-            )
+    existing: dict[str, tuple[int, str, str | None]] = {}
+    class_school: dict[int, int] = {}
+    for sid, class_id, title, code, school_id in db.session.execute(
+        select(Class.sourced_id, Class.id, Class.title, Class.class_code, Class.school_id).where(
+            Class.source == options.source
         )
-    }
+    ).tuples():
+        existing[sid] = (class_id, title, code)
+        class_school[class_id] = school_id
     in_file: set[str] = set()
+    new_schools = _new_schools(plan)
     for record in roster.classes:
         if record.status == "tobedeleted":
             if record.sourced_id in existing:
@@ -465,7 +535,7 @@ def _plan_classes_and_enrollments(plan: ImportPlan, known: _Known) -> None:
                     "title": record.title,
                     "class_code": record.class_code,
                 }
-        elif record.school_id in plan.school_ids or record.school_id in dict(plan.new_schools):
+        elif record.school_id in plan.school_ids or record.school_id in new_schools:
             plan.new_classes.append((record.sourced_id, record.school_id, record.title))
         elif "" in plan.school_ids:
             plan.new_classes.append((record.sourced_id, "", record.title))
@@ -482,13 +552,12 @@ def _plan_classes_and_enrollments(plan: ImportPlan, known: _Known) -> None:
     classes_bulk = plan.complete and roster.modes.get("classes", "bulk") == "bulk"
     if classes_bulk:
         school_ids = set(plan.school_ids.values())
+        removing = set(plan.removed_classes)
         for sid, (class_id, _, _) in existing.items():
-            if sid not in in_file and class_id not in plan.removed_classes:
-                if (
-                    db.session.scalar(select(Class.school_id).where(Class.id == class_id))
-                    in school_ids
-                ):
+            if sid not in in_file and class_id not in removing:
+                if class_school[class_id] in school_ids:
                     plan.removed_classes.append(class_id)
+                    removing.add(class_id)
 
     new_class_sids = {sid for sid, _, _ in plan.new_classes}
     wanted: dict[tuple[str, str], tuple[str, bool]] = {}
@@ -506,14 +575,22 @@ def _plan_classes_and_enrollments(plan: ImportPlan, known: _Known) -> None:
     existing_enrollments: dict[tuple[str, str], int] = {}
     if existing:
         class_sid = {class_id: sid for sid, (class_id, _, _) in existing.items()}
-        rows = db.session.execute(
-            select(Enrollment.id, Enrollment.class_id, User.sourced_id)
-            .join(User, User.id == Enrollment.user_id)
-            .join(Class, Class.id == Enrollment.class_id)
-            .where(Class.source == options.source)
+        rows = (
+            db.session.execute(
+                select(Enrollment.id, Enrollment.class_id, Enrollment.user_id)
+                .join(Class, Class.id == Enrollment.class_id)
+                .where(Class.source == options.source)
+            )
+            .tuples()
+            .all()
         )
-        for enrollment_id, class_id, user_sid in rows:
-            existing_enrollments[(class_sid[class_id], user_sid)] = enrollment_id
+        # People's sourced ids come from the users already loaded, not from a join
+        # that looks every enrolled person up again.
+        user_sid = known.sourced_ids()
+        others = sorted({user_id for _, _, user_id in rows if user_id not in user_sid})
+        user_sid.update(_sourced_ids(others))
+        for enrollment_id, class_id, user_id in rows:
+            existing_enrollments[(class_sid[class_id], user_sid[user_id])] = enrollment_id
     for key, (role, primary) in wanted.items():
         if key not in existing_enrollments:
             plan.enrollments_add.add((key[0], key[1], role, primary))
@@ -533,20 +610,16 @@ def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
         if g.parent_id in known.roles and g.student_id in known.roles
     }
     existing: dict[tuple[str, str], int] = {}
-    parent = User.__table__.alias("parent")
-    student = User.__table__.alias("student")
+    # Roster links between two people of this source: known.rows holds exactly those people.
+    sids = known.sourced_ids()
     rows = db.session.execute(
-        select(GuardianLink.id, parent.c.sourced_id, student.c.sourced_id)
-        .join(parent, parent.c.id == GuardianLink.parent_id)
-        .join(student, student.c.id == GuardianLink.student_id)
-        .where(
-            GuardianLink.origin == "roster",
-            parent.c.source == plan.options.source,
-            student.c.source == plan.options.source,
+        select(GuardianLink.id, GuardianLink.parent_id, GuardianLink.student_id).where(
+            GuardianLink.origin == "roster"
         )
-    )
-    for link_id, parent_sid, student_sid in rows:
-        existing[(parent_sid, student_sid)] = link_id
+    ).tuples()
+    for link_id, parent_id, student_id in rows.all():
+        if parent_id in sids and student_id in sids:
+            existing[(sids[parent_id], sids[student_id])] = link_id
     plan.links_add = wanted - set(existing)
     links_bulk = plan.complete and roster.modes.get("users", "bulk") == "bulk"
     if links_bulk and roster.guardians:
@@ -567,6 +640,13 @@ def _id_map(model: type, source: str) -> dict[str, int]:
 def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _new_epochs(count: int) -> Iterator[str]:
+    """Yield count fresh credential epochs, as new_epoch() makes them, from one urandom call."""
+    pool = secrets.token_bytes(_EPOCH_BYTES * count).hex()
+    step = 2 * _EPOCH_BYTES
+    return (pool[i : i + step] for i in range(0, len(pool), step))
 
 
 def _bind_datetime(value: datetime) -> Any:
@@ -625,6 +705,11 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
     Fills in `run` when given (a previewed upload being applied), else adds a new one.
     The caller commits.
     """
+    with paused_gc():
+        return _apply_plan(plan, actor, run)
+
+
+def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportRun:
     if plan.errors:
         raise ValueError("an import with errors cannot be applied")
     if plan.needs_confirmation and not plan.options.confirm_deactivation:
@@ -662,6 +747,7 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
         "failed_login_count",
         "created_at",
     )
+    epochs = _new_epochs(len(plan.new))
     _insert_many(
         User.__table__,
         user_columns,
@@ -671,8 +757,8 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
                 c.record.sourced_id,
                 c.username,
                 _role(c.record),
-                *_wanted(c.record).values(),
-                new_epoch(),
+                *_wanted_values(c.record),
+                next(epochs),
                 False,
                 False,
                 0,
@@ -684,10 +770,11 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
     for sid, user_id in _id_map(User, source).items():
         user_ids.setdefault(sid, user_id)
     plan.created_user_ids = [user_ids[c.record.sourced_id] for c in plan.new]
+    new_schools = _new_schools(plan)
     memberships = {
         (user_ids[c.record.sourced_id], school_ids[sid])
         for c in plan.new
-        for sid in _person_schools(plan, c.record)
+        for sid in _person_schools(plan, c.record, new_schools)
         if sid in school_ids
     }
     wanted_existing = {
@@ -696,13 +783,16 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
         if person_sid in user_ids and sid in school_ids
     }
     if wanted_existing:
-        # One join over this source's members: a 50,000-id IN list costs more to compile.
+        # The memberships of the schools concerned, read straight from the (covering)
+        # primary key: a 50,000-id IN list costs more to compile, a join to users more to run.
         have = set(
             session.execute(
-                select(user_schools.c.user_id, user_schools.c.school_id)
-                .join(User, User.id == user_schools.c.user_id)
-                .where(User.source == source)
-            ).tuples()
+                select(user_schools.c.user_id, user_schools.c.school_id).where(
+                    user_schools.c.school_id.in_({school for _, school in wanted_existing})
+                )
+            )
+            .tuples()
+            .all()
         )
         memberships |= wanted_existing - have
     _insert_many(user_schools, ("user_id", "school_id"), sorted(memberships))

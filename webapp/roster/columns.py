@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 
 from webapp.roster.decode import Table
 from webapp.roster.problems import ProblemLog
@@ -20,7 +21,7 @@ def norm_header(name: str) -> str:
 class Columns:
     """Column indexes of one table for a set of wanted fields."""
 
-    __slots__ = ("file", "index", "headers", "missing")
+    __slots__ = ("file", "index", "headers", "missing", "width")
 
     def __init__(
         self,
@@ -37,6 +38,7 @@ class Columns:
         reported as unknown.
         """
         self.file = table.file
+        self.width = len(table.header)
         self.index: dict[str, int] = {}
         self.headers: dict[str, str] = {}
         lookup: dict[str, str] = {}
@@ -99,3 +101,27 @@ class Columns:
         i = self.index.get(key)
         # Table.rows() pads every row to the header's width, so i is in range.
         return "" if i is None else cells[i].strip()
+
+    def picker(self, keys: Sequence[str]) -> Callable[[list[str]], tuple[str, ...]]:
+        """Return a function giving the raw values of keys on a row, in that order.
+
+        The column indexes are resolved once per file, and one itemgetter call reads
+        every value of a row. Values are not stripped (get() strips); a key the file
+        has no column for reads as ''. keys must name at least two fields.
+        """
+        if len(keys) < 2:
+            raise ValueError("picker() needs at least two keys")
+        width = self.width
+        positions = [self.index.get(key, width) for key in keys]
+        getter = itemgetter(*positions)
+        if width not in positions:
+            return getter  # type: ignore[return-value]
+
+        def pick(cells: list[str]) -> tuple[str, ...]:
+            # Rows are exactly `width` cells long (Table.rows() fits them), so one
+            # extra empty cell at the end stands in for every absent column.
+            if len(cells) == width:
+                cells.append("")
+            return getter(cells)  # type: ignore[no-any-return]
+
+        return pick

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 
 from webapp.roster.decode import Table, read_table
 from webapp.roster.normalise import (
@@ -60,6 +61,7 @@ def norm_role(raw: str) -> str:
     return "".join(ch for ch in raw.casefold() if ch.isalnum())
 
 
+@lru_cache(maxsize=1024)
 def map_role(raw: str) -> Role | None:
     """Return the Keyslip role for a source role word, or None if unknown."""
     key = norm_role(raw)

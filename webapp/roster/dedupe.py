@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
+from operator import attrgetter
 from typing import TypeVar
 
 from webapp.roster.normalise import identity_key
@@ -39,6 +40,10 @@ def drop_duplicates(
     conflict_is_error: bool = True,
 ) -> list[R]:
     """Keep the first record per key; report repeats (identical: warning, conflicting: error)."""
+    # Repeats are rare: when every key is distinct (one pass in C with an attrgetter
+    # key), there is nothing to report and every record is kept.
+    if len(set(map(key, records))) == len(records):
+        return list(records)
     first: dict[Hashable, R] = {}
     kept: list[R] = []
     for record in records:
@@ -124,11 +129,12 @@ def _parent_schools(roster: Roster) -> None:
 
 def finish(roster: Roster, log: ProblemLog, encodings: dict[str, str]) -> Roster:
     """Drop duplicate records, check shared identities and attach problems."""
-    roster.schools = drop_duplicates(roster.schools, lambda r: r.sourced_id, "school", log)
-    roster.people = drop_duplicates(roster.people, lambda r: r.sourced_id, "person", log)
-    roster.classes = drop_duplicates(roster.classes, lambda r: r.sourced_id, "class", log)
+    by_sid = attrgetter("sourced_id")
+    roster.schools = drop_duplicates(roster.schools, by_sid, "school", log)
+    roster.people = drop_duplicates(roster.people, by_sid, "person", log)
+    roster.classes = drop_duplicates(roster.classes, by_sid, "class", log)
     roster.enrollments = drop_duplicates(
-        roster.enrollments, lambda r: (r.class_id, r.user_id), "enrollment", log
+        roster.enrollments, attrgetter("class_id", "user_id"), "enrollment", log
     )
     seen: set[tuple[str, str]] = set()
     guardians: list[GuardianRecord] = []

@@ -73,6 +73,7 @@ _GRADE_WORDS: dict[str, str] = {
 _GRADE_NUMBER = re.compile(r"(?:grade|gr|year|yr|y)?0*(\d{1,2})(?:st|nd|rd|th)?(?:grade)?")
 
 
+@lru_cache(maxsize=1024)
 def normalise_grade(raw: str) -> tuple[str, bool]:
     """Return (CEDS code, True) for a known grade, or (raw, False) if unrecognised."""
     key = re.sub(r"[\s._\-]+", "", raw).casefold()
@@ -194,6 +195,8 @@ def normalise_email(raw: str) -> tuple[str | None, str | None]:
 
 def identity_key(value: str) -> str:
     """Return the key under which two emails or usernames count as the same."""
+    if value.isascii():
+        return value.strip().casefold()  # NFKC leaves ASCII as it is
     return unicodedata.normalize("NFKC", value).strip().casefold()
 
 
@@ -294,7 +297,9 @@ _UPN_SHAPE = re.compile(r"[A-Z]\d{11}[0-9A-Z]")
 
 def looks_like_upn(value: str) -> bool:
     """Tell whether a value has the shape of a UK UPN (letter, 11 digits, digit or letter)."""
-    return bool(_UPN_SHAPE.fullmatch(value.strip().upper()))
+    value = value.strip()
+    # Every UPN is 13 characters long; most student numbers are not, and skip the regex.
+    return len(value) == 13 and bool(_UPN_SHAPE.fullmatch(value.upper()))
 
 
 def upn_is_valid(value: str) -> bool:

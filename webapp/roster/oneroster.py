@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -10,6 +11,7 @@ from typing import Literal
 from webapp.roster.columns import Columns
 from webapp.roster.context import FileSet, ReadContext, map_role, split_list
 from webapp.roster.decode import Table
+from webapp.roster.normalise import NAME_LIMIT
 from webapp.roster.orgs import OrgTree
 from webapp.roster.records import (
     ClassRecord,
@@ -64,6 +66,31 @@ USER_FIELDS = {
     "preferredFamilyName": ("prefferedFamilyName",),
     "primaryOrgSourcedId": (),
 }
+# The users.csv fields read_users() takes from each row, in the order it unpacks them.
+_USER_KEYS = (
+    "sourcedId",
+    "status",
+    "dateLastModified",
+    "role",
+    "orgSourcedIds",
+    "preferredGivenName",
+    "givenName",
+    "preferredFamilyName",
+    "familyName",
+    "preferredMiddleName",
+    "middleName",
+    "grades",
+    "identifier",
+    "userIds",
+    "agentSourcedIds",
+    "username",
+    "email",
+    "sms",
+    "phone",
+    "enabledUser",
+    "password",
+    "primaryOrgSourcedId",
+)
 USER_PASSTHROUGH = ("userMasterIdentifier", "resourceSourcedIds", "pronouns")
 ROLE_FIELDS = {
     "sourcedId": (),
@@ -250,7 +277,14 @@ class OneRosterReader:
         self, entity: str, cols: Columns, cells: list[str], file: str, line: int
     ) -> tuple[Status | None, bool]:
         """Return (status, ok) for a row, warning about bulk/delta oddities."""
-        raw = cols.get(cells, "status")
+        return self._status_value(
+            entity, cols.get(cells, "status"), cols.name("status"), file, line
+        )
+
+    def _status_value(
+        self, entity: str, raw: str, column: str, file: str, line: int
+    ) -> tuple[Status | None, bool]:
+        """Return (status, ok) for a stripped status value; see _status()."""
         value = raw.casefold()
         mode = self.modes.get(entity)
         if not value:
@@ -258,7 +292,7 @@ class OneRosterReader:
                 self.log.warning(
                     file,
                     line,
-                    cols.name("status"),
+                    column,
                     "status is blank in a delta file; the row was read as active.",
                     kind="delta-blank-status",
                 )
@@ -271,7 +305,7 @@ class OneRosterReader:
                 self.log.warning(
                     file,
                     line,
-                    cols.name("status"),
+                    column,
                     f"status '{raw}' is from OneRoster 1.0; read as tobedeleted.",
                     kind="old-status",
                 )
@@ -279,7 +313,7 @@ class OneRosterReader:
                 self.log.warning(
                     file,
                     line,
-                    cols.name("status"),
+                    column,
                     "tobedeleted inside a bulk file; the record will be removed "
                     "(deactivated for people). Check that this is intended.",
                     kind="bulk-tobedeleted",
@@ -288,7 +322,7 @@ class OneRosterReader:
         self.log.error(
             file,
             line,
-            cols.name("status"),
+            column,
             f"status '{raw}' is not active or tobedeleted; the row was skipped.",
             kind="bad-status",
         )
@@ -410,7 +444,13 @@ class OneRosterReader:
         return role, True
 
     def read_users(self) -> None:
-        """Read users.csv into PersonRecords and remember agent links."""
+        """Read users.csv into PersonRecords and remember agent links.
+
+        This loop runs once per person (50,000 in a district), so it resolves
+        column positions once, reads a row's values with one call, and skips the
+        cleaning helpers for values that are already clean; anything unusual goes
+        through the same helpers, and the same warnings, as before.
+        """
         required = ("sourcedId", "givenName", "familyName")
         if self.version == "1.1":
             required += ("role",)
@@ -418,29 +458,83 @@ class OneRosterReader:
         if opened is None:
             return
         table, cols = opened
-        ctx, file = self.ctx, table.file
+        ctx, log, file = self.ctx, self.log, table.file
         bad_stamps: list[int] = []
         people = self.roster.people
+        agents = self.agents
+        person_roles = self.person_roles
+        v11 = self.version == "1.1"
+        delta = self.modes.get("users") == "delta"
+        pick = cols.picker(_USER_KEYS)
+        n_sid, n_status, n_role, n_orgs = (
+            cols.name(k) for k in ("sourcedId", "status", "role", "orgSourcedIds")
+        )
+        n_given, n_family, n_middle, n_grades, n_identifier, n_user_ids = (
+            cols.name(k)
+            for k in ("givenName", "familyName", "middleName", "grades", "identifier", "userIds")
+        )
+        n_email, n_phone, n_enabled, n_primary_org = (
+            cols.name(k) for k in ("email", "phone", "enabledUser", "primaryOrgSourcedId")
+        )
+        # Org lists repeat on most rows ("sch-1"); cache those whose orgs all resolve
+        # (an unknown org warns on every row, with that row's line).
+        org_cache: dict[str, tuple[str, ...]] = {}
+        orgs_known = self.tree.orgs
+        intern = sys.intern
+        text, ident = ctx.text, ctx.ident
         for line, cells in table.rows():
-            sid = ctx.ident(cols.get(cells, "sourcedId"))
+            (
+                sid,
+                status_raw,
+                stamp,
+                raw_role,
+                org_ids,
+                p_given,
+                given,
+                p_family,
+                family,
+                p_middle,
+                middle,
+                grades_raw,
+                identifier,
+                user_ids,
+                agent_ids,
+                username,
+                email,
+                sms,
+                phone,
+                enabled_raw,
+                password,
+                primary_org_raw,
+            ) = pick(cells)
+            # One check for the whole row: printable ASCII needs no cleaning beyond strip().
+            joined = "".join(cells)
+            plain = joined.isascii() and joined.isprintable()
+            sid = intern(sid.strip()) if plain else ident(sid.strip())
             if not sid:
-                self.log.error(
-                    file, line, cols.name("sourcedId"), "sourcedId is empty; the row was skipped."
-                )
+                log.error(file, line, n_sid, "sourcedId is empty; the row was skipped.")
                 continue
-            status, ok = self._status("users", cols, cells, file, line)
-            if not ok:
-                continue
-            self._check_stamp(cols, cells, bad_stamps, line)
+            status_raw = status_raw.strip()
+            if not status_raw and not delta:
+                status: Status | None = None
+            elif status_raw == "active":
+                status = "active"
+            else:
+                status, ok = self._status_value("users", status_raw, n_status, file, line)
+                if not ok:
+                    continue
+            stamp = stamp.strip()
+            if stamp and not _ISO_STAMP.fullmatch(stamp):
+                bad_stamps.append(line)
             deleting = status == "tobedeleted"
-            if self.version == "1.1":
-                raw_role = cols.get(cells, "role")
+            if v11:
+                raw_role = raw_role.strip()
                 role = map_role(raw_role)
                 if role is None and not deleting:
-                    self.log.error(
+                    log.error(
                         file,
                         line,
-                        cols.name("role"),
+                        n_role,
                         f"Role '{raw_role}' is not a OneRoster role (student, teacher, parent, "
                         "guardian, relative, aide, proctor, administrator); the row was skipped.",
                         kind="bad-role",
@@ -448,79 +542,102 @@ class OneRosterReader:
                     continue
                 if role == "parent":
                     self.parent_like.add(sid)
-                orgs = [
-                    s
-                    for o in split_list(cols.get(cells, "orgSourcedIds"))
-                    if (s := self._school(o, file, line, cols.name("orgSourcedIds")))
-                ]
+                org_ids = org_ids.strip()
+                school_ids = org_cache.get(org_ids)
+                if school_ids is None:
+                    refs = split_list(org_ids)
+                    school_ids = ctx.ids(
+                        tuple(s for o in refs if (s := self._school(o, file, line, n_orgs)))
+                    )
+                    if all(o in orgs_known for o in refs):
+                        org_cache[org_ids] = school_ids
             else:
                 role, ok = self._role_12(sid, file, line)
                 if not ok and not deleting:
                     continue
                 info = self.roles.get(sid)
                 orgs = list(info.orgs) if info else []
-                primary_org = ctx.ident(cols.get(cells, "primaryOrgSourcedId"))
+                primary_org = ident(primary_org_raw.strip())
                 if primary_org:
-                    school = self._school(primary_org, file, line, cols.name("primaryOrgSourcedId"))
+                    school = self._school(primary_org, file, line, n_primary_org)
                     if school and school not in orgs:
                         orgs.insert(0, school)
-            given = cols.get(cells, "preferredGivenName") or cols.get(cells, "givenName")
-            family = cols.get(cells, "preferredFamilyName") or cols.get(cells, "familyName")
-            given = ctx.text(given, file, line, cols.name("givenName"))
-            family = ctx.text(family, file, line, cols.name("familyName"))
+                school_ids = ctx.ids(tuple(orgs))
+            given = p_given.strip() or given.strip()
+            family = p_family.strip() or family.strip()
+            if not plain or "  " in given or len(given) > NAME_LIMIT:
+                given = text(given, file, line, n_given)
+            if not plain or "  " in family or len(family) > NAME_LIMIT:
+                family = text(family, file, line, n_family)
             if not deleting and not (given and family):
-                missing = cols.name("givenName") if not given else cols.name("familyName")
-                self.log.error(
+                missing = n_given if not given else n_family
+                log.error(
                     file, line, missing, f"{missing} is empty; the row was skipped.", kind="no-name"
                 )
                 continue
-            middle = cols.get(cells, "preferredMiddleName") or cols.get(cells, "middleName")
+            middle = p_middle.strip() or middle.strip()
             grade = None
             number = None
             if role == "student":
-                grades = split_list(cols.get(cells, "grades"))
-                if grades:
-                    grade = ctx.grade(grades[0], file, line, cols.name("grades"))
-                number = ctx.student_number(
-                    cols.get(cells, "identifier"), file, line, cols.name("identifier")
-                )
-            user_ids = cols.get(cells, "userIds")
+                grades_raw = grades_raw.strip()
+                if grades_raw:
+                    if plain and "," not in grades_raw:
+                        grade = ctx.grade(grades_raw, file, line, n_grades)
+                    else:
+                        grades = split_list(grades_raw)
+                        if grades:
+                            grade = ctx.grade(grades[0], file, line, n_grades)
+                identifier = identifier.strip()
+                if identifier:
+                    number = ctx.student_number(identifier, file, line, n_identifier)
+            user_ids = user_ids.strip()
             if user_ids and not all(_USER_ID.fullmatch(u) for u in _split_user_ids(user_ids)):
-                self.log.warning(
+                log.warning(
                     file,
                     line,
-                    cols.name("userIds"),
+                    n_user_ids,
                     f"userIds '{user_ids[:60]}' is not in the {{type:id}} form; it was ignored.",
                     kind="bad-userids",
                 )
-            for agent in split_list(cols.get(cells, "agentSourcedIds")):
-                self.agents.append((sid, agent, file, line))
-            self.person_roles[sid] = role
+            agent_ids = agent_ids.strip()
+            if agent_ids:
+                for agent in split_list(agent_ids):
+                    agents.append((sid, agent, file, line))
+            person_roles[sid] = role
+            username = username.strip()
+            if username:
+                username = (intern(username) if plain else ident(username)) or None
+            # The checks below warn in the order the fields appear in the record.
+            email = email.strip()
+            if email:
+                email = ctx.email(email, file, line, n_email)
+            sms, phone = sms.strip(), phone.strip()
+            phone = ctx.phone([sms, phone], file, line, n_phone) if sms or phone else None
+            enabled_raw = enabled_raw.strip()
+            if enabled_raw == "true":
+                enabled = True
+            else:
+                enabled = ctx.flag(enabled_raw, file, line, n_enabled, True)
+            if middle and (not plain or "  " in middle or len(middle) > NAME_LIMIT):
+                middle = text(middle, file, line, n_middle)
             people.append(
                 PersonRecord(
-                    sourced_id=sid,
-                    role=role,
-                    given_name=given,
-                    family_name=family,
-                    file=file,
-                    line=line,
-                    username=ctx.ident(cols.get(cells, "username")) or None,
-                    email=ctx.email(cols.get(cells, "email"), file, line, cols.name("email")),
-                    phone=ctx.phone(
-                        [cols.get(cells, "sms"), cols.get(cells, "phone")],
-                        file,
-                        line,
-                        cols.name("phone"),
-                    ),
-                    grade=grade,
-                    student_number=number,
-                    school_ids=ctx.ids(tuple(orgs)),
-                    status=status,
-                    enabled=ctx.flag(
-                        cols.get(cells, "enabledUser"), file, line, cols.name("enabledUser"), True
-                    ),
-                    password=cols.get(cells, "password") or None,
-                    middle_name=ctx.text(middle, file, line, cols.name("middleName")) or None,
+                    sid,
+                    role,
+                    given,
+                    family,
+                    file,
+                    line,
+                    username or None,
+                    email or None,
+                    phone,
+                    grade,
+                    number,
+                    school_ids,
+                    status,
+                    enabled,
+                    password.strip() or None,
+                    middle or None,
                 )
             )
         self._report_stamps(file, cols, bad_stamps)
@@ -601,15 +718,35 @@ class OneRosterReader:
         ctx, file = self.ctx, table.file
         check_classes = self.modes.get("classes") == "bulk"
         check_users = self.modes.get("users") == "bulk"
+        delta = self.modes.get("enrollments") == "delta"
+        n_status, n_primary = cols.name("status"), cols.name("primary")
+        pick = cols.picker(("status", "classSourcedId", "userSourcedId", "role", "primary"))
+        intern, ident = sys.intern, ctx.ident
+        enrollments = self.roster.enrollments
+        # Like read_users(): positions resolved once, clean values taken as they are.
         for line, cells in table.rows():
-            status, ok = self._status("enrollments", cols, cells, file, line)
-            if not ok:
-                continue
-            class_id = ctx.ident(cols.get(cells, "classSourcedId"))
-            user_id = ctx.ident(cols.get(cells, "userSourcedId"))
-            raw_role = cols.get(cells, "role")
+            status_raw, class_id, user_id, raw_role, primary_raw = pick(cells)
+            status_raw = status_raw.strip()
+            if not status_raw and not delta:
+                status: Status | None = None
+            elif status_raw == "active":
+                status = "active"
+            else:
+                status, ok = self._status_value("enrollments", status_raw, n_status, file, line)
+                if not ok:
+                    continue
+            class_id, user_id = class_id.strip(), user_id.strip()
+            if class_id.isascii() and class_id.isprintable():
+                class_id = intern(class_id)
+            else:
+                class_id = ident(class_id)
+            if user_id.isascii() and user_id.isprintable():
+                user_id = intern(user_id)
+            else:
+                user_id = ident(user_id)
+            raw_role = raw_role.strip()
             # Shared constants: a fresh "student" string per row costs megabytes.
-            role = _ENROL_ROLES.get(raw_role.casefold())
+            role = _ENROL_ROLES.get(raw_role) or _ENROL_ROLES.get(raw_role.casefold())
             if not class_id or not user_id:
                 self.log.error(
                     file,
@@ -656,18 +793,15 @@ class OneRosterReader:
                     "enrollment was kept as written.",
                     kind="enrol-mismatch",
                 )
-            self.roster.enrollments.append(
-                EnrollmentRecord(
-                    class_id=class_id,
-                    user_id=user_id,
-                    role=role,
-                    primary=ctx.flag(
-                        cols.get(cells, "primary"), file, line, cols.name("primary"), False
-                    ),
-                    file=file,
-                    line=line,
-                    status=status,
-                )
+            primary_raw = primary_raw.strip()
+            if primary_raw == "false":
+                primary = False
+            elif primary_raw == "true":
+                primary = True
+            else:
+                primary = ctx.flag(primary_raw, file, line, n_primary, False)
+            enrollments.append(
+                EnrollmentRecord(class_id, user_id, role, primary, file, line, status)
             )
 
     def link_agents(self) -> None:
