@@ -29,6 +29,15 @@ class SafeWriter:
         )
 
 
+# Columns every Keyslip account export has; a file with all of them came from an export.
+EXPORT_SIGNATURE = frozenset({"username", "given_name", "family_name", "state", "last_sign_in"})
+
+
+def is_keyslip_export(header: list[str]) -> bool:
+    """Tell whether a header row is that of a Keyslip account export."""
+    return EXPORT_SIGNATURE <= {name.strip().lower() for name in header}
+
+
 def unneutralise(cell: str) -> str:
     """Undo the "'" an export put before a formula character, so a re-import is verbatim."""
     if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_STARTS:

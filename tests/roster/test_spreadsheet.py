@@ -155,3 +155,18 @@ def test_complete_override_and_unknown_role() -> None:
     assert [(e.line, e.column) for e in roster.errors] == [(2, "Role")]
     # complete only counts once the errors are fixed.
     assert roster.has_errors
+
+
+def test_a_leading_apostrophe_is_data_outside_keyslip_exports() -> None:
+    from webapp.roster import read_roster
+
+    data = b"ID,First Name,Last Name,Role\n1,'=Ann,O'Neil,student\n"
+    roster = read_roster({"people.csv": data}, format="csv")
+    assert [p.given_name for p in roster.people] == ["'=Ann"]
+
+
+def test_the_export_signature_matches_the_export_columns() -> None:
+    from webapp.csv_safe import EXPORT_SIGNATURE
+    from webapp.services.exports import COLUMNS
+
+    assert EXPORT_SIGNATURE <= set(COLUMNS)

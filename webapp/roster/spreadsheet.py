@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from webapp.csv_safe import unneutralise
+from webapp.csv_safe import is_keyslip_export, unneutralise
 from webapp.roster.columns import Columns, norm_header
 from webapp.roster.context import FileSet, ReadContext, map_role
 from webapp.roster.decode import Table
@@ -343,8 +343,10 @@ class SpreadsheetReader:
             )
         school_constant = constants.get("school")
         link_index = cols.index.get("linked_student")
+        # Only Keyslip's own export neutralised cells; elsewhere a leading "'" is the data.
+        from_export = is_keyslip_export(table.header)
         for line, cells in table.rows():
-            if any(c.startswith("'") for c in cells):
+            if from_export and any(c.startswith("'") for c in cells):
                 # A Keyslip export neutralised formula cells with "'"; read them verbatim.
                 cells = [unneutralise(c) for c in cells]
             raw_id = cols.get(cells, id_field)
