@@ -177,11 +177,14 @@ def issue_links(
         set_committed_value(user, "invited_at", row["invited_at"])
     db.session.execute(_tokens.insert(), token_rows)
     hashes = [row["token_hash"] for row in token_rows]
-    by_hash = dict(
-        db.session.execute(
-            select(_tokens.c.token_hash, _tokens.c.id).where(_tokens.c.token_hash.in_(hashes))
-        ).all()
-    )
+    by_hash: dict[str, int] = {}
+    for start in range(0, len(hashes), 500):  # bounded IN lists for large groups
+        part = hashes[start : start + 500]
+        by_hash.update(
+            db.session.execute(
+                select(_tokens.c.token_hash, _tokens.c.id).where(_tokens.c.token_hash.in_(part))
+            ).all()
+        )
     ids = [by_hash[token_hash] for token_hash in hashes]
     audit.record_many(
         actor,
