@@ -105,6 +105,19 @@ def _envelope_sender(sender: str | tuple[str, str]) -> str:
     return _sender_parts(sender)[1]
 
 
+@lru_cache(maxsize=16)
+def _from_header(sender: str | tuple[str, str]) -> tuple[str, str]:
+    """The From header line and the domain for Message-IDs, worked out once per sender."""
+    name, address = _sender_parts(sender)
+    domain = address.rpartition("@")[2] or "keyslip.invalid"
+    return f"From: {formataddr((name, address), charset='utf-8')}", domain
+
+
+@lru_cache(maxsize=4)
+def _date_header(second: int) -> str:
+    return f"Date: {formatdate(second, usegmt=True)}"
+
+
 def _part(content_type: str, text: str) -> bytes:
     body = base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
     return (
@@ -126,16 +139,15 @@ def mime_bytes(message: EmailContent) -> bytes:
     message; this builds the same structure directly. Headers are encoded (RFC 2047), so no
     roster text can add a header: has_bad_headers() is checked first all the same.
     """
-    name, address = _sender_parts(message.sender)
-    domain = address.rpartition("@")[2] or "keyslip.invalid"
+    from_header, domain = _from_header(message.sender)
     # Base64 bodies can never contain "=_", so a fixed boundary is safe (and costs no
     # system call for randomness).
     boundary = "=_keyslip_alternative"
     headers = [
-        f"From: {formataddr((name, address), charset='utf-8')}",
+        from_header,
         f"To: {message.to}",
         f"Subject: {_subject(message.subject)}",
-        f"Date: {formatdate(usegmt=True)}",
+        _date_header(int(time.time())),
         f"Message-ID: {make_msgid(domain=domain)}",
         "MIME-Version: 1.0",
     ]

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from flask import current_app
 from flask_mail import Message
@@ -54,6 +55,10 @@ class Prepared:
 
 def clean_line(text: str | None, limit: int = 100) -> str:
     """Make roster text safe for one line: no control characters, CR/LF or bidi overrides."""
+    if text and text.isascii() and text.isprintable():
+        # The common case, without a Unicode look-up per character: printable ASCII holds
+        # no control character, and its only whitespace is the space.
+        return " ".join(text.split())[:limit].rstrip()
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in (text or ""))
     text = re.sub(r"\s+", " ", text).strip()
     return text[:limit].rstrip()
@@ -111,8 +116,9 @@ class EmailContent:
 
 
 # Mail merge: each (kind, school, role, route, test mode) renders its templates once with
-# these markers in place of the per-person values, which are then substituted (escaped for
-# HTML). Rendering Jinja for every one of thousands of messages costs more than sending.
+# these markers in place of the per-person values; the result is split at the markers, and
+# each message joins the pieces with its own values (escaped for HTML). Rendering Jinja for
+# every one of thousands of messages costs more than sending them.
 _MARKERS = {
     "given_name": "\x00given\x00",
     "display_name": "\x00display\x00",
@@ -121,13 +127,41 @@ _MARKERS = {
     "expires": "\x00expires\x00",
     "real_address": "\x00real\x00",
 }
+_FIELD_OF = {marker: field for field, marker in _MARKERS.items()}
+_MARKER_SPLIT = re.compile("(" + "|".join(map(re.escape, _MARKERS.values())) + ")")
 
 
-def _merge_templates(prepared: Prepared) -> tuple[str, str]:
+@dataclass(frozen=True)
+class _Merge:
+    """A rendered template split at its markers: static text at even positions."""
+
+    pieces: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rendered: str) -> _Merge:
+        pieces = _MARKER_SPLIT.split(rendered)
+        pieces[1::2] = [_FIELD_OF[marker] for marker in pieces[1::2]]
+        return cls(tuple(pieces))
+
+    def fill(self, values: dict[str, str]) -> str:
+        pieces = list(self.pieces)
+        pieces[1::2] = [values[field] for field in pieces[1::2]]
+        return "".join(pieces)
+
+
+@dataclass(frozen=True)
+class _Templates:
+    subject: str | None  # None in test mode: the subject names the real recipient
+    text: _Merge
+    html: _Merge
+
+
+def _merge_templates(prepared: Prepared) -> _Templates:
     test = prepared.real_address is not None
     key = (prepared.kind, prepared.school_name, prepared.role, prepared.route, test)
     cache = current_app.extensions.setdefault("keyslip_mail_merge", {})
-    if key not in cache:
+    templates = cache.get(key)
+    if templates is None:
         marked = Prepared(
             delivery_id=0,
             user_id=0,
@@ -153,38 +187,39 @@ def _merge_templates(prepared: Prepared) -> tuple[str, str]:
         name = EMAIL_TEMPLATES[prepared.kind]
         if len(cache) > 500:
             cache.clear()
-        cache[key] = (
-            env.get_template(f"email/{name}.txt").render(context),
-            env.get_template(f"email/{name}.html").render(context),
+        templates = cache[key] = _Templates(
+            subject=None if test else subject_for(prepared),
+            text=_Merge.of(env.get_template(f"email/{name}.txt").render(context)),
+            html=_Merge.of(env.get_template(f"email/{name}.html").render(context)),
         )
-    return cache[key]
+    return templates
 
 
-def _merge(template: str, values: dict[str, str], html: bool) -> str:
-    for field, marker in _MARKERS.items():
-        if marker in template:
-            value = values[field]
-            template = template.replace(marker, str(escape(value)) if html else value)
-    return template
+@lru_cache(maxsize=64)
+def _expires(expires_at: datetime) -> str:
+    # A batch's credentials mostly share one expiry: format each distinct one once.
+    return expires_at.strftime("%d %B %Y, %H:%M UTC")
 
 
 def email_message(prepared: Prepared) -> EmailContent:
     """Render the email (plain text and HTML) for one delivery."""
-    text, html = _merge_templates(prepared)
+    templates = _merge_templates(prepared)
     values = {
         "given_name": clean_line(prepared.given_name, 60) or "there",
         "display_name": clean_line(prepared.display_name, 120),
         "username": prepared.username,
         "secret": prepared.secret,
-        "expires": prepared.expires_at.strftime("%d %B %Y, %H:%M UTC"),
+        "expires": _expires(prepared.expires_at),
         "real_address": prepared.real_address or "",
     }
+    text = templates.text.fill(values)
+    html = templates.html.fill({field: str(escape(value)) for field, value in values.items()})
     return EmailContent(
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
         to=prepared.to,
-        subject=subject_for(prepared),
-        text=_merge(text, values, html=False),
-        html=_merge(html, values, html=True),
+        subject=templates.subject or subject_for(prepared),
+        text=text,
+        html=html,
     )
 
 

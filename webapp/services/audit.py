@@ -10,6 +10,7 @@ from typing import Any
 from webapp.extensions import db
 from webapp.models import AuditEvent, User, utcnow
 
+_INSERT = AuditEvent.__table__.insert()
 # Detail keys that would smell of a secret; details carrying them are refused outright.
 _SECRET_WORDS = ("password", "token", "secret")
 _SECRET_KEYS = frozenset({"code", "parent_code", "pin", "url", "reset_url", "link_url"})
@@ -48,24 +49,38 @@ def record_many(
         return 0
     origin = current_origin.get()
     actor_id, actor_label = _actor_fields(actor)
-    now = utcnow()
+    common = {
+        "created_at": utcnow(),
+        "actor_id": actor_id,
+        "actor_label": actor_label,
+        "action": action,
+        "ip": origin.ip,
+        "request_id": origin.request_id,
+    }
+    # Bulk events mostly share one set of detail keys and one kind of target: check each
+    # distinct key set, and name each target class, once.
+    checked: set[tuple[str, ...]] = set()
+    type_names: dict[type, str] = {}
     rows = []
     for target, details in events:
-        _check_keys(details)
+        keys = tuple(details)
+        if keys not in checked:
+            _check_keys(details)
+            checked.add(keys)
+        if target is None:
+            target_type = None
+        else:
+            cls = type(target)
+            target_type = type_names.get(cls) or type_names.setdefault(cls, cls.__name__.lower())
         rows.append(
             {
-                "created_at": now,
-                "actor_id": actor_id,
-                "actor_label": actor_label,
-                "action": action,
-                "target_type": type(target).__name__.lower() if target is not None else None,
+                **common,
+                "target_type": target_type,
                 "target_id": getattr(target, "id", None),
                 "details": details,
-                "ip": origin.ip,
-                "request_id": origin.request_id,
             }
         )
-    db.session.execute(AuditEvent.__table__.insert(), rows)
+    db.session.execute(_INSERT, rows)
     return len(rows)
 
 
