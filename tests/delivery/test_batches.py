@@ -510,3 +510,29 @@ def test_notify_new_accounts_sends_nothing_by_default(app):
         kid = make_user(Role.STUDENT, school=school, password=None, email="k@f.example")
         assert batches.notify_new_accounts([kid.id], admin) == []
         assert pending() == []
+
+
+def test_notify_new_accounts_follows_one_schools_own_setting(app):
+    with app.app_context():
+        north, south = make_school("North"), make_school("South")
+        admin = make_user(Role.ADMIN, district_wide=True)
+        kid = make_user(Role.STUDENT, school=north, password=None, email="n@f.example")
+        other = make_user(Role.STUDENT, school=south, password=None, email="s@f.example")
+        settings.set("notify_new_students", True, north, admin)
+        db.session.commit()
+        with mail.record_messages() as outbox:
+            batches.notify_new_accounts([kid.id, other.id], admin)
+            db.session.commit()
+        assert [m.recipients for m in outbox] == [["n@f.example"]]
+
+
+@pytest.mark.settings(NOTIFY_NEW_STUDENTS=True)
+def test_notify_new_accounts_refuses_people_outside_the_admins_scope(app):
+    with app.app_context():
+        north, south = make_school("North"), make_school("South")
+        admin = make_user(Role.ADMIN, school=north)
+        stranger = make_user(Role.STUDENT, school=south, password=None, email="s@f.example")
+        db.session.commit()
+        with pytest.raises(NotAllowed), mail.record_messages() as outbox:
+            batches.notify_new_accounts([stranger.id], admin)
+        assert outbox == []

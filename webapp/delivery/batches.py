@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.extensions import db
 from webapp.jobs import enqueue
-from webapp.models import CredentialBatch, Delivery, ParentCode, Role, User, utcnow
+from webapp.models import CredentialBatch, Delivery, ParentCode, Role, User, user_schools, utcnow
 from webapp.services import audit, scope, settings
 from webapp.services.errors import NotAllowed, PolicyError
 
@@ -410,6 +410,31 @@ def batch_progress(batch: CredentialBatch) -> dict[str, Any]:
     }
 
 
+def notifies_new_accounts() -> bool:
+    """Return whether any school tells new students or parents (off by default)."""
+    return settings.on_anywhere("notify_new_students") or settings.on_anywhere("notify_new_parents")
+
+
+def _never_invited(ids: Sequence[int], chunk: int = 5000) -> list[tuple[int, Role, int | None]]:
+    """Return (id, role, first school id) of the active, never invited, never activated ids."""
+    first_school = (
+        select(func.min(user_schools.c.school_id))
+        .where(user_schools.c.user_id == User.id)
+        .scalar_subquery()
+    )
+    rows: list[tuple[int, Role, int | None]] = []
+    for start in range(0, len(ids), chunk):
+        rows += db.session.execute(
+            select(User.id, User.role, first_school).where(
+                User.id.in_(ids[start : start + chunk]),
+                User.deactivated_at.is_(None),
+                User.invited_at.is_(None),
+                User.activated_at.is_(None),
+            )
+        ).tuples()
+    return rows
+
+
 def notify_new_accounts(user_ids: Sequence[int], actor: User) -> list[CredentialBatch]:
     """Send set-password links to accounts an import just created, as settings ask.
 
@@ -418,18 +443,21 @@ def notify_new_accounts(user_ids: Sequence[int], actor: User) -> list[Credential
     turned on notify_new_students / notify_new_parents are included. Calling again with the
     same ids returns the same batches.
     """
-    users = scope.require_users(actor, user_ids)
-    cache: dict = {}
+    if not notifies_new_accounts():
+        return []
+    ids = scope.require_user_ids(actor, user_ids)
+    cache: dict[int | None, dict[str, Any]] = {}
     groups: dict[str, list[int]] = defaultdict(list)
-    for user in users:
-        if user.deactivated_at or user.invited_at or user.activated_at:
-            continue
-        cfg = settings.for_user(user, cache)
-        wanted = (user.role == Role.STUDENT and cfg["notify_new_students"]) or (
-            user.role == Role.PARENT and cfg["notify_new_parents"]
+    for user_id, role, school_id in _never_invited(ids):
+        # Settings follow the person's first school, as settings.for_user() picks it.
+        if school_id not in cache:
+            cache[school_id] = settings.snapshot(school_id)
+        cfg = cache[school_id]
+        wanted = (role == Role.STUDENT and cfg["notify_new_students"]) or (
+            role == Role.PARENT and cfg["notify_new_parents"]
         )
         if wanted:
-            groups[cfg["notify_channel"]].append(user.id)
+            groups[cfg["notify_channel"]].append(user_id)
     batches = []
     for channel, ids in sorted(groups.items()):
         digest = hashlib.sha256(f"{channel}:{sorted(ids)}".encode()).hexdigest()[:40]

@@ -491,6 +491,10 @@ def notify_created_accounts(run_id: int) -> int:
     if run is None or run.status != APPLIED or run.requested_by_id is None:
         return 0
     actor = db.session.get(User, run.requested_by_id)
+    from webapp.delivery.batches import notifies_new_accounts
+
+    if not notifies_new_accounts():
+        return 0  # the default: nobody is told until an admin sends
     ids = created_user_ids(run)
     if actor is None or not ids:
         return 0

@@ -74,6 +74,26 @@ def require_users(actor: User, user_ids: Iterable[int]) -> list[User]:
     return [by_id[user_id] for user_id in wanted]
 
 
+def require_user_ids(actor: User, user_ids: Iterable[int], chunk: int = 5000) -> list[int]:
+    """Check ids without loading the users; refuse them all if any is outside the scope.
+
+    For jobs over thousands of accounts (an import's new people), where ORM objects would
+    cost more than the work. Returns the ids sorted.
+    """
+    wanted = sorted(set(user_ids))
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start : start + chunk]
+        found = set(
+            db.session.scalars(
+                visible_users(actor).with_only_columns(User.id).where(User.id.in_(part))
+            )
+        )
+        if len(found) != len(part):
+            missing = sorted(set(part) - found)
+            raise NotAllowed("user outside scope", "user", missing[0])
+    return wanted
+
+
 def require_user(actor: User, user_id: int) -> User:
     return require_users(actor, [user_id])[0]
 

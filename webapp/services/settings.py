@@ -127,6 +127,15 @@ def snapshot(school: School | int | None = None) -> dict[str, Any]:
     return values
 
 
+def on_anywhere(key: str) -> bool:
+    """Return True if any school, the district or the config default turns a yes/no key on."""
+    spec = _spec(key)
+    if current_app.config[spec.config_key]:
+        return True
+    values = db.session.scalars(select(Setting.value).where(Setting.key == key))
+    return any(value is True for value in values)
+
+
 def for_user(user: User, cache: dict[int | None, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Return the settings of the user's first school (by id), or the district's.
 
