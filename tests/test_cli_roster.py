@@ -149,3 +149,22 @@ def test_an_identical_file_is_skipped_unless_the_database_moved(app, school, tmp
     # Someone was switched off since: the same file now has work to do (reactivation).
     result = invoke(app, str(path), "--school", str(school), "--json")
     assert result.exit_code == 0 and json.loads(result.output)["counts"]["reactivate"] == 1
+
+
+def test_an_identical_file_is_planned_again_after_an_edit_that_changes_no_count(
+    app, school, tmp_path
+):
+    path = tmp_path / "people.csv"
+    path.write_text(PEOPLE)
+    assert invoke(app, str(path), "--school", str(school)).exit_code == 0
+    with app.app_context():
+        person = db.session.scalar(select(User).where(User.sourced_id == "1"))
+        original = person.given_name
+        person.given_name = "Renamed in Keyslip"
+        db.session.commit()
+    # Same bytes, same counts, but a value the file controls moved: the file wins again.
+    result = invoke(app, str(path), "--school", str(school), "--json")
+    assert result.exit_code == 0 and json.loads(result.output)["counts"]["updated"] == 1
+    with app.app_context():
+        person = db.session.scalar(select(User).where(User.sourced_id == "1"))
+        assert person.given_name == original
