@@ -168,3 +168,28 @@ def test_an_identical_file_is_planned_again_after_an_edit_that_changes_no_count(
     with app.app_context():
         person = db.session.scalar(select(User).where(User.sourced_id == "1"))
         assert person.given_name == original
+
+
+DATED = "ID,First Name,Last Name,Role,Leaving Date\n1,Ada,Lovelace,student,03/04/2001\n"
+
+
+def test_ambiguous_dates_exit_non_zero_and_print_the_question(app, school, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(DATED + "2,Alan,Turing,student,\n")
+    result = invoke(app, str(path), "--school", str(school))
+    assert result.exit_code == 1
+    assert "line 2, column Leaving Date: Dates in column 'Leaving Date' could be" in result.output
+    assert "--date-order dmy (03/04/2001 = 3 April 2001)" in result.output
+    assert "--date-order mdy (03/04/2001 = 4 March 2001)" in result.output
+    assert people(app) == 0
+
+
+def test_date_order_answers_the_question(app, school, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(DATED + "2,Alan,Turing,student,\n")
+    result = invoke(app, str(path), "--school", str(school), "--date-order", "dmy", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["counts"]["errors"] == 0 and report["applied"] is True
+    assert [q["order"] for q in report["date_questions"]] == ["DMY"]
+    assert people(app) == 1  # Ada left in 2001, so only Alan was created

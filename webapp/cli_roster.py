@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Role, User
-from webapp.roster import FORMATS
+from webapp.roster import FORMATS, DateQuestion
 from webapp.roster.apply import MODES, ImportPlan
 from webapp.roster.detect import detect_format
 from webapp.roster.upload import unpack_upload
@@ -71,6 +71,16 @@ def summary(run_id: int, plan: ImportPlan, applied: bool) -> dict[str, Any]:
             {"school_id": school_id, "leaving": leaving, "total": total}
             for school_id, (leaving, total) in sorted(plan.leaving_share.items())
         ],
+        "date_questions": [
+            {
+                "file": q.file,
+                "line": q.line,
+                "column": q.column,
+                "example": q.example,
+                "order": q.order,
+            }
+            for q in plan.roster.date_questions
+        ],
         "problems": [
             {
                 "severity": p.severity,
@@ -110,6 +120,15 @@ def echo_summary(report: dict[str, Any]) -> None:
         click.echo(f"  ... {len(report['problems']) - 50} more problems (use --json).")
 
 
+def date_order_hint(question: DateQuestion) -> str:
+    """Say how to answer a day/month question from the command line."""
+    ways = " or ".join(
+        f"--date-order {order.lower()} ({question.example} = {shown})"
+        for order, _, shown in roster_imports.date_readings(question)
+    )
+    return f"Dates in column '{question.column}' could be read either way: run again with {ways}."
+
+
 @roster_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto")
@@ -123,6 +142,11 @@ def echo_summary(report: dict[str, Any]) -> None:
 @click.option("--as", "as_user", help="Admin username to act as.")
 @click.option("--source", help="Id namespace (default: ROSTER_SOURCE, or csv:<school>).")
 @click.option("--username-template", default="{first}.{last}", show_default=True)
+@click.option(
+    "--date-order",
+    type=click.Choice(("dmy", "mdy"), case_sensitive=False),
+    help="How to read dates that fit both orders, such as 03/04/2025: day or month first.",
+)
 @click.option("--dry-run", is_flag=True, help="Preview only; the run can be applied later.")
 @click.option("--yes", is_flag=True, help="Confirm deactivations above the safety limit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -135,6 +159,7 @@ def roster_import(
     as_user: str | None,
     source: str | None,
     username_template: str,
+    date_order: str | None,
     dry_run: bool,
     yes: bool,
     as_json: bool,
@@ -149,6 +174,7 @@ def roster_import(
         school_id=school_id,
         username_template=username_template,
         source=source,
+        date_order=date_order.upper() if date_order else None,
     )
     try:
         run = roster_imports.start_import(name, data, request, actor=actor, origin="cli")
@@ -186,6 +212,9 @@ def roster_import(
         if code == EXIT_NEEDS_CONFIRMATION:
             click.echo("Nothing applied: confirm the deactivations with --yes.")
         elif code == EXIT_ERRORS:
+            for question in plan.roster.date_questions:
+                if question.order is None:
+                    click.echo(date_order_hint(question))
             click.echo("Nothing applied: fix the errors and run again.")
         elif applied:
             click.echo(f"Applied (import run {run.id}).")

@@ -322,3 +322,41 @@ def test_history_lists_runs_with_who_and_status(app, client, world):
     assert "admin.a" in page and "applied" in page and "Alpha School" in page
     partial = client.get("/admin/imports?page=1", headers={"HX-Request": "true"})
     assert "<html" not in partial.get_data(as_text=True)
+
+
+def test_ambiguous_dates_are_asked_in_the_preview_and_the_answer_previews_again(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    dated = "Pupil ID,Forename,Surname,Leaving Date\n1,Ada,Lovelace,03/04/2001\n2,Alan,Turing,\n"
+    run_id = mapped_run(client, world.school_a, dated)
+    page = client.get(f"/admin/imports/{run_id}").get_data(as_text=True)
+    form = re.search(
+        r'<form method="post" action="/admin/imports/\d+/date-order">.*?</form>', page, re.S
+    )
+    assert form, page
+    question = form.group(0)
+    assert 'name="csrf_token"' in question
+    assert (
+        "<fieldset>" in question and "<legend>How is <code>03/04/2001</code> written?" in question
+    )
+    for order, reading in (("dmy", "3 April 2001"), ("mdy", "4 March 2001")):
+        assert f'id="date-order-{order}" name="date_order" value="{order.upper()}"' in question
+        assert f'<label for="date-order-{order}">' in question and reading in question
+    assert "Apply this import" not in page and '<dd data-count="errors">1</dd>' in page
+
+    unanswered = client.post_form(
+        f"/admin/imports/{run_id}/date-order", {}, token_from=f"/admin/imports/{run_id}"
+    )
+    assert unanswered.status_code == 422
+    assert "Choose day/month or month/day." in unanswered.get_data(as_text=True)
+    response = client.post_form(
+        f"/admin/imports/{run_id}/date-order",
+        {"date_order": "DMY"},
+        token_from=f"/admin/imports/{run_id}",
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"].endswith(f"/admin/imports/{run_id}")
+    page = client.get(f"/admin/imports/{run_id}").get_data(as_text=True)
+    assert "could be day/month or month/day" not in page
+    assert '<dd data-count="errors">0</dd>' in page and "Apply this import" in page
+    assert 'value="DMY" required checked' in page  # the answer shows, and can be changed

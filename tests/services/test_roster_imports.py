@@ -9,7 +9,7 @@ from tests.factories import make_school, make_user
 from webapp.extensions import db, mail
 from webapp.models import CredentialBatch, ImportRun, Role, User
 from webapp.services import roster_imports, uploads
-from webapp.services.errors import NotAllowed
+from webapp.services.errors import NotAllowed, PolicyError
 
 SHEET = (
     "ID,First Name,Last Name,Role,Child ID\n"
@@ -127,3 +127,79 @@ def test_a_file_cannot_update_someone_at_another_school(app, ids):
         run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
         plan = roster_imports.build_plan(run, actor=actor)
         assert any("outside yours" in p.message for p in plan.errors)
+
+
+# Leaving dates whose day/month order only the admin can tell ---------------------------------
+
+DATED = (
+    "ID,First Name,Last Name,Role,Leaving Date\n"
+    "1,Ada,Lovelace,student,03/04/2001\n2,Alan,Turing,student,\n"
+)
+
+
+def dated_run(ids, date_order: str | None = None, data: str = DATED) -> ImportRun:
+    actor = db.session.get(User, ids["admin_a"])
+    request = roster_imports.ImportRequest(school_id=ids["a"], date_order=date_order)
+    run = roster_imports.start_import("sheet.csv", data.encode(), request, actor=actor)
+    run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+    return run
+
+
+def test_ambiguous_dates_block_applying_until_the_order_is_chosen(app, ids):
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        run = dated_run(ids)
+        view = roster_imports.preview(run, actor=actor)
+        assert view.date_question.order is None and view.plan.errors
+        assert [(o, shown) for o, _, shown in view.date_choices] == [
+            ("DMY", "3 April 2001"),
+            ("MDY", "4 March 2001"),
+        ]
+        with pytest.raises(PolicyError):
+            roster_imports.request_apply(run, actor=actor, confirm=False)
+        roster_imports.choose_date_order(run, "MDY", actor=actor)
+        assert roster_imports.preview(run, actor=actor).plan.errors == []
+        roster_imports.request_apply(run, actor=actor, confirm=False)
+        run_id = run.id
+        db.session.commit()  # the inline backend applies, re-reading the stored order
+    with app.app_context():
+        run = db.session.get(ImportRun, run_id)
+        assert run.status == "applied" and run.options["date_order"] == "MDY"
+        # Ada left in 2001, so she was never created.
+        assert db.session.scalars(select(User.sourced_id).where(User.role == "student")).all() == [
+            "2"
+        ]
+
+
+def test_the_upload_request_carries_the_date_order(app, ids):
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        run = dated_run(ids, date_order="DMY")
+        view = roster_imports.preview(run, actor=actor)
+        assert view.plan.errors == [] and view.date_question.order == "DMY"
+
+
+def test_an_unknown_date_order_is_refused(app, ids):
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        with pytest.raises(PolicyError):
+            dated_run(ids, date_order="YMD")
+        run = dated_run(ids)
+        with pytest.raises(PolicyError):
+            roster_imports.choose_date_order(run, "ymd", actor=actor)
+
+
+def test_an_unchanged_file_is_not_skipped_once_a_leaving_date_in_it_has_come(app, ids):
+    future = DATED.replace("03/04/2001", "2999-07-31")
+    with app.app_context():
+        queued_run(ids, future)
+        db.session.commit()
+    with app.app_context():
+        first = db.session.scalar(select(ImportRun))
+        assert first.status == "applied" and first.counts["next_leave_date"] == "2999-07-31"
+        again = dated_run(ids, data=future)
+        assert roster_imports.unchanged_since_last_apply(again)
+        # The same file, read on or after Ada's leaving date, would deactivate her.
+        first.counts = {**first.counts, "next_leave_date": "2001-01-01"}
+        db.session.flush()
+        assert not roster_imports.unchanged_since_last_apply(again)

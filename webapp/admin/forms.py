@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from webapp.roster import FORMATS
 
@@ -40,6 +40,15 @@ class ImportUploadForm(FlaskForm):
     )
     complete = BooleanField("This file is the complete roster (spreadsheets)")
     school_id = SelectField("School", coerce=lambda v: int(v) if v else None, default=None)
+    date_order = SelectField(
+        "Dates such as 03/04/2025 are written",
+        choices=[
+            SelectChoice("", "Ask me if the file does not make it clear"),
+            SelectChoice("DMY", "Day first (3 April 2025)"),
+            SelectChoice("MDY", "Month first (March 4, 2025)"),
+        ],
+        default="",
+    )
     username_template = StringField(
         "Username pattern",
         default="{first}.{last}",
@@ -49,6 +58,14 @@ class ImportUploadForm(FlaskForm):
 
 class ApplyForm(FlaskForm):
     confirm_deactivation = BooleanField("I confirm these people should be deactivated")
+
+
+class DateOrderForm(FlaskForm):
+    date_order = RadioField(
+        "How are the dates written?",
+        choices=[SelectChoice("DMY", "Day first"), SelectChoice("MDY", "Month first")],
+        validators=[InputRequired("Choose day/month or month/day.")],
+    )
 
 
 class CsrfOnlyForm(FlaskForm):

@@ -8,7 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.fields.choices import SelectChoice
 
 from webapp.admin import bp
-from webapp.admin.forms import ApplyForm, CsrfOnlyForm, ImportUploadForm
+from webapp.admin.forms import ApplyForm, CsrfOnlyForm, DateOrderForm, ImportUploadForm
 from webapp.extensions import db
 from webapp.models import Role
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
@@ -34,6 +34,7 @@ FIELD_LABELS = {
     "status": "Status (active / left)",
     "enabled": "Login enabled",
     "linked_student": "Linked student's ID (parent rows)",
+    "leave_date": "Leaving date (on or after it, the person is deactivated)",
 }
 MAPPED_FIELDS = [f for f in SHEET_FIELDS if f in FIELD_LABELS]
 
@@ -95,6 +96,7 @@ def imports_create() -> Response:
         complete=True if form.complete.data else None,
         school_id=form.school_id.data,
         username_template=form.username_template.data.strip(),
+        date_order=form.date_order.data or None,
     )
     try:
         run = roster_imports.start_import(
@@ -222,6 +224,32 @@ def imports_apply(run_id: int) -> Response:
             run=run,
             view=view,
             form=form,
+            problems=exc.problems,
+            status=422,
+        )
+    db.session.commit()
+    return redirect(url_for("admin.imports_show", run_id=run.id))
+
+
+@bp.post("/imports/<int:run_id>/date-order")
+@role_required(Role.ADMIN)
+def imports_date_order(run_id: int) -> Response:
+    run = roster_imports.require_run(current_user, run_id)
+    form = DateOrderForm()
+    try:
+        if not form.validate_on_submit():
+            raise PolicyError(form.date_order.errors or ["Choose day/month or month/day."])
+        roster_imports.choose_date_order(run, form.date_order.data, actor=current_user)
+    except (PolicyError, uploads.UploadMissing) as exc:
+        db.session.rollback()
+        if isinstance(exc, uploads.UploadMissing) or not _previewable(run):
+            return redirect(url_for("admin.imports_show", run_id=run.id))
+        view = roster_imports.preview(run, actor=current_user)
+        return render(
+            "admin/imports/preview.html",
+            run=run,
+            view=view,
+            form=ApplyForm(),
             problems=exc.problems,
             status=422,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import date
 
 from webapp.roster.bulk import paused_gc
 from webapp.roster.context import FileSet, ReadContext
@@ -17,6 +18,8 @@ from webapp.roster.detect import detect_format, read_headers
 from webapp.roster.records import (
     FORMATS,
     ClassRecord,
+    DateOrder,
+    DateQuestion,
     EnrollmentRecord,
     GuardianRecord,
     PersonRecord,
@@ -28,7 +31,9 @@ from webapp.roster.upload import unpack_upload
 
 __all__ = [
     "FORMATS",
+    "DATE_ORDERS",
     "ClassRecord",
+    "DateQuestion",
     "EnrollmentRecord",
     "GuardianRecord",
     "PersonRecord",
@@ -43,6 +48,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+DATE_ORDERS: tuple[DateOrder, ...] = ("DMY", "MDY")
 
 
 def guess_mapping(headers: list[str]) -> dict[str, str]:
@@ -86,14 +93,27 @@ def read_roster(
     mapping: Mapping[str, str] | None = None,
     default_region: str = "US",
     complete: bool | None = None,
+    date_order: str | None = None,
+    today: date | None = None,
 ) -> Roster:
     """Read named CSV files (name -> bytes) in any supported format into a Roster.
 
     format is "auto" or a key of FORMATS; mapping ({keyslip_field: header}) is
-    for the "csv" format; complete overrides whether absentees may be deactivated.
+    for the "csv" format; complete overrides whether absentees may be deactivated;
+    date_order ("DMY" or "MDY") answers a date column that could be read either
+    way; today (default: the server's date) is what leaving dates are compared with.
     """
-    ctx = ReadContext(default_region)
+    order = date_order.upper() if date_order else None
+    ctx = ReadContext(
+        default_region,
+        date_order=order if order in DATE_ORDERS else None,  # type: ignore[arg-type]
+        today=today,
+    )
     fileset = FileSet(files)
+    if order is not None and order not in DATE_ORDERS:
+        roster = Roster(format=format)
+        ctx.log.error("upload", None, None, f"Unknown date order '{date_order}'; use DMY or MDY.")
+        return finish(roster, ctx.log, ctx.encodings)
     if format != "auto" and format not in FORMATS:
         roster = Roster(format=format)
         ctx.log.error(
@@ -144,6 +164,8 @@ def read_upload(
     mapping: Mapping[str, str] | None = None,
     default_region: str = "US",
     complete: bool | None = None,
+    date_order: str | None = None,
+    today: date | None = None,
 ) -> Roster:
     """Read one uploaded .zip bundle or .csv file into a Roster."""
     files, problems = unpack_upload(name, data)
@@ -151,7 +173,13 @@ def read_upload(
         roster = Roster(format="csv" if format == "auto" else format, problems=list(problems))
         return roster
     roster = read_roster(
-        files, format=format, mapping=mapping, default_region=default_region, complete=complete
+        files,
+        format=format,
+        mapping=mapping,
+        default_region=default_region,
+        complete=complete,
+        date_order=date_order,
+        today=today,
     )
     roster.problems[:0] = problems
     return roster

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping
+from datetime import date
 from functools import lru_cache
 
 from webapp.roster.decode import Table, read_table
@@ -19,7 +20,7 @@ from webapp.roster.normalise import (
     upn_is_valid,
 )
 from webapp.roster.problems import ProblemLog
-from webapp.roster.records import ROLES, Role
+from webapp.roster.records import ROLES, DateOrder, Role
 
 # Source role words -> Keyslip role. OneRoster 1.1 and 1.2, SDS v2.1 and
 # spreadsheet words share one table; compare after norm_role().
@@ -97,13 +98,25 @@ class FileSet:
 
 
 class ReadContext:
-    """What every reader needs: the problem log, region, and field checks."""
+    """What every reader needs: the problem log, region, date order, and field checks.
 
-    __slots__ = ("log", "region", "encodings", "_interned", "_phones")
+    date_order is the user's answer for date columns whose day/month order the
+    values cannot tell; today is the date leaving dates are compared with.
+    """
 
-    def __init__(self, region: str = "US") -> None:
+    __slots__ = ("log", "region", "date_order", "today", "encodings", "_interned", "_phones")
+
+    def __init__(
+        self,
+        region: str = "US",
+        *,
+        date_order: DateOrder | None = None,
+        today: date | None = None,
+    ) -> None:
         self.log = ProblemLog()
         self.region = region
+        self.date_order = date_order
+        self.today = today or date.today()
         self.encodings: dict[str, str] = {}
         self._interned: dict[tuple[str, ...], tuple[str, ...]] = {}
         # Per import, not per process: parents' numbers repeat across siblings,

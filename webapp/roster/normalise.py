@@ -259,6 +259,23 @@ def _safe_date(y: int, m: int, d: int) -> date | None:
         return None
 
 
+def date_hint(raw: str) -> Literal["DMY", "MDY", "either"] | None:
+    """Tell the order one local date must be read in: DMY, MDY, 'either', or None.
+
+    None is for ISO dates and non-dates; dotted dates are always day-first;
+    'either' is a slash or dash date with both numbers <= 12 (3/4/2020).
+    """
+    match = _LOCAL_DATE.fullmatch(raw.strip())
+    if not match:
+        return None
+    first, sep, second, _ = match.groups()
+    if sep == "." or int(first) > 12:
+        return "DMY"
+    if int(second) > 12:
+        return "MDY"
+    return "either"
+
+
 def date_order(values: list[str]) -> Literal["iso", "DMY", "MDY", "ambiguous", "mixed"]:
     """Tell how a column's slash dates must be read, or 'ambiguous' if the user must say.
 
@@ -266,27 +283,14 @@ def date_order(values: list[str]) -> Literal["iso", "DMY", "MDY", "ambiguous", "
     be 3 April or 4 March; 'mixed' means some rows are clearly day-first and
     others clearly month-first.
     """
-    day_first = month_first = slash = False
-    for raw in values:
-        match = _LOCAL_DATE.fullmatch(raw.strip())
-        if not match:
-            continue
-        first, sep, second, _ = match.groups()
-        if sep == ".":
-            day_first = True
-            continue
-        slash = True
-        if int(first) > 12:
-            day_first = True
-        elif int(second) > 12:
-            month_first = True
-    if day_first and month_first:
+    hints = {date_hint(raw) for raw in values}
+    if "DMY" in hints and "MDY" in hints:
         return "mixed"
-    if day_first:
+    if "DMY" in hints:
         return "DMY"
-    if month_first:
+    if "MDY" in hints:
         return "MDY"
-    return "ambiguous" if slash else "iso"
+    return "ambiguous" if "either" in hints else "iso"
 
 
 # UK Unique Pupil Number ------------------------------------------------------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 Severity = Literal["error", "warning"]
 Role = Literal["student", "teacher", "staff", "parent", "admin"]
 Status = Literal["active", "tobedeleted"]
 Mode = Literal["bulk", "delta", "absent"]
+DateOrder = Literal["DMY", "MDY"]
 
 ROLES: tuple[str, ...] = ("student", "teacher", "staff", "parent", "admin")
 FORMATS: tuple[str, ...] = ("oneroster-1.1", "oneroster-1.2", "clever", "sds-2.1", "sds-uk", "csv")
@@ -106,6 +108,21 @@ class GuardianRecord:
     line: int | None
 
 
+@dataclass(slots=True, frozen=True)
+class DateQuestion:
+    """A date column whose day/month order only the person importing can tell.
+
+    order is the answer the import was given, or None while it is still open (the
+    open question is also an error Problem, so it blocks applying).
+    """
+
+    file: str
+    line: int | None
+    column: str
+    example: str
+    order: DateOrder | None = None
+
+
 @dataclass(slots=True)
 class Roster:
     """Everything one upload says, normalised, plus what was wrong with it.
@@ -125,6 +142,10 @@ class Roster:
     problems: list[Problem] = field(default_factory=list)
     encoding_used: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    date_questions: list[DateQuestion] = field(default_factory=list)
+    # The earliest leaving date still to come: re-reading the same file on or after it
+    # deactivates someone, so an unchanged file is not "nothing to do" from that day.
+    next_leave_date: date | None = None
 
     @property
     def errors(self) -> list[Problem]:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import date
 
 from webapp.csv_safe import is_keyslip_export, unneutralise
 from webapp.roster.columns import Columns, norm_header
 from webapp.roster.context import FileSet, ReadContext, map_role
 from webapp.roster.decode import Table
-from webapp.roster.normalise import identity_key
+from webapp.roster.normalise import date_hint, date_order, identity_key, parse_date
 from webapp.roster.people import PeopleCollector
 from webapp.roster.records import (
+    DateOrder,
+    DateQuestion,
     GuardianRecord,
     PersonRecord,
     Role,
@@ -104,6 +108,16 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "status": ("Status", "Account status"),
     "enabled": ("Enabled", "Active", "Login enabled"),
     "linked_student": ("Child ID", "Child", "Linked student", "Linked student ID"),
+    # Only the leaving date: Keyslip keeps no birth dates (data minimisation).
+    "leave_date": (
+        "Leaving Date",
+        "Date of Leaving",
+        "Leave Date",
+        "Exit Date",
+        "End Date",
+        "Withdrawal Date",
+        "Date Left",
+    ),
 }
 FIELDS = tuple(ALIASES)
 LINK_ALIASES: dict[str, tuple[str, ...]] = {
@@ -345,6 +359,9 @@ class SpreadsheetReader:
         link_index = cols.index.get("linked_student")
         # Only Keyslip's own export neutralised cells; elsewhere a leading "'" is the data.
         from_export = is_keyslip_export(table.header)
+        # (index in self.people, line, raw value): read once the whole column is seen,
+        # because only the whole column tells day/month order.
+        dated: list[tuple[int, int, str]] = []
         for line, cells in table.rows():
             if from_export and any(c.startswith("'") for c in cells):
                 # A Keyslip export neutralised formula cells with "'"; read them verbatim.
@@ -433,6 +450,89 @@ class SpreadsheetReader:
                     or None,
                 ),
                 core,
+            )
+            leave_date = cols.get(cells, "leave_date")
+            if leave_date:
+                dated.append((len(self.people.people) - 1, line, leave_date))
+        if dated:
+            self._leave_dates(file, cols.name("leave_date"), dated)
+
+    def _leave_dates(self, file: str, column: str, dated: list[tuple[int, int, str]]) -> None:
+        """Read the leaving dates; people whose date has come are marked as leaving."""
+        order = date_order([raw for _, _, raw in dated])
+        if order == "mixed":
+            day_first = next((line, raw) for _, line, raw in dated if date_hint(raw) == "DMY")
+            month_first = next((line, raw) for _, line, raw in dated if date_hint(raw) == "MDY")
+            line, raw = max(day_first, month_first)
+            other_line, other = min(day_first, month_first)
+            self.log.error(
+                file,
+                line,
+                column,
+                f"'{raw}' can only be read {'day' if date_hint(raw) == 'DMY' else 'month'} "
+                f"first, but '{other}' on line {other_line} only "
+                f"{'day' if date_hint(other) == 'DMY' else 'month'} first. Write every date "
+                f"in column '{column}' the same way (2025-07-31 is safest) and upload again.",
+                kind="mixed-dates",
+            )
+            return
+        reading: DateOrder | None = None
+        if order in ("DMY", "MDY"):
+            reading = order  # type: ignore[assignment]
+        elif order == "ambiguous":
+            line, example = next(
+                (line, raw) for _, line, raw in dated if date_hint(raw) == "either"
+            )
+            self.roster.date_questions.append(
+                DateQuestion(file, line, column, example, self.ctx.date_order)
+            )
+            if self.ctx.date_order is None:
+                self.log.error(
+                    file,
+                    line,
+                    column,
+                    f"Dates in column '{column}' could be day/month or month/day (for "
+                    f"example {example}). Choose the date order and preview again.",
+                    kind="date-order",
+                )
+            reading = self.ctx.date_order
+        today = self.ctx.today
+        people = self.people.people
+        leaving = 0
+        upcoming: list[date] = []
+        for index, line, raw in dated:
+            # Unanswered, the order is unknown: still check every value is a date at all.
+            when = parse_date(raw, reading or "DMY")
+            if when is None:
+                self.log.warning(
+                    file,
+                    line,
+                    column,
+                    f"'{raw[:40]}' is not a date Keyslip can read (write it as 2025-07-31 or "
+                    "31.07.2025); the leaving date was ignored and the person kept.",
+                    kind="bad-date",
+                )
+            elif reading is None and order == "ambiguous":
+                continue
+            elif when <= today:
+                if people[index].status != "tobedeleted":
+                    people[index] = replace(people[index], status="tobedeleted")
+                leaving += 1
+            else:
+                upcoming.append(when)
+        if leaving:
+            self.log.note(
+                f"{file}: {leaving} {'person has' if leaving == 1 else 'people have'} a leaving "
+                f"date on or before {today.isoformat()}, so they are treated as leaving: "
+                "deactivated if they are in Keyslip, not created if they are not."
+            )
+        if upcoming:
+            first = min(upcoming)
+            self.roster.next_leave_date = first
+            self.log.note(
+                f"{file}: {len(upcoming)} {'person has' if len(upcoming) == 1 else 'people have'}"
+                f" a leaving date still to come (the first on {first.isoformat()}); they stay "
+                "active until an import on or after that date."
             )
 
     def read_links(self, table: Table) -> None:

@@ -8,6 +8,7 @@ here is scoped: an admin sees and touches only runs for their schools.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import logging
@@ -16,6 +17,7 @@ import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ from webapp.models import (
     user_schools,
     utcnow,
 )
-from webapp.roster import FORMATS, read_headers, read_upload
+from webapp.roster import DATE_ORDERS, FORMATS, DateQuestion, read_headers, read_upload
 from webapp.roster.apply import (
     MODES,
     PERSON_FIELDS,
@@ -48,6 +50,7 @@ from webapp.roster.apply import (
 )
 from webapp.roster.bulk import paused_gc
 from webapp.roster.detect import detect_format
+from webapp.roster.normalise import parse_date
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
 from webapp.roster.spreadsheet import guess_mapping
 from webapp.roster.upload import display_name, unpack_upload
@@ -80,6 +83,8 @@ class ImportRequest:
     school_id: int | None = None
     username_template: str = "{first}.{last}"
     source: str | None = None
+    # "DMY" or "MDY": how to read date columns whose values fit either order.
+    date_order: str | None = None
 
 
 def default_source(fmt: str, school_id: int | None) -> str:
@@ -107,6 +112,8 @@ def check_request(request: ImportRequest, *, actor: User) -> None:
         or len(request.username_template) > 60
     ):
         problems.append("The username template may use only {first}, {last}, {f} and {l}.")
+    if request.date_order is not None and request.date_order not in DATE_ORDERS:
+        problems.append("Choose a date order: day/month (DMY) or month/day (MDY).")
     if problems:
         raise PolicyError(problems)
     if request.school_id is not None and request.school_id not in scope.visible_school_ids(actor):
@@ -140,6 +147,7 @@ def start_import(
             "file_name": display_name(name),
             "complete": request.complete,
             "username_template": request.username_template,
+            "date_order": request.date_order,
         },
         upload_key=key,
     )
@@ -235,6 +243,33 @@ def save_mapping(run: ImportRun, mapping: Mapping[str, str], *, actor: User) -> 
     db.session.flush()
 
 
+def choose_date_order(run: ImportRun, order: str, *, actor: User) -> None:
+    """Answer the day/month question for the run's dates; the caller commits."""
+    _require_pending(run)
+    if order not in DATE_ORDERS:
+        raise PolicyError(["Choose day/month or month/day."])
+    run.options = {**run.options, "date_order": order}
+    audit.record(actor, "import_date_order_chosen", run, date_order=order)
+    db.session.flush()
+
+
+DATE_ORDER_LABELS = {"DMY": "Day first (day/month/year)", "MDY": "Month first (month/day/year)"}
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def date_readings(question: DateQuestion) -> list[tuple[str, str, str]]:
+    """Return (order, label, the example read that way) for each possible answer."""
+    readings = []
+    for order in DATE_ORDERS:
+        when = parse_date(question.example, order)
+        shown = f"{when.day} {_MONTHS[when.month - 1]} {when.year}" if when else question.example
+        readings.append((order, DATE_ORDER_LABELS[order], shown))
+    return readings
+
+
 def _require_pending(run: ImportRun) -> None:
     if run.status not in (PENDING, NEEDS_CONFIRMATION) or not run.dry_run:
         raise PolicyError(["This import has already been applied or has finished."])
@@ -251,6 +286,7 @@ def build_plan(run: ImportRun, *, actor: User, confirm: bool = False) -> ImportP
         mapping=options.get("mapping"),
         default_region=current_app.config["ROSTER_DEFAULT_REGION"],
         complete=options.get("complete"),
+        date_order=options.get("date_order"),
     )
     return plan_import(
         roster,
@@ -352,7 +388,12 @@ def _apply_run(run: ImportRun) -> str:
 def finish_apply(run: ImportRun, plan: ImportPlan, *, actor: User) -> None:
     """Apply a plan onto its run, drop the upload and queue the new-accounts hook."""
     apply_plan(plan, actor=actor, run=run)
-    run.counts = {**run.counts, "db": db_fingerprint(run.source)}
+    next_leave = plan.roster.next_leave_date
+    run.counts = {
+        **run.counts,
+        "db": db_fingerprint(run.source),
+        "next_leave_date": next_leave.isoformat() if next_leave else None,
+    }
     uploads.delete_upload(run.upload_key)
     run.upload_key = None
     if plan.created_user_ids:
@@ -406,8 +447,9 @@ def db_fingerprint(source: str) -> str:
 def unchanged_since_last_apply(run: ImportRun) -> bool:
     """Tell whether this upload is byte-identical to the last one applied, with nothing moved.
 
-    Same bytes, options and source, and the source's rows still counted as that import left
-    them: planning it again could only answer "no changes", so it is skipped.
+    Same bytes, options and source, every value the source controls still as that import
+    left it (db_fingerprint), and no leaving date in the file come since: planning it again could only answer
+    "no changes", so it is skipped.
     """
     query = (
         select(ImportRun)
@@ -424,9 +466,12 @@ def unchanged_since_last_apply(run: ImportRun) -> bool:
     last = db.session.scalar(query)
     if last is None or not last.counts.get("sha256") or "db" not in last.counts:
         return False
+    next_leave = last.counts.get("next_leave_date")
+    if next_leave and date.fromisoformat(next_leave) <= date.today():
+        return False
     same_options = all(
         (last.options or {}).get(key) == (run.options or {}).get(key)
-        for key in ("mapping", "complete")
+        for key in ("mapping", "complete", "date_order")
     )
     return (
         last.counts["sha256"] == run.counts.get("sha256")
@@ -665,6 +710,20 @@ class Preview:
     pages: int
     tab_sizes: dict[str, int]
     shares: list[SchoolShare]
+    # Date columns that could be read day or month first: open questions have order None.
+    date_questions: list[DateQuestion] = dataclasses.field(default_factory=list)
+
+    @property
+    def date_question(self) -> DateQuestion | None:
+        """Return the day/month question to show: an open one first, else the answered one."""
+        questions = sorted(self.date_questions, key=lambda q: q.order is not None)
+        return questions[0] if questions else None
+
+    @property
+    def date_choices(self) -> list[tuple[str, str, str]]:
+        """Return (order, label, example read that way) for the question's answers."""
+        question = self.date_question
+        return date_readings(question) if question else []
 
 
 def preview(run: ImportRun, *, actor: User, tab: str = "new", page: int = 1) -> Preview:
@@ -701,4 +760,5 @@ def preview(run: ImportRun, *, actor: User, tab: str = "new", page: int = 1) -> 
         pages=pages,
         tab_sizes={name: len(items) for name, items in lists.items()},
         shares=shares,
+        date_questions=list(plan.roster.date_questions),
     )
