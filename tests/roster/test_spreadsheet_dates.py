@@ -159,6 +159,7 @@ def test_a_past_leaving_date_deactivates_and_a_future_one_keeps_active(app, scho
         )
 
         assert [leaver.username for leaver in plan.deactivate] == ["ada.lovelace"]
+        assert plan.deactivate[0].reason == "left on 01 March 2025 (leaving date in the file)"
         assert plan.new == []  # Grace left before Keyslip ever had her
         people = {
             u.sourced_id: u.deactivated_at

@@ -436,7 +436,12 @@ def _plan_existing(plan: ImportPlan, record: PersonRecord, row: _UserRow) -> Non
     leaving = record.status == "tobedeleted" or not record.enabled
     if leaving:
         if row.deactivated_at is None:
-            reason = "disabled in the SIS" if not record.enabled else "deleted in the SIS"
+            if record.left_on:
+                reason = f"left on {record.left_on:%d %B %Y} (leaving date in the file)"
+            elif not record.enabled:
+                reason = "disabled in the SIS"
+            else:
+                reason = "deleted in the SIS"
             plan.deactivate.append(_leaver(row, reason))
         return
     changes: dict[str, tuple[Any, Any]] = {}

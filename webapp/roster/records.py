@@ -69,6 +69,7 @@ class PersonRecord:
     enabled: bool = True
     password: str | None = None
     middle_name: str | None = None
+    left_on: date | None = None  # a spreadsheet's leaving date that has passed
 
 
 @dataclass(slots=True, frozen=True)

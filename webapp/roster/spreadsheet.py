@@ -515,8 +515,7 @@ class SpreadsheetReader:
             elif reading is None and order == "ambiguous":
                 continue
             elif when <= today:
-                if people[index].status != "tobedeleted":
-                    people[index] = replace(people[index], status="tobedeleted")
+                people[index] = replace(people[index], status="tobedeleted", left_on=when)
                 leaving += 1
             else:
                 upcoming.append(when)
