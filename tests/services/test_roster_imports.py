@@ -179,6 +179,23 @@ def test_the_upload_request_carries_the_date_order(app, ids):
         assert view.plan.errors == [] and view.date_question.order == "DMY"
 
 
+def test_the_chosen_date_order_is_remembered_for_the_schools_next_imports(app, ids):
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        roster_imports.choose_date_order(dated_run(ids), "MDY", actor=actor)
+        # The next upload (or a scheduled sync, which cannot ask) reads the dates that way.
+        view = roster_imports.preview(dated_run(ids), actor=actor)
+        assert view.plan.errors == [] and view.date_question.order == "MDY"
+        # Another school's files are still asked about.
+        other = roster_imports.start_import(
+            "sheet.csv",
+            DATED.encode(),
+            roster_imports.ImportRequest(school_id=ids["b"]),
+            actor=db.session.get(User, ids["admin_b"]),
+        )
+        assert other.options["date_order"] is None
+
+
 def test_an_unknown_date_order_is_refused(app, ids):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])

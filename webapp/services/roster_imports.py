@@ -67,6 +67,9 @@ FINISHED = frozenset({APPLIED, FAILED, SKIPPED, "previewed", "blocked"})
 # Statuses the console home warns about.
 ALERT_STATUSES = (FAILED, NEEDS_CONFIRMATION)
 MAPPING_SETTING = "roster.csv_mapping"
+# The day/month order last chosen for a school's ambiguous dates, used until changed (the
+# same SIS writes its dates the same way every time, and a scheduled sync cannot ask).
+DATE_ORDER_SETTING = "roster.date_order"
 ROLE_CONSTANTS = ("=student", "=teacher", "=staff", "=parent")
 _TEMPLATE_FIELDS = re.compile(r"\{([^{}]*)\}")
 CSV_FORMAT = "csv"
@@ -147,14 +150,45 @@ def start_import(
             "file_name": display_name(name),
             "complete": request.complete,
             "username_template": request.username_template,
-            "date_order": request.date_order,
+            "date_order": request.date_order or _remembered(request.school_id, DATE_ORDER_SETTING),
         },
         upload_key=key,
     )
     db.session.add(run)
     db.session.flush()
+    if request.date_order:
+        _remember(run, DATE_ORDER_SETTING, request.date_order, actor=actor)
     audit.record(actor, "import_uploaded", run, format=fmt, origin=origin)
     return run
+
+
+def _remembered(school_id: int | None, key: str) -> Any:
+    """Return what an earlier import of this school (None: district) chose for key."""
+    return db.session.scalar(
+        select(Setting.value).where(
+            Setting.school_id.is_(None) if school_id is None else Setting.school_id == school_id,
+            Setting.key == key,
+        )
+    )
+
+
+def _remember(run: ImportRun, key: str, value: Any, *, actor: User) -> None:
+    """Keep a choice made for this run as the default for the run's school's next imports."""
+    setting = db.session.scalar(
+        select(Setting).where(
+            Setting.school_id.is_(None)
+            if run.school_id is None
+            else Setting.school_id == run.school_id,
+            Setting.key == key,
+        )
+    )
+    if setting is None:
+        db.session.add(Setting(school_id=run.school_id, key=key, value=value))
+    elif setting.value != value:
+        setting.value = value
+    else:
+        return
+    audit.record(actor, "setting_changed", run, key=key, school_id=run.school_id)
 
 
 def needs_mapping(run: ImportRun) -> bool:
@@ -190,15 +224,7 @@ def mapping_choice(run: ImportRun) -> MappingChoice:
     current = (run.options or {}).get("mapping")
     if current:
         return MappingChoice(headers, dict(current), remembered=False)
-    saved = db.session.scalar(
-        select(Setting.value).where(
-            Setting.school_id == run.school_id, Setting.key == MAPPING_SETTING
-        )
-        if run.school_id is not None
-        else select(Setting.value).where(
-            Setting.school_id.is_(None), Setting.key == MAPPING_SETTING
-        )
-    )
+    saved = _remembered(run.school_id, MAPPING_SETTING)
     if saved and all(v in headers or v in ROLE_CONSTANTS for v in saved.values()):
         return MappingChoice(headers, dict(saved), remembered=True)
     return MappingChoice(headers, guess_mapping(headers), remembered=False)
@@ -227,19 +253,7 @@ def save_mapping(run: ImportRun, mapping: Mapping[str, str], *, actor: User) -> 
     if problems:
         raise PolicyError(problems)
     run.options = {**run.options, "mapping": chosen}
-    setting = db.session.scalar(
-        select(Setting).where(
-            Setting.school_id.is_(None)
-            if run.school_id is None
-            else Setting.school_id == run.school_id,
-            Setting.key == MAPPING_SETTING,
-        )
-    )
-    if setting is None:
-        db.session.add(Setting(school_id=run.school_id, key=MAPPING_SETTING, value=chosen))
-    elif setting.value != chosen:
-        setting.value = chosen
-    audit.record(actor, "setting_changed", run, key=MAPPING_SETTING, school_id=run.school_id)
+    _remember(run, MAPPING_SETTING, chosen, actor=actor)
     db.session.flush()
 
 
@@ -250,6 +264,7 @@ def choose_date_order(run: ImportRun, order: str, *, actor: User) -> None:
         raise PolicyError(["Choose day/month or month/day."])
     run.options = {**run.options, "date_order": order}
     audit.record(actor, "import_date_order_chosen", run, date_order=order)
+    _remember(run, DATE_ORDER_SETTING, order, actor=actor)
     db.session.flush()
 
 
@@ -448,8 +463,8 @@ def unchanged_since_last_apply(run: ImportRun) -> bool:
     """Tell whether this upload is byte-identical to the last one applied, with nothing moved.
 
     Same bytes, options and source, every value the source controls still as that import
-    left it (db_fingerprint), and no leaving date in the file come since: planning it again could only answer
-    "no changes", so it is skipped.
+    left it (db_fingerprint), and no leaving date in the file come since: planning it again
+    could only answer "no changes", so it is skipped.
     """
     query = (
         select(ImportRun)
