@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from tests.factories import make_school, make_user
 from webapp.extensions import db, mail
-from webapp.models import CredentialBatch, ImportRun, Role, User
+from webapp.models import CredentialBatch, ImportRun, Role, School, User
 from webapp.services import roster_imports, uploads
 from webapp.services.errors import NotAllowed, PolicyError
 
@@ -150,7 +150,7 @@ def test_ambiguous_dates_block_applying_until_the_order_is_chosen(app, ids):
         actor = db.session.get(User, ids["admin_a"])
         run = dated_run(ids)
         view = roster_imports.preview(run, actor=actor)
-        assert view.date_question.order is None and view.plan.errors
+        assert view.date_question.order is None and view.errors
         assert [(o, shown) for o, _, shown in view.date_choices] == [
             ("DMY", "3 April 2001"),
             ("MDY", "4 March 2001"),
@@ -158,7 +158,7 @@ def test_ambiguous_dates_block_applying_until_the_order_is_chosen(app, ids):
         with pytest.raises(PolicyError):
             roster_imports.request_apply(run, actor=actor, confirm=False)
         roster_imports.choose_date_order(run, "MDY", actor=actor)
-        assert roster_imports.preview(run, actor=actor).plan.errors == []
+        assert roster_imports.preview(run, actor=actor).errors == 0
         roster_imports.request_apply(run, actor=actor, confirm=False)
         run_id = run.id
         db.session.commit()  # the inline backend applies, re-reading the stored order
@@ -176,7 +176,7 @@ def test_the_upload_request_carries_the_date_order(app, ids):
         actor = db.session.get(User, ids["admin_a"])
         run = dated_run(ids, date_order="DMY")
         view = roster_imports.preview(run, actor=actor)
-        assert view.plan.errors == [] and view.date_question.order == "DMY"
+        assert view.errors == 0 and view.date_question.order == "DMY"
 
 
 def test_the_chosen_date_order_is_remembered_for_the_schools_next_imports(app, ids):
@@ -185,7 +185,7 @@ def test_the_chosen_date_order_is_remembered_for_the_schools_next_imports(app, i
         roster_imports.choose_date_order(dated_run(ids), "MDY", actor=actor)
         # The next upload (or a scheduled sync, which cannot ask) reads the dates that way.
         view = roster_imports.preview(dated_run(ids), actor=actor)
-        assert view.plan.errors == [] and view.date_question.order == "MDY"
+        assert view.errors == 0 and view.date_question.order == "MDY"
         # Another school's files are still asked about.
         other = roster_imports.start_import(
             "sheet.csv",
@@ -220,3 +220,98 @@ def test_an_unchanged_file_is_not_skipped_once_a_leaving_date_in_it_has_come(app
         first.counts = {**first.counts, "next_leave_date": "2001-01-01"}
         db.session.flush()
         assert not roster_imports.unchanged_since_last_apply(again)
+
+
+# The preview keeps every tab, encrypted, until something it depends on moves ---------------
+
+
+def previewed_run(ids) -> ImportRun:
+    actor = db.session.get(User, ids["admin_a"])
+    run = roster_imports.start_import(
+        "sheet.csv", SHEET.encode(), roster_imports.ImportRequest(school_id=ids["a"]), actor=actor
+    )
+    run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+    return run
+
+
+@pytest.fixture
+def plans(monkeypatch) -> list[int]:
+    """Count how often the upload is read and planned."""
+    calls: list[int] = []
+    real = roster_imports.build_plan
+
+    def counting(run, **kwargs):
+        calls.append(run.id)
+        return real(run, **kwargs)
+
+    monkeypatch.setattr(roster_imports, "build_plan", counting)
+    return calls
+
+
+def test_the_next_tab_reads_the_kept_preview_instead_of_planning_again(app, ids, plans):
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        run = previewed_run(ids)
+        first = roster_imports.preview(run, actor=actor, tab="new")
+        problems = roster_imports.preview(run, actor=actor, tab="problems")
+        again = roster_imports.preview(run, actor=actor, tab="new")
+        assert len(plans) == 1
+        assert again.rows == first.rows and [r["name"] for r in first.rows] == [
+            "Ada Lovelace",
+            "Alan Turing",
+            "Mum Lovelace",
+        ]
+        assert problems.tab == "problems" and again.counts == first.counts
+        # Kept encrypted: no name from the file is readable on disk.
+        stored = uploads._path(run.options["preview"]["key"]).read_bytes()
+        assert b"Lovelace" not in stored
+
+
+def test_the_preview_is_planned_again_when_its_inputs_move(app, ids, plans):
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        run = previewed_run(ids)
+        roster_imports.preview(run, actor=actor)
+        roster_imports.preview(run, actor=actor, tab="problems")
+        assert len(plans) == 1
+        # A new account anywhere may now own a username the file's people were to get.
+        make_user(Role.STUDENT, username="ada.lovelace", school=db.session.get(School, ids["a"]))
+        view = roster_imports.preview(run, actor=actor)
+        assert len(plans) == 2 and view.rows[0]["username"] != "ada.lovelace"
+        roster_imports.choose_date_order(run, "DMY", actor=actor)
+        roster_imports.preview(run, actor=actor)
+        assert len(plans) == 3  # the run's options changed
+        district = make_user(Role.ADMIN, district_wide=True)
+        roster_imports.preview(run, actor=district)
+        assert len(plans) == 4  # another admin sees through their own scope
+
+
+def test_an_edit_in_keyslip_makes_the_preview_plan_again(app, ids, plans):
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        first = previewed_run(ids)
+        roster_imports.request_apply(first, actor=actor, confirm=False)
+        db.session.commit()  # applied by the inline backend
+        run = previewed_run(ids)
+        assert roster_imports.preview(run, actor=actor, tab="changed").rows == []
+        ada = db.session.scalar(select(User).where(User.sourced_id == "1"))
+        ada.given_name = "Ann"
+        db.session.flush()
+        changed = roster_imports.preview(run, actor=actor, tab="changed")
+        assert [r["changes"] for r in changed.rows] == [[["given_name", "Ann", "Ada"]]]
+
+
+def test_a_finished_run_leaves_no_preview_behind(app, ids):
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        run = previewed_run(ids)
+        roster_imports.preview(run, actor=actor)
+        kept = uploads._path(run.options["preview"]["key"])
+        assert kept.exists()
+        roster_imports.request_apply(run, actor=actor, confirm=False)
+        run_id = run.id
+        db.session.commit()
+    with app.app_context():
+        run = db.session.get(ImportRun, run_id)
+        assert run.status == "applied" and "preview" not in run.options
+        assert not kept.exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import logging
 import pickle
 import re
@@ -409,18 +410,28 @@ def finish_apply(run: ImportRun, plan: ImportPlan, *, actor: User) -> None:
         "db": db_fingerprint(run.source),
         "next_leave_date": next_leave.isoformat() if next_leave else None,
     }
-    uploads.delete_upload(run.upload_key)
-    run.upload_key = None
+    _drop_files(run)
     if plan.created_user_ids:
         enqueue(notify_created_accounts, run.id)
+
+
+def _drop_files(run: ImportRun) -> None:
+    """Delete a finished run's encrypted upload and cached preview."""
+    uploads.delete_upload(run.upload_key)
+    run.upload_key = None
+    cached = (run.options or {}).get("preview")
+    if cached:
+        uploads.delete_upload(cached["key"])
+        run.options = {k: v for k, v in run.options.items() if k != "preview"}
 
 
 def db_fingerprint(source: str) -> str:
     """Digest every value a source's imports control, to notice any change made since.
 
     People's fields and state, school memberships, classes, enrollments and roster guardian
-    links, read with plain queries in id order: an admin's edit, a deactivation or a new
-    link by hand all change it. A few tenths of a second for 50,000 people.
+    links, read with plain queries in id order, plus how many users there are in all: an
+    admin's edit, a deactivation, a new link by hand or a new account anywhere change it.
+    A few tenths of a second for 50,000 people.
     """
     digest = hashlib.sha256()
     people = select(User.id).where(User.source == source)
@@ -428,6 +439,8 @@ def db_fingerprint(source: str) -> str:
     user_columns = [User.__table__.c[name] for name in ("id", "sourced_id", "username", "role")]
     person_columns = [User.__table__.c[name] for name in (*PERSON_FIELDS, "deactivated_at")]
     queries = (
+        # Anyone added anywhere may take a username or match an email the file needs.
+        select(func.count(User.id), func.max(User.id)),
         select(*user_columns, *person_columns).where(User.source == source).order_by(User.id),
         select(user_schools.c.user_id, user_schools.c.school_id)
         .where(user_schools.c.user_id.in_(people))
@@ -499,8 +512,7 @@ def unchanged_since_last_apply(run: ImportRun) -> bool:
 
 def skip_run(run: ImportRun) -> None:
     """Record a run as skipped because nothing in it is new; caller commits."""
-    uploads.delete_upload(run.upload_key)
-    run.upload_key = None
+    _drop_files(run)
     run.dry_run = False
     run.status = SKIPPED
     run.finished_at = utcnow()
@@ -513,8 +525,7 @@ def _finish(
     run.row_errors = problems
     run.finished_at = utcnow()
     if not keep:
-        uploads.delete_upload(run.upload_key)
-        run.upload_key = None
+        _drop_files(run)
     if status in ALERT_STATUSES and run.options.get("origin", "").startswith("sync"):
         from webapp.services import roster_sync
 
@@ -717,10 +728,14 @@ class SchoolShare:
 
 @dataclass
 class Preview:
-    plan: ImportPlan
+    """One page of one tab of a planned upload, as plain values the page shows."""
+
     counts: dict[str, int]
+    errors: int
+    needs_confirmation: bool
+    threshold: float
     tab: str
-    rows: list[Any]
+    rows: list[dict[str, Any]]
     page: int
     pages: int
     tab_sizes: dict[str, int]
@@ -742,38 +757,116 @@ class Preview:
 
 
 def preview(run: ImportRun, *, actor: User, tab: str = "new", page: int = 1) -> Preview:
-    """Plan the upload and return one page of one tab; keeps the counts on the run."""
-    plan = build_plan(run, actor=actor)
-    remember_preview(run, plan)
-    lists: dict[str, list[Any]] = {
-        "new": plan.new,
-        "changed": plan.updated + plan.reactivate,
-        "leaving": plan.deactivate,
-        "problems": plan.problems,
-    }
-    tab = tab if tab in TABS else ("problems" if plan.errors else "new")
-    rows, pages = paginate(lists[tab], page)
-    limit = plan.options.deactivation_threshold
-    names = school_names(list(plan.leaving_share))
-    shares = [
-        SchoolShare(
-            names.get(school_id, f"School {school_id}"),
-            leaving,
-            total,
-            leaving / total if total else 0.0,
-            bool(total) and leaving / total > limit,
-        )
-        for school_id, (leaving, total) in sorted(plan.leaving_share.items())
-        if leaving
-    ]
+    """Return one page of one tab of the upload's plan; keeps the counts on the run.
+
+    Planning a district file takes seconds, so the first preview keeps every tab, encrypted
+    like the upload, and the next tab or page reads it back while nothing it depends on has
+    moved: the admin, the run's options and every value the source controls (db_fingerprint).
+    """
+    tag = _preview_tag(run, actor)
+    data = _cached_preview(run, tag)
+    if data is None:
+        plan = build_plan(run, actor=actor)
+        remember_preview(run, plan)
+        data = _preview_data(plan)
+        _cache_preview(run, tag, data)
+    tabs = data["tabs"]
+    tab = tab if tab in TABS else ("problems" if data["errors"] else "new")
+    rows, pages = paginate(tabs[tab], page)
     return Preview(
-        plan=plan,
-        counts=plan.counts(),
+        counts=data["counts"],
+        errors=data["errors"],
+        needs_confirmation=data["needs_confirmation"],
+        threshold=data["threshold"],
         tab=tab,
         rows=rows,
         page=min(max(page, 1), pages),
         pages=pages,
-        tab_sizes={name: len(items) for name, items in lists.items()},
-        shares=shares,
-        date_questions=list(plan.roster.date_questions),
+        tab_sizes={name: len(items) for name, items in tabs.items()},
+        shares=[SchoolShare(**share) for share in data["shares"]],
+        date_questions=[DateQuestion(**q) for q in data["date_questions"]],
     )
+
+
+def _preview_data(plan: ImportPlan) -> dict[str, Any]:
+    """Everything the preview page shows, as JSON-ready values."""
+    limit = plan.options.deactivation_threshold
+    names = school_names(list(plan.leaving_share))
+    reactivated = {id(change) for change in plan.reactivate}
+
+    def person(change: Any) -> dict[str, Any]:
+        record = change.record
+        return {
+            "name": f"{record.given_name} {record.family_name}",
+            "role": record.role,
+            "username": change.username,
+            "file": record.file,
+            "line": record.line,
+        }
+
+    return {
+        "counts": plan.counts(),
+        "errors": len(plan.errors),
+        "needs_confirmation": plan.needs_confirmation,
+        "threshold": limit,
+        "tabs": {
+            "new": [person(c) for c in plan.new],
+            "changed": [
+                {
+                    **person(c),
+                    "reactivated": id(c) in reactivated,
+                    "changes": [[name, old, new] for name, (old, new) in c.changes.items()],
+                }
+                for c in plan.updated + plan.reactivate
+            ],
+            "leaving": [
+                {"name": x.name, "username": x.username, "role": x.role, "reason": x.reason}
+                for x in plan.deactivate
+            ],
+            "problems": [_problem(p) for p in plan.problems],
+        },
+        "shares": [
+            {
+                "name": names.get(school_id, f"School {school_id}"),
+                "leaving": leaving,
+                "total": total,
+                "share": leaving / total if total else 0.0,
+                "over_limit": bool(total) and leaving / total > limit,
+            }
+            for school_id, (leaving, total) in sorted(plan.leaving_share.items())
+            if leaving
+        ],
+        "date_questions": [dataclasses.asdict(q) for q in plan.roster.date_questions],
+    }
+
+
+def _preview_tag(run: ImportRun, actor: User) -> str:
+    """Name what a preview depends on: the admin, the run's choices and the database."""
+    options = {k: v for k, v in (run.options or {}).items() if k != "preview"}
+    choices = json.dumps(
+        [actor.id, run.mode, run.format, run.school_id, run.source, options],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(f"{choices}|{db_fingerprint(run.source)}".encode()).hexdigest()
+
+
+def _cached_preview(run: ImportRun, tag: str) -> dict[str, Any] | None:
+    cached = (run.options or {}).get("preview")
+    if not cached or cached.get("tag") != tag:
+        return None
+    try:
+        _, data = uploads.load_upload(cached["key"])
+    except uploads.UploadMissing:
+        return None
+    return json.loads(data)
+
+
+def _cache_preview(run: ImportRun, tag: str, data: dict[str, Any]) -> None:
+    """Keep the preview encrypted beside the upload (names and addresses are personal)."""
+    old = (run.options or {}).get("preview")
+    key = uploads.store_upload("preview.json", json.dumps(data, default=str).encode())
+    run.options = {**run.options, "preview": {"key": key, "tag": tag}}
+    if old:
+        uploads.delete_upload(old["key"])
+    db.session.flush()
