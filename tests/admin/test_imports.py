@@ -135,6 +135,12 @@ def test_running_import_status_partial_polls(app, client, world):
     assert "HX-Request" in response.headers["Vary"]
     full = client.get(f"/admin/imports/{run_id}").get_data(as_text=True)
     assert "<html" in full and 'hx-trigger="every 1s"' in full
+    with app.app_context():
+        db.session.get(ImportRun, run_id).stage = "checking"
+        db.session.commit()
+    body = client.get(f"/admin/imports/{run_id}/status", headers={"HX-Request": "true"})
+    body = body.get_data(as_text=True)
+    assert 'max="3" value="1"' in body and "Step 2 of 3: Checking it against Keyslip" in body
 
 
 def test_changed_tab_lists_old_and_new_values(app, client, world):

@@ -315,3 +315,28 @@ def test_a_finished_run_leaves_no_preview_behind(app, ids):
         run = db.session.get(ImportRun, run_id)
         assert run.status == "applied" and "preview" not in run.options
         assert not kept.exists()
+
+
+def test_the_apply_job_reports_each_step_as_it_starts(app, ids, monkeypatch):
+    seen: list[tuple[str | None, str | None]] = []
+    real_commit = db.session.commit
+
+    def watching_commit():
+        real_commit()
+        # What another request (the polling page) sees after each commit.
+        with db.engine.connect() as other:
+            row = other.execute(
+                select(ImportRun.status, ImportRun.stage).order_by(ImportRun.id.desc())
+            ).first()
+        if row and row.status == "running" and (not seen or seen[-1] != tuple(row)):
+            seen.append(tuple(row))
+
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        run = previewed_run(ids)
+        roster_imports.request_apply(run, actor=actor, confirm=False)
+        monkeypatch.setattr(db.session, "commit", watching_commit)
+        db.session.commit()  # the inline backend runs the apply job now
+        assert [stage for _, stage in seen] == [None, "reading", "checking", "writing"]
+        run = db.session.get(ImportRun, run.id)
+        assert run.status == "applied" and run.stage is None

@@ -42,6 +42,8 @@ class ImportRun(db.Model):
     mode: Mapped[str] = mapped_column(String(20))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")
+    # While applying: reading, checking or writing (the page's progress bar follows it).
+    stage: Mapped[str | None] = mapped_column(String(20))
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     row_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # How to re-read the upload (format override, mapping, complete, template, origin).

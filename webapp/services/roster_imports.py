@@ -16,7 +16,7 @@ import logging
 import pickle
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -62,6 +62,9 @@ log = logging.getLogger(__name__)
 
 # Statuses an ImportRun moves through. A preview waits as pending (dry run) until applied.
 PENDING, RUNNING, APPLIED, FAILED = "pending", "running", "applied", "failed"
+# The steps of a running import, in order, as its progress bar shows them.
+READING, CHECKING, WRITING = "reading", "checking", "writing"
+STAGES = (READING, CHECKING, WRITING)
 NEEDS_CONFIRMATION = "needs_confirmation"
 SKIPPED = "skipped"
 FINISHED = frozenset({APPLIED, FAILED, SKIPPED, "previewed", "blocked"})
@@ -291,9 +294,20 @@ def _require_pending(run: ImportRun) -> None:
         raise PolicyError(["This import has already been applied or has finished."])
 
 
-def build_plan(run: ImportRun, *, actor: User, confirm: bool = False) -> ImportPlan:
-    """Re-read the stored upload and plan it against the database. Changes nothing."""
+def build_plan(
+    run: ImportRun,
+    *,
+    actor: User,
+    confirm: bool = False,
+    on_stage: Callable[[str], None] | None = None,
+) -> ImportPlan:
+    """Re-read the stored upload and plan it against the database. Changes nothing.
+
+    on_stage, when given, hears "reading" and then "checking" as each step starts.
+    """
     options = run.options or {}
+    if on_stage:
+        on_stage(READING)
     name, data = uploads.load_upload(run.upload_key)
     roster = read_upload(
         name,
@@ -304,6 +318,8 @@ def build_plan(run: ImportRun, *, actor: User, confirm: bool = False) -> ImportP
         complete=options.get("complete"),
         date_order=options.get("date_order"),
     )
+    if on_stage:
+        on_stage(CHECKING)
     return plan_import(
         roster,
         ImportOptions(
@@ -362,6 +378,7 @@ def apply_import(run_id: int) -> str:
         log.exception("import run %s failed", run_id)
         run = db.session.get(ImportRun, run_id)
         run.status = FAILED
+        run.stage = None
         run.finished_at = utcnow()
         run.row_errors = [*run.row_errors, _note(f"The import stopped: {type(exc).__name__}.")]
         db.session.commit()
@@ -384,8 +401,20 @@ def _apply_run(run: ImportRun) -> str:
     actor = db.session.get(User, run.requested_by_id) if run.requested_by_id else None
     if actor is None or actor.role != Role.ADMIN or actor.deactivated_at is not None:
         return _finish(run, FAILED, [_note("The admin who asked for this import is gone.")])
+
+    def stage(name: str) -> None:
+        # Committed at once so the page can show it; each step's own work is still all or
+        # nothing (nothing is written before the last step, which commits in one go).
+        run.stage = name
+        db.session.commit()
+
     try:
-        plan = build_plan(run, actor=actor, confirm=bool(run.options.get("confirm_deactivation")))
+        plan = build_plan(
+            run,
+            actor=actor,
+            confirm=bool(run.options.get("confirm_deactivation")),
+            on_stage=stage,
+        )
     except uploads.UploadMissing:
         return _finish(run, FAILED, [_note("The uploaded file has expired; upload it again.")])
     except NotAllowed:
@@ -396,7 +425,9 @@ def _apply_run(run: ImportRun) -> str:
     if plan.needs_confirmation and not plan.options.confirm_deactivation:
         run.dry_run = True
         return _finish(run, NEEDS_CONFIRMATION, [_problem(p) for p in plan.problems], keep=True)
+    stage(WRITING)
     finish_apply(run, plan, actor=actor)
+    run.stage = None
     db.session.commit()
     return APPLIED
 
@@ -522,6 +553,7 @@ def _finish(
     run: ImportRun, status: str, problems: list[dict[str, Any]], *, keep: bool = False
 ) -> str:
     run.status = status
+    run.stage = None
     run.row_errors = problems
     run.finished_at = utcnow()
     if not keep:
