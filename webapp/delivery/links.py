@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from webapp.extensions import db
 from webapp.models import SetPasswordToken, User, utcnow
@@ -122,13 +123,50 @@ def issue_links(
     """Issue one set-password link per user in a few statements; the caller commits."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
-    if not users:
+    cache: dict = {}
+    return issue_links_for(
+        [
+            LinkRequest(user.id, user.invited_at, valid_for or lifetime(purpose, user, cache))
+            for user in users
+        ],
+        purpose=purpose,
+        actor=actor,
+        batch_id=batch_id,
+        now=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRequest:
+    """Who gets a link, for how long: what issuing needs, without loading the User."""
+
+    user_id: int
+    invited_at: datetime | None
+    valid_for: timedelta
+
+
+def issue_links_for(
+    requests: Sequence[LinkRequest],
+    *,
+    purpose: str = "invite",
+    actor: User | str,
+    batch_id: int | None = None,
+    now: datetime | None = None,
+) -> list[IssuedLink]:
+    """Issue one set-password link per request in a few statements; the caller commits.
+
+    Users the session has loaded get the new epoch too, so they are not left stale.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}")
+    if not requests:
         return []
     now = now or utcnow()
+    user_ids = [request.user_id for request in requests]
     db.session.execute(
         update(SetPasswordToken)
         .where(
-            SetPasswordToken.user_id.in_([user.id for user in users]),
+            SetPasswordToken.user_id.in_(user_ids),
             SetPasswordToken.purpose == purpose,
             SetPasswordToken.used_at.is_(None),
             SetPasswordToken.voided_at.is_(None),
@@ -136,45 +174,37 @@ def issue_links(
         .values(voided_at=now)
         .execution_options(synchronize_session=False)
     )
-    cache: dict = {}
+    issued_by_id = actor.id if isinstance(actor, User) else None
     # One read of the system CSPRNG for the whole group: 32 bytes of token and 16 of epoch
     # each (os.urandom costs a system call, which dominates at batch sizes).
-    randomness = secrets.token_bytes(48 * len(users))
+    randomness = secrets.token_bytes(48 * len(requests))
     plain: list[str] = []
     user_rows: list[dict] = []
     token_rows: list[dict] = []
-    for n, user in enumerate(users):
+    for n, request in enumerate(requests):
         raw = randomness[48 * n : 48 * (n + 1)]
         token = base64.urlsafe_b64encode(raw[:32]).rstrip(b"=").decode("ascii")
         epoch = raw[32:].hex()  # a fresh epoch: older links, codes and sessions die
         plain.append(token)
         user_rows.append(
-            {"id": user.id, "credential_epoch": epoch, "invited_at": user.invited_at or now}
+            {"_id": request.user_id, "v_epoch": epoch, "v_invited": request.invited_at or now}
         )
         token_rows.append(
             {
-                "user_id": user.id,
+                "user_id": request.user_id,
                 "token_hash": hash_token(token),
                 "purpose": purpose,
                 "epoch": epoch,
                 "created_at": now,
-                "expires_at": now + (valid_for or lifetime(purpose, user, cache)),
-                "issued_by_id": actor.id if isinstance(actor, User) else None,
+                "expires_at": now + request.valid_for,
+                "issued_by_id": issued_by_id,
                 "batch_id": batch_id,
             }
         )
     # Plain executemany statements: the ORM's bulk paths cost more per row, and an INSERT
     # with RETURNING runs once per row on SQLite; the new ids are read back by hash.
-    db.session.execute(
-        _ROTATE,
-        [
-            {"_id": row["id"], "v_epoch": row["credential_epoch"], "v_invited": row["invited_at"]}
-            for row in user_rows
-        ],
-    )
-    for user, row in zip(users, user_rows, strict=True):
-        set_committed_value(user, "credential_epoch", row["credential_epoch"])
-        set_committed_value(user, "invited_at", row["invited_at"])
+    db.session.execute(_ROTATE, user_rows)
+    _sync_loaded_users(user_rows)
     db.session.execute(_tokens.insert(), token_rows)
     hashes = [row["token_hash"] for row in token_rows]
     by_hash: dict[str, int] = {}
@@ -186,12 +216,13 @@ def issue_links(
             ).all()
         )
     ids = [by_hash[token_hash] for token_hash in hashes]
-    audit.record_many(
+    audit.record_many_ids(
         actor,
         "credential_issued",
+        "user",
         [
             (
-                user,
+                row["user_id"],
                 {
                     "kind": "link",
                     "purpose": purpose,
@@ -200,13 +231,25 @@ def issue_links(
                     "expires_at": row["expires_at"].isoformat(),
                 },
             )
-            for user, link_id, row in zip(users, ids, token_rows, strict=True)
+            for link_id, row in zip(ids, token_rows, strict=True)
         ],
     )
     return [
-        IssuedLink(user.id, link_url(token), link_id, purpose, row["expires_at"])
-        for user, token, link_id, row in zip(users, plain, ids, token_rows, strict=True)
+        IssuedLink(row["user_id"], link_url(token), link_id, purpose, row["expires_at"])
+        for token, link_id, row in zip(plain, ids, token_rows, strict=True)
     ]
+
+
+def _sync_loaded_users(user_rows: Sequence[dict]) -> None:
+    """Give users already in the session the values just written behind its back."""
+    loaded = db.session.identity_map
+    if not loaded:
+        return
+    for row in user_rows:
+        user = loaded.get(identity_key(User, row["_id"]))
+        if user is not None:
+            set_committed_value(user, "credential_epoch", row["v_epoch"])
+            set_committed_value(user, "invited_at", row["v_invited"])
 
 
 def check_hash(token_hash: str | None, *, now: datetime | None = None) -> LinkCheck:
