@@ -16,9 +16,10 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import bindparam, select, update
@@ -90,7 +91,11 @@ def link_url(token: str) -> str:
 
 
 def lifetime(purpose: str, user: User, cache: dict | None = None) -> timedelta:
-    cfg = settings.for_user(user, cache)
+    return lifetime_in(purpose, settings.for_user(user, cache))
+
+
+def lifetime_in(purpose: str, cfg: Mapping[str, Any]) -> timedelta:
+    """How long a link of this purpose lives under one school's settings."""
     if purpose == "invite":
         return timedelta(days=cfg["invite_link_days"])
     return timedelta(minutes=cfg["reset_link_minutes"])
