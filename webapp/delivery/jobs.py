@@ -44,42 +44,25 @@ from webapp.delivery.outcomes import DeliveryConfigError, Outcome, Result
 from webapp.extensions import db
 from webapp.jobs import job
 from webapp.models import CredentialBatch, Delivery, Role, School, User, user_schools, utcnow
+from webapp.models.base import UTCDateTime
+from webapp.models.bulk import BulkWrite
 from webapp.services import audit, settings
 
 log = logging.getLogger(__name__)
 
 
 _deliveries = Delivery.__table__
-# Plain executemany statements: the ORM's per-row bookkeeping costs more than the SMTP
-# round trip these rows follow.
-_CLAIM = (
-    _deliveries.update()
-    .where(_deliveries.c.id == bindparam("_id"))
-    .values(
-        status=bindparam("v_status"),
-        attempt_id=bindparam("v_attempt_id"),
-        attempts=bindparam("v_attempts"),
-        address=bindparam("v_address"),
-        route=bindparam("v_route"),
-        next_attempt_at=bindparam("v_next_attempt_at"),
-    )
+# Plain executemany statements on tuples (webapp.models.bulk): the ORM's per-row
+# bookkeeping, and even Core's per-row dicts, cost more than the SMTP round trip these
+# rows follow. Each row's values come in the listed order, then the delivery id.
+_CLAIM = BulkWrite(
+    _deliveries,
+    ("status", "attempt_id", "attempts", "address", "route", "next_attempt_at"),
+    key="id",
 )
 # A delivery settled without a message: skipped, or failed before sending.
-_SETTLE = (
-    _deliveries.update()
-    .where(_deliveries.c.id == bindparam("_id"))
-    .values(status=bindparam("v_status"), error=bindparam("v_error"))
-)
-_OUTCOME = (
-    _deliveries.update()
-    .where(_deliveries.c.id == bindparam("_id"))
-    .values(
-        status=bindparam("v_status"),
-        sent_at=bindparam("v_sent_at"),
-        error=bindparam("v_error"),
-        next_attempt_at=bindparam("v_next_attempt_at"),
-    )
-)
+_SETTLE = BulkWrite(_deliveries, ("status", "error"), key="id")
+_OUTCOME = BulkWrite(_deliveries, ("status", "sent_at", "error", "next_attempt_at"), key="id")
 
 
 class DeliveryDeferred(Exception):
@@ -305,6 +288,22 @@ def _sms_over_cap(number: str, limit: int, now: datetime) -> bool:
     return sent >= limit
 
 
+# Chunk queries, built once: IN lists are expanding parameters, so a chunk of ids costs
+# no statement building or per-id coercion.
+_DUE = (
+    select(_deliveries.c.id, _deliveries.c.user_id, _deliveries.c.attempts)
+    .where(
+        _deliveries.c.batch_id == bindparam("batch_id"),
+        _deliveries.c.status.in_(("queued", "sending")),
+        or_(
+            _deliveries.c.next_attempt_at.is_(None),
+            _deliveries.c.next_attempt_at <= bindparam("now", type_=UTCDateTime()),
+        ),
+        _deliveries.c.id.not_in(bindparam("exclude", expanding=True)),
+    )
+    .order_by(_deliveries.c.id)
+    .limit(bindparam("limit"))
+)
 _PEOPLE = select(
     User.id,
     User.username,
@@ -315,6 +314,12 @@ _PEOPLE = select(
     User.phone,
     User.invited_at,
     User.deactivated_at,
+).where(User.id.in_(bindparam("ids", expanding=True)))
+_MEMBERSHIPS = select(user_schools.c.user_id, user_schools.c.school_id).where(
+    user_schools.c.user_id.in_(bindparam("ids", expanding=True))
+)
+_SCHOOL_NAMES = select(School.id, School.name).where(
+    School.id.in_(bindparam("ids", expanding=True))
 )
 
 
@@ -330,15 +335,14 @@ def _claim_steps(
     """
     cfg = current_app.config
     now = utcnow()
-    query = select(_deliveries.c.id, _deliveries.c.user_id, _deliveries.c.attempts).where(
-        _deliveries.c.batch_id == batch.id,
-        _deliveries.c.status.in_(("queued", "sending")),
-        or_(_deliveries.c.next_attempt_at.is_(None), _deliveries.c.next_attempt_at <= now),
-    )
-    if exclude:
-        query = query.where(_deliveries.c.id.not_in(exclude))
     chunk = db.session.execute(
-        query.order_by(_deliveries.c.id).limit(cfg["DELIVERY_CHUNK_SIZE"])
+        _DUE,
+        {
+            "batch_id": batch.id,
+            "now": now,
+            "exclude": list(exclude),
+            "limit": cfg["DELIVERY_CHUNK_SIZE"],
+        },
     ).all()
     if not chunk:
         return None
@@ -353,7 +357,7 @@ def _claim_steps(
     events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
 
     def settle(delivery: Any, status: str, reason: str) -> None:
-        settled.append({"_id": delivery.id, "v_status": status, "v_error": reason})
+        settled.append((status, reason, delivery.id))
         events.setdefault(f"delivery_{status}", []).append(
             (delivery.user_id, {"batch_id": batch.id, "delivery_id": delivery.id, "reason": reason})
         )
@@ -392,27 +396,19 @@ def _claim_steps(
         ready.append((delivery, person, address, route, real, school_cfg))
     yield
     if settled:
-        db.session.execute(_SETTLE, settled)
+        _SETTLE(settled)
         for action, group in events.items():
             audit.record_many_ids(actor, action, "user", group)
     issued = _issue(
         batch, [(person, school_cfg) for _, person, *_, school_cfg in ready], actor, now
     )
     yield
-    claims = [
-        {
-            "_id": delivery.id,
-            "v_status": "sending",
-            "v_attempt_id": attempt,
-            "v_attempts": delivery.attempts + 1,
-            "v_address": address,
-            "v_route": route,
-            "v_next_attempt_at": None,
-        }
-        for delivery, _, address, route, *_ in ready
-    ]
-    if claims:
-        db.session.execute(_CLAIM, claims)
+    _CLAIM(
+        [
+            ("sending", attempt, delivery.attempts + 1, address, route, None, delivery.id)
+            for delivery, _, address, route, *_ in ready
+        ]
+    )
     district = cfg["SCHOOL_DISTRICT_NAME"]
     prepared = []
     for delivery, person, address, route, real, _ in ready:
@@ -481,20 +477,14 @@ def _send_chunk(
 
 def _load_people(ids: list[int]) -> tuple[dict[int, Any], dict[int, list[int]], dict[int, str]]:
     """Read a chunk's people as rows: (people by id, school ids by person, school names)."""
-    people = {row.id: row for row in db.session.execute(_PEOPLE.where(User.id.in_(ids)))}
+    people = {row.id: row for row in db.session.execute(_PEOPLE, {"ids": ids})}
     memberships: dict[int, list[int]] = {}
-    for user_id, school_id in db.session.execute(
-        select(user_schools.c.user_id, user_schools.c.school_id).where(
-            user_schools.c.user_id.in_(ids)
-        )
-    ):
+    for user_id, school_id in db.session.execute(_MEMBERSHIPS, {"ids": ids}):
         memberships.setdefault(user_id, []).append(school_id)
     for held in memberships.values():
         held.sort()
-    school_ids = {school_id for held in memberships.values() for school_id in held}
-    names = dict(
-        db.session.execute(select(School.id, School.name).where(School.id.in_(school_ids))).all()
-    )
+    school_ids = list({school_id for held in memberships.values() for school_id in held})
+    names = dict(db.session.execute(_SCHOOL_NAMES, {"ids": school_ids}).all())
     return people, memberships, names
 
 
@@ -571,7 +561,7 @@ class _Recorder:
         self.every = max(1, cfg["DELIVERY_COMMIT_EVERY"])
         self.seconds = cfg["DELIVERY_COMMIT_SECONDS"]
         self.seen: set[int] = set()
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[tuple] = []
         self.events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self.phases: deque[Callable[[], object]] = deque()
         self.last_commit = time.monotonic()
@@ -582,8 +572,10 @@ class _Recorder:
         self.seen.add(outcome.delivery_id)
         now = utcnow()
         details: dict[str, Any] = {"batch_id": self.batch_id, "delivery_id": claim.delivery_id}
+        # (status, sent_at, error, next_attempt_at, delivery id), as _OUTCOME takes them
+        row: tuple[str, datetime | None, str | None, datetime | None, int]
         if outcome.result is Result.SENT:
-            row = {"v_status": "sent", "v_sent_at": now, "v_error": None}
+            row = ("sent", now, None, None, claim.delivery_id)
             action = "delivery_sent"
             details.update(channel=self.channel, route=claim.route)
         elif outcome.result is Result.FAILED or (
@@ -592,30 +584,20 @@ class _Recorder:
             reason = outcome.error or "refused"
             if outcome.result is Result.RETRY:
                 reason = f"gave up after {claim.attempts} attempts: {reason}"
-            row = {"v_status": "failed", "v_sent_at": None, "v_error": reason}
+            row = ("failed", None, reason, None, claim.delivery_id)
             action = "delivery_failed"
             details.update(reason=reason)
         elif outcome.result is Result.RETRY:
             delay = self.delays[min(claim.attempts, len(self.delays)) - 1]
-            row = {
-                "v_status": "queued",
-                "v_sent_at": None,
-                "v_error": f"temporary: {outcome.error}",
-                "v_next_attempt_at": now + timedelta(seconds=delay),
-            }
+            retry_at = now + timedelta(seconds=delay)
+            row = ("queued", None, f"temporary: {outcome.error}", retry_at, claim.delivery_id)
             action = "delivery_deferred"
             details.update(reason=outcome.error)
         else:
             self.interruption = self.interruption or outcome.error or "connection lost"
-            row = {
-                "v_status": "queued",
-                "v_sent_at": None,
-                "v_error": f"interrupted: {outcome.error}",
-            }
+            row = ("queued", None, f"interrupted: {outcome.error}", None, claim.delivery_id)
             action = "delivery_deferred"
             details.update(reason=outcome.error)
-        row["_id"] = claim.delivery_id
-        row.setdefault("v_next_attempt_at", None)
         self.rows.append(row)
         self.events.setdefault(action, []).append((claim.user_id, details))
         if len(self.rows) >= self.every or time.monotonic() - self.last_commit >= self.seconds:
@@ -623,7 +605,7 @@ class _Recorder:
             rows, events = self.rows, self.events
             self.rows, self.events = [], {}
             self.last_commit = time.monotonic()
-            self.phases.append(lambda: db.session.execute(_OUTCOME, rows))
+            self.phases.append(lambda: _OUTCOME(rows))
             self.phases.extend(
                 (lambda a=action, e=group: audit.record_many_ids(self.actor, a, "user", e))
                 for action, group in events.items()
@@ -642,7 +624,7 @@ class _Recorder:
         while self.step():
             pass
         if self.rows:
-            db.session.execute(_OUTCOME, self.rows)
+            _OUTCOME(self.rows)
             self.rows = []
         for action, events in self.events.items():
             audit.record_many_ids(self.actor, action, "user", events)

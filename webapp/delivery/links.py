@@ -28,15 +28,40 @@ from sqlalchemy.orm.util import identity_key
 
 from webapp.extensions import db
 from webapp.models import SetPasswordToken, User, utcnow
+from webapp.models.base import UTCDateTime
+from webapp.models.bulk import BulkWrite
 from webapp.services import audit, auth, settings
 
 PURPOSES = ("invite", "reset")
 _tokens = SetPasswordToken.__table__
 _users = User.__table__
-_ROTATE = (
-    _users.update()
-    .where(_users.c.id == bindparam("_id"))
-    .values(credential_epoch=bindparam("v_epoch"), invited_at=bindparam("v_invited"))
+_ROTATE = BulkWrite(_users, ("credential_epoch", "invited_at"), key="id")
+_INSERT_TOKENS = BulkWrite(
+    _tokens,
+    (
+        "user_id",
+        "token_hash",
+        "purpose",
+        "epoch",
+        "created_at",
+        "expires_at",
+        "issued_by_id",
+        "batch_id",
+    ),
+)
+# Built once, with expanding IN lists: issuing for a chunk builds no statement.
+_VOID = (
+    _tokens.update()
+    .where(
+        _tokens.c.user_id.in_(bindparam("ids", expanding=True)),
+        _tokens.c.purpose == bindparam("b_purpose"),
+        _tokens.c.used_at.is_(None),
+        _tokens.c.voided_at.is_(None),
+    )
+    .values(voided_at=bindparam("b_now", type_=UTCDateTime()))
+)
+_IDS_BY_HASH = select(_tokens.c.token_hash, _tokens.c.id).where(
+    _tokens.c.token_hash.in_(bindparam("hashes", expanding=True))
 )
 # secrets.token_urlsafe(32): 43 characters of URL-safe base64 without padding.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -168,58 +193,43 @@ def issue_links_for(
         return []
     now = now or utcnow()
     user_ids = [request.user_id for request in requests]
-    db.session.execute(
-        update(SetPasswordToken)
-        .where(
-            SetPasswordToken.user_id.in_(user_ids),
-            SetPasswordToken.purpose == purpose,
-            SetPasswordToken.used_at.is_(None),
-            SetPasswordToken.voided_at.is_(None),
-        )
-        .values(voided_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    db.session.execute(_VOID, {"ids": user_ids, "b_purpose": purpose, "b_now": now})
     issued_by_id = actor.id if isinstance(actor, User) else None
     # One read of the system CSPRNG for the whole group: 32 bytes of token and 16 of epoch
     # each (os.urandom costs a system call, which dominates at batch sizes).
     randomness = secrets.token_bytes(48 * len(requests))
     plain: list[str] = []
-    user_rows: list[dict] = []
-    token_rows: list[dict] = []
-    for n, request in enumerate(requests):
+    expiries = [now + request.valid_for for request in requests]
+    epochs: list[tuple[str, datetime, int]] = []
+    token_rows: list[tuple] = []
+    for n, (request, expires_at) in enumerate(zip(requests, expiries, strict=True)):
         raw = randomness[48 * n : 48 * (n + 1)]
         token = base64.urlsafe_b64encode(raw[:32]).rstrip(b"=").decode("ascii")
         epoch = raw[32:].hex()  # a fresh epoch: older links, codes and sessions die
         plain.append(token)
-        user_rows.append(
-            {"_id": request.user_id, "v_epoch": epoch, "v_invited": request.invited_at or now}
-        )
+        epochs.append((epoch, request.invited_at or now, request.user_id))
         token_rows.append(
-            {
-                "user_id": request.user_id,
-                "token_hash": hash_token(token),
-                "purpose": purpose,
-                "epoch": epoch,
-                "created_at": now,
-                "expires_at": now + request.valid_for,
-                "issued_by_id": issued_by_id,
-                "batch_id": batch_id,
-            }
+            (
+                request.user_id,
+                hash_token(token),
+                purpose,
+                epoch,
+                now,
+                expires_at,
+                issued_by_id,
+                batch_id,
+            )
         )
     # Plain executemany statements: the ORM's bulk paths cost more per row, and an INSERT
     # with RETURNING runs once per row on SQLite; the new ids are read back by hash.
-    db.session.execute(_ROTATE, user_rows)
-    _sync_loaded_users(user_rows)
-    db.session.execute(_tokens.insert(), token_rows)
-    hashes = [row["token_hash"] for row in token_rows]
+    _ROTATE(epochs)
+    _sync_loaded_users(epochs)
+    _INSERT_TOKENS(token_rows)
+    hashes = [row[1] for row in token_rows]
     by_hash: dict[str, int] = {}
     for start in range(0, len(hashes), 500):  # bounded IN lists for large groups
         part = hashes[start : start + 500]
-        by_hash.update(
-            db.session.execute(
-                select(_tokens.c.token_hash, _tokens.c.id).where(_tokens.c.token_hash.in_(part))
-            ).all()
-        )
+        by_hash.update(db.session.execute(_IDS_BY_HASH, {"hashes": part}).all())
     ids = [by_hash[token_hash] for token_hash in hashes]
     audit.record_many_ids(
         actor,
@@ -227,34 +237,34 @@ def issue_links_for(
         "user",
         [
             (
-                row["user_id"],
+                user_id,
                 {
                     "kind": "link",
                     "purpose": purpose,
                     "link_id": link_id,
                     "batch_id": batch_id,
-                    "expires_at": row["expires_at"].isoformat(),
+                    "expires_at": expires_at.isoformat(),
                 },
             )
-            for link_id, row in zip(ids, token_rows, strict=True)
+            for user_id, link_id, expires_at in zip(user_ids, ids, expiries, strict=True)
         ],
     )
     return [
-        IssuedLink(row["user_id"], link_url(token), link_id, purpose, row["expires_at"])
-        for token, link_id, row in zip(plain, ids, token_rows, strict=True)
+        IssuedLink(user_id, link_url(token), link_id, purpose, expires_at)
+        for user_id, token, link_id, expires_at in zip(user_ids, plain, ids, expiries, strict=True)
     ]
 
 
-def _sync_loaded_users(user_rows: Sequence[dict]) -> None:
+def _sync_loaded_users(epochs: Sequence[tuple[str, datetime, int]]) -> None:
     """Give users already in the session the values just written behind its back."""
     loaded = db.session.identity_map
     if not loaded:
         return
-    for row in user_rows:
-        user = loaded.get(identity_key(User, row["_id"]))
+    for epoch, invited_at, user_id in epochs:
+        user = loaded.get(identity_key(User, user_id))
         if user is not None:
-            set_committed_value(user, "credential_epoch", row["v_epoch"])
-            set_committed_value(user, "invited_at", row["v_invited"])
+            set_committed_value(user, "credential_epoch", epoch)
+            set_committed_value(user, "invited_at", invited_at)
 
 
 def check_hash(token_hash: str | None, *, now: datetime | None = None) -> LinkCheck:

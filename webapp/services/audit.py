@@ -9,8 +9,22 @@ from typing import Any
 
 from webapp.extensions import db
 from webapp.models import AuditEvent, User, utcnow
+from webapp.models.bulk import BulkWrite
 
-_INSERT = AuditEvent.__table__.insert()
+_INSERT_MANY = BulkWrite(
+    AuditEvent.__table__,
+    (
+        "created_at",
+        "actor_id",
+        "actor_label",
+        "action",
+        "ip",
+        "request_id",
+        "target_type",
+        "target_id",
+        "details",
+    ),
+)
 # Detail keys that would smell of a secret; details carrying them are refused outright.
 _SECRET_WORDS = ("password", "token", "secret")
 _SECRET_KEYS = frozenset({"code", "parent_code", "pin", "url", "reset_url", "link_url"})
@@ -89,19 +103,19 @@ def _insert(
             _check_keys(details)
             checked.add(keys)
         rows.append(
-            {
-                "created_at": created_at,
-                "actor_id": actor_id,
-                "actor_label": actor_label,
-                "action": action,
-                "ip": origin.ip,
-                "request_id": origin.request_id,
-                "target_type": target_type,
-                "target_id": target_id,
-                "details": details,
-            }
+            (
+                created_at,
+                actor_id,
+                actor_label,
+                action,
+                origin.ip,
+                origin.request_id,
+                target_type,
+                target_id,
+                details,
+            )
         )
-    db.session.execute(_INSERT, rows)
+    _INSERT_MANY(rows)
     return len(rows)
 
 
