@@ -56,11 +56,19 @@ class BulkWrite:
             return
         sql, processors = self._driver.get(dialect.name) or self._prepare(dialect)
         if processors:
+            # A batch's rows mostly share values (one `now`, one None): convert each run of
+            # the same object once.
+            last = [(object(), None) for _ in processors]
             converted = []
             for row in rows:
                 values = list(row)
-                for index, process in processors:
-                    values[index] = process(values[index])
+                for n, (index, process) in enumerate(processors):
+                    value = values[index]
+                    seen, result = last[n]
+                    if value is not seen:
+                        result = process(value)
+                        last[n] = (value, result)
+                    values[index] = result
                 converted.append(values)
             rows = converted
         cursor = connection.connection.cursor()
