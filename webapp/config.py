@@ -114,8 +114,7 @@ class Config:
     DELIVERY_RETRY_DELAYS = [2, 10, 30]
     # Outcomes are committed in groups of this many, or after this long (seconds): after a
     # crash, at most one group plus the message in flight is sent again (with a dead link).
-    # Each group costs a commit and two statements; 25 keeps that under the SMTP round trip.
-    DELIVERY_COMMIT_EVERY = 25
+    DELIVERY_COMMIT_EVERY = 10
     DELIVERY_COMMIT_SECONDS = 0.25
     # A delivery that keeps failing temporarily is marked failed after this many attempts.
     DELIVERY_MAX_ATTEMPTS = 5

@@ -17,7 +17,7 @@ Guarantee after a crash (kill -9 of the worker, at any instruction):
 - Nobody is skipped: every delivery ends sent, failed (with a reason), skipped (with a
   reason, e.g. "no address: print instead"), or stays queued/sending for the next run.
 - Extra messages: at most the outcomes recorded but not yet committed (fewer than
-  DELIVERY_COMMIT_EVERY, default 25) plus the one message in flight. Each such person gets
+  DELIVERY_COMMIT_EVERY, default 10) plus the one message in flight. Each such person gets
   two messages; the first one's credential no longer works, the last one received works.
 - Claimed-but-unsent people (the chunk being claimed at the crash) get no message from the
   dead run; only their older credential was rotated, and the next run sends them a new one.
