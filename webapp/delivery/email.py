@@ -288,7 +288,8 @@ class SmtpTransport:
         code, reply = self._reply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        body = _DOT_LINE.sub(b"..", data)
+        # Dot-stuffing (RFC 5321 4.5.2); base64 bodies never need it, so look before copying.
+        body = _DOT_LINE.sub(b"..", data) if data.startswith(b".") or b"\n." in data else data
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         conn.send(body + b".\r\n")

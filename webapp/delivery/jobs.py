@@ -36,8 +36,6 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.orm import lazyload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.delivery import codes, email, links, messages, sms, temp_passwords
 from webapp.delivery.batches import FINAL, resolve_address
@@ -46,40 +44,25 @@ from webapp.delivery.outcomes import DeliveryConfigError, Outcome, Result
 from webapp.extensions import db
 from webapp.jobs import job
 from webapp.models import CredentialBatch, Delivery, Role, School, User, user_schools, utcnow
+from webapp.models.base import UTCDateTime
+from webapp.models.bulk import BulkWrite
 from webapp.services import audit, settings
 
 log = logging.getLogger(__name__)
 
 
 _deliveries = Delivery.__table__
-# Plain executemany statements: the ORM's per-row bookkeeping costs more than the SMTP
-# round trip these rows follow.
-_CLAIM = (
-    _deliveries.update()
-    .where(_deliveries.c.id == bindparam("_id"))
-    .values(
-        status=bindparam("v_status"),
-        attempt_id=bindparam("v_attempt_id"),
-        attempts=bindparam("v_attempts"),
-        address=bindparam("v_address"),
-        route=bindparam("v_route"),
-        next_attempt_at=bindparam("v_next_attempt_at"),
-    )
+# Plain executemany statements on tuples (webapp.models.bulk): the ORM's per-row
+# bookkeeping, and even Core's per-row dicts, cost more than the SMTP round trip these
+# rows follow. Each row's values come in the listed order, then the delivery id.
+_CLAIM = BulkWrite(
+    _deliveries,
+    ("status", "attempt_id", "attempts", "address", "route", "next_attempt_at"),
+    key="id",
 )
-_OUTCOME = (
-    _deliveries.update()
-    .where(_deliveries.c.id == bindparam("_id"))
-    .values(
-        status=bindparam("v_status"),
-        sent_at=bindparam("v_sent_at"),
-        error=bindparam("v_error"),
-        next_attempt_at=bindparam("v_next_attempt_at"),
-    )
-)
-
-
-def _bind(row: dict[str, Any]) -> dict[str, Any]:
-    return {("_id" if key == "id" else f"v_{key}"): value for key, value in row.items()}
+# A delivery settled without a message: skipped, or failed before sending.
+_SETTLE = BulkWrite(_deliveries, ("status", "error"), key="id")
+_OUTCOME = BulkWrite(_deliveries, ("status", "sent_at", "error", "next_attempt_at"), key="id")
 
 
 class DeliveryDeferred(Exception):
@@ -162,12 +145,22 @@ def _transport(channel: str) -> Any:
     raise DeliveryConfigError(f"channel {channel!r} is not sent by a job")
 
 
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """One delivery marked 'sending' by this run, as recording its outcome needs it."""
+
+    delivery_id: int
+    user_id: int
+    attempts: int
+    route: str
+
+
 @dataclass
 class _Claimed:
     """A claimed chunk: deliveries marked 'sending', credentials issued, messages to send."""
 
     ids: set[int]
-    ready: list[tuple[Delivery, User]]
+    ready: list[_Claim]
     prepared: list[Prepared]
 
 
@@ -283,19 +276,6 @@ def _finish(
     db.session.commit()
 
 
-def _skip(delivery: Delivery, user: User, reason: str, actor: User | str) -> None:
-    delivery.status = "skipped"
-    delivery.error = reason
-    audit.record(
-        actor,
-        "delivery_skipped",
-        user,
-        batch_id=delivery.batch_id,
-        delivery_id=delivery.id,
-        reason=reason,
-    )
-
-
 def _sms_over_cap(number: str, limit: int, now: datetime) -> bool:
     sent = db.session.scalar(
         select(func.count()).where(
@@ -308,6 +288,41 @@ def _sms_over_cap(number: str, limit: int, now: datetime) -> bool:
     return sent >= limit
 
 
+# Chunk queries, built once: IN lists are expanding parameters, so a chunk of ids costs
+# no statement building or per-id coercion.
+_DUE = (
+    select(_deliveries.c.id, _deliveries.c.user_id, _deliveries.c.attempts)
+    .where(
+        _deliveries.c.batch_id == bindparam("batch_id"),
+        _deliveries.c.status.in_(("queued", "sending")),
+        or_(
+            _deliveries.c.next_attempt_at.is_(None),
+            _deliveries.c.next_attempt_at <= bindparam("now", type_=UTCDateTime()),
+        ),
+        _deliveries.c.id.not_in(bindparam("exclude", expanding=True)),
+    )
+    .order_by(_deliveries.c.id)
+    .limit(bindparam("limit"))
+)
+_PEOPLE = select(
+    User.id,
+    User.username,
+    User.given_name,
+    User.family_name,
+    User.role,
+    User.email,
+    User.phone,
+    User.invited_at,
+    User.deactivated_at,
+).where(User.id.in_(bindparam("ids", expanding=True)))
+_MEMBERSHIPS = select(user_schools.c.user_id, user_schools.c.school_id).where(
+    user_schools.c.user_id.in_(bindparam("ids", expanding=True))
+)
+_SCHOOL_NAMES = select(School.id, School.name).where(
+    School.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def _claim_steps(
     batch: CredentialBatch, actor: User | str, exclude: set[int]
 ) -> Generator[None, None, _Claimed | None]:
@@ -315,40 +330,53 @@ def _claim_steps(
 
     For each due delivery: skip it with a stated reason, or issue a fresh credential and
     mark it 'sending' with this attempt's id. The plain secrets stay in memory only.
+    People and deliveries are read as plain rows: ORM objects cost more per person than
+    the message that follows.
     """
     cfg = current_app.config
     now = utcnow()
-    query = select(Delivery).where(
-        Delivery.batch_id == batch.id,
-        Delivery.status.in_(("queued", "sending")),
-        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-    )
-    if exclude:
-        query = query.where(Delivery.id.not_in(exclude))
-    chunk = db.session.scalars(query.order_by(Delivery.id).limit(cfg["DELIVERY_CHUNK_SIZE"])).all()
+    chunk = db.session.execute(
+        _DUE,
+        {
+            "batch_id": batch.id,
+            "now": now,
+            "exclude": list(exclude),
+            "limit": cfg["DELIVERY_CHUNK_SIZE"],
+        },
+    ).all()
     if not chunk:
         return None
     yield
     attempt = secrets.token_hex(8)
-    users = _load_users([d.user_id for d in chunk])
+    people, memberships, school_names = _load_people([d.user_id for d in chunk])
     yield
     cache: dict = {}
     per_number: Counter[str] = Counter()  # messages to each number claimed in this chunk
-    ready: list[tuple[Delivery, User, str, str, str | None]] = []
+    ready: list[tuple[Any, Any, str, str, str | None, dict[str, Any]]] = []
+    settled: list[dict[str, Any]] = []
+    events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+
+    def settle(delivery: Any, status: str, reason: str) -> None:
+        settled.append((status, reason, delivery.id))
+        events.setdefault(f"delivery_{status}", []).append(
+            (delivery.user_id, {"batch_id": batch.id, "delivery_id": delivery.id, "reason": reason})
+        )
+
     for n, delivery in enumerate(chunk):
         if n % 20 == 19:
             yield
-        user = users[delivery.user_id]
-        school_cfg = settings.for_user(user, cache)
-        if user.deactivated_at is not None:
-            _skip(delivery, user, "deactivated", actor)
+        person = people[delivery.user_id]
+        held = memberships.get(person.id)
+        school_cfg = settings.for_school(held[0] if held else None, cache)
+        if person.deactivated_at is not None:
+            settle(delivery, "skipped", "deactivated")
             continue
-        if batch.kind == "parent-code" and user.role != Role.STUDENT:
-            _skip(delivery, user, "not a student", actor)
+        if batch.kind == "parent-code" and person.role != Role.STUDENT:
+            settle(delivery, "skipped", "not a student")
             continue
-        address, route = resolve_address(user, batch.channel, school_cfg)
+        address, route = resolve_address(person, batch.channel, school_cfg)
         if address is None:
-            _skip(delivery, user, "no address: print instead", actor)
+            settle(delivery, "skipped", "no address: print instead")
             continue
         real = None
         if school_cfg["test_mode"]:
@@ -356,60 +384,54 @@ def _claim_steps(
                 "test_mode_email" if batch.channel == "email" else "test_mode_phone"
             ]
             if not test_address:
-                _skip(delivery, user, "test mode is on but has no test address", actor)
+                settle(delivery, "skipped", "test mode is on but has no test address")
                 continue
             real, address, route = address, test_address, "test_mode"
         elif batch.channel == "sms" and _sms_over_cap(
             address, cfg["SMS_DAILY_CAP_PER_NUMBER"] - per_number[address], now
         ):
-            delivery.status = "failed"
-            delivery.error = "daily SMS limit for this number reached"
-            audit.record(
-                actor,
-                "delivery_failed",
-                user,
-                batch_id=batch.id,
-                delivery_id=delivery.id,
-                reason=delivery.error,
-            )
+            settle(delivery, "failed", "daily SMS limit for this number reached")
             continue
         per_number[address] += 1
-        ready.append((delivery, user, address, route, real))
+        ready.append((delivery, person, address, route, real, school_cfg))
     yield
-    issued = _issue(batch, [user for _, user, *_ in ready], actor, now)
+    if settled:
+        _SETTLE(settled)
+        for action, group in events.items():
+            audit.record_many_ids(actor, action, "user", group)
+    issued = _issue(
+        batch, [(person, school_cfg) for _, person, *_, school_cfg in ready], actor, now
+    )
     yield
-    claims = [
-        {
-            "id": delivery.id,
-            "status": "sending",
-            "attempt_id": attempt,
-            "attempts": delivery.attempts + 1,
-            "address": address,
-            "route": route,
-            "next_attempt_at": None,
-        }
-        for delivery, user, address, route, _ in ready
-    ]
-    if claims:
-        db.session.execute(_CLAIM, [_bind(claim) for claim in claims])
-    for (delivery, *_), claim in zip(ready, claims, strict=True):
-        for key, value in claim.items():
-            set_committed_value(delivery, key, value)
+    _CLAIM(
+        [
+            ("sending", attempt, delivery.attempts + 1, address, route, None, delivery.id)
+            for delivery, _, address, route, *_ in ready
+        ]
+    )
+    district = cfg["SCHOOL_DISTRICT_NAME"]
     prepared = []
-    for delivery, user, address, route, real in ready:
-        secret, expires_at = issued[user.id]
+    for delivery, person, address, route, real, _ in ready:
+        secret, expires_at = issued[person.id]
+        held = memberships.get(person.id)
+        if not held:
+            school_name = district
+        elif batch.school_id in held:
+            school_name = school_names[batch.school_id]
+        else:
+            school_name = school_names[held[0]]
         prepared.append(
             Prepared(
                 delivery_id=delivery.id,
-                user_id=user.id,
+                user_id=person.id,
                 kind=batch.kind,
                 to=address,
                 route=route,
-                given_name=user.given_name,
-                display_name=user.display_name,
-                username=user.username,
-                role=user.role,
-                school_name=_school_name(user, batch),
+                given_name=person.given_name,
+                display_name=f"{person.given_name} {person.family_name}".strip(),
+                username=person.username,
+                role=person.role,
+                school_name=school_name,
                 secret=secret,
                 expires_at=expires_at,
                 real_address=real,
@@ -418,7 +440,14 @@ def _claim_steps(
     batch.heartbeat_at = now
     yield
     db.session.commit()  # the claim: credentials issued and deliveries marked together
-    return _Claimed({d.id for d in chunk}, [(d, u) for d, u, *_ in ready], prepared)
+    return _Claimed(
+        {d.id for d in chunk},
+        [
+            _Claim(delivery.id, person.id, delivery.attempts + 1, route)
+            for delivery, person, _, route, *_ in ready
+        ],
+        prepared,
+    )
 
 
 def _send_chunk(
@@ -429,16 +458,16 @@ def _send_chunk(
     upcoming: _Stepper,
 ) -> str | None:
     """Send a claimed chunk; return the interruption reason if the channel died."""
-    recorder = _Recorder(batch, {d.id: (d, u) for d, u in claimed.ready}, actor)
+    recorder = _Recorder(batch, {claim.delivery_id: claim for claim in claimed.ready}, actor)
     transport.send_all(
         _outgoing(batch.channel, claimed.prepared),
         recorder,
         lambda: recorder.step() or upcoming.step(),
     )
     # Anything the channel never reported on goes back in the queue (re-issued next time).
-    for delivery, _ in claimed.ready:
-        if delivery.id not in recorder.seen:
-            recorder(Outcome(delivery.id, Result.INTERRUPTED, "no outcome reported"))
+    for claim in claimed.ready:
+        if claim.delivery_id not in recorder.seen:
+            recorder(Outcome(claim.delivery_id, Result.INTERRUPTED, "no outcome reported"))
     recorder.flush()
     _refresh_counts(batch)
     batch.heartbeat_at = utcnow()
@@ -446,52 +475,48 @@ def _send_chunk(
     return recorder.interruption
 
 
-def _load_users(ids: list[int]) -> dict[int, User]:
-    """Load a chunk's people with their schools, in two plain queries.
-
-    The schools relationship's selectin loader costs more per person than the rest of the
-    claim; here each school is loaded once (usually from the identity map) and each
-    person's list is set as if it had been loaded.
-    """
-    users = {
-        user.id: user
-        for user in db.session.scalars(
-            select(User).where(User.id.in_(ids)).options(lazyload(User.schools))
-        )
-    }
-    memberships: dict[int, list[int]] = {user_id: [] for user_id in users}
-    for user_id, school_id in db.session.execute(
-        select(user_schools.c.user_id, user_schools.c.school_id).where(
-            user_schools.c.user_id.in_(ids)
-        )
-    ):
-        memberships[user_id].append(school_id)
-    schools = {
-        school_id: db.session.get(School, school_id)
-        for school_id in {school_id for held in memberships.values() for school_id in held}
-    }
-    for user_id, user in users.items():
-        if "schools" not in user.__dict__:  # already loaded: keep what the session has
-            held = sorted(memberships[user_id])
-            set_committed_value(user, "schools", [schools[school_id] for school_id in held])
-    return users
+def _load_people(ids: list[int]) -> tuple[dict[int, Any], dict[int, list[int]], dict[int, str]]:
+    """Read a chunk's people as rows: (people by id, school ids by person, school names)."""
+    people = {row.id: row for row in db.session.execute(_PEOPLE, {"ids": ids})}
+    memberships: dict[int, list[int]] = {}
+    for user_id, school_id in db.session.execute(_MEMBERSHIPS, {"ids": ids}):
+        memberships.setdefault(user_id, []).append(school_id)
+    for held in memberships.values():
+        held.sort()
+    school_ids = list({school_id for held in memberships.values() for school_id in held})
+    names = dict(db.session.execute(_SCHOOL_NAMES, {"ids": school_ids}).all())
+    return people, memberships, names
 
 
-def _school_name(user: User, batch: CredentialBatch) -> str:
-    schools = sorted(user.schools, key=lambda s: s.id)
-    for school in schools:
-        if school.id == batch.school_id:
-            return school.name
-    return schools[0].name if schools else current_app.config["SCHOOL_DISTRICT_NAME"]
+def _load_users(ids: list[int]) -> list[User]:
+    """Load people as User objects, in the given order (kinds that need the ORM)."""
+    users = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    return [users[user_id] for user_id in ids]
 
 
 def _issue(
-    batch: CredentialBatch, users: list[User], actor: User | str, now: datetime
+    batch: CredentialBatch,
+    people: list[tuple[Any, dict[str, Any]]],
+    actor: User | str,
+    now: datetime,
 ) -> dict[int, tuple[str, datetime]]:
-    """Issue one fresh credential per person; return the plain secret and its expiry."""
+    """Issue one fresh credential per person; return the plain secret and its expiry.
+
+    `people` pairs each person's row with their school's settings.
+    """
     if batch.kind == "link":
-        issued = links.issue_links(users, purpose="invite", actor=actor, batch_id=batch.id, now=now)
+        issued = links.issue_links_for(
+            [
+                links.LinkRequest(person.id, person.invited_at, links.lifetime_in("invite", cfg))
+                for person, cfg in people
+            ],
+            purpose="invite",
+            actor=actor,
+            batch_id=batch.id,
+            now=now,
+        )
         return {link.user_id: (link.url, link.expires_at) for link in issued}
+    users = _load_users([person.id for person, _ in people]) if people else []
     if batch.kind == "password":
         issued = temp_passwords.issue_temporary_passwords(
             users, actor, batch_id=batch.id, now=now, check_scope=False
@@ -524,10 +549,11 @@ class _Recorder:
     """
 
     def __init__(
-        self, batch: CredentialBatch, claimed: dict[int, tuple[Delivery, User]], actor: User | str
+        self, batch: CredentialBatch, claimed: dict[int, _Claim], actor: User | str
     ) -> None:
         cfg = current_app.config
-        self.batch = batch
+        self.batch_id = batch.id
+        self.channel = batch.channel
         self.claimed = claimed
         self.actor = actor
         self.delays = list(cfg["DELIVERY_RETRY_DELAYS"]) or [0]
@@ -535,60 +561,53 @@ class _Recorder:
         self.every = max(1, cfg["DELIVERY_COMMIT_EVERY"])
         self.seconds = cfg["DELIVERY_COMMIT_SECONDS"]
         self.seen: set[int] = set()
-        self.rows: list[dict[str, Any]] = []
-        self.events: dict[str, list[tuple[User, dict[str, Any]]]] = {}
+        self.rows: list[tuple] = []
+        self.events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self.phases: deque[Callable[[], object]] = deque()
         self.last_commit = time.monotonic()
         self.interruption: str | None = None
 
     def __call__(self, outcome: Outcome) -> None:
-        delivery, user = self.claimed[outcome.delivery_id]
+        claim = self.claimed[outcome.delivery_id]
         self.seen.add(outcome.delivery_id)
         now = utcnow()
-        row: dict[str, Any] = {
-            "id": delivery.id,
-            "sent_at": None,
-            "error": None,
-            "next_attempt_at": None,
-        }
-        details: dict[str, Any] = {"batch_id": self.batch.id, "delivery_id": delivery.id}
+        details: dict[str, Any] = {"batch_id": self.batch_id, "delivery_id": claim.delivery_id}
+        # (status, sent_at, error, next_attempt_at, delivery id), as _OUTCOME takes them
+        row: tuple[str, datetime | None, str | None, datetime | None, int]
         if outcome.result is Result.SENT:
-            row.update(status="sent", sent_at=now)
+            row = ("sent", now, None, None, claim.delivery_id)
             action = "delivery_sent"
-            details.update(channel=self.batch.channel, route=delivery.route)
+            details.update(channel=self.channel, route=claim.route)
         elif outcome.result is Result.FAILED or (
-            outcome.result is Result.RETRY and delivery.attempts >= self.max_attempts
+            outcome.result is Result.RETRY and claim.attempts >= self.max_attempts
         ):
             reason = outcome.error or "refused"
             if outcome.result is Result.RETRY:
-                reason = f"gave up after {delivery.attempts} attempts: {reason}"
-            row.update(status="failed", error=reason)
+                reason = f"gave up after {claim.attempts} attempts: {reason}"
+            row = ("failed", None, reason, None, claim.delivery_id)
             action = "delivery_failed"
             details.update(reason=reason)
         elif outcome.result is Result.RETRY:
-            delay = self.delays[min(delivery.attempts, len(self.delays)) - 1]
-            row.update(
-                status="queued",
-                error=f"temporary: {outcome.error}",
-                next_attempt_at=now + timedelta(seconds=delay),
-            )
+            delay = self.delays[min(claim.attempts, len(self.delays)) - 1]
+            retry_at = now + timedelta(seconds=delay)
+            row = ("queued", None, f"temporary: {outcome.error}", retry_at, claim.delivery_id)
             action = "delivery_deferred"
             details.update(reason=outcome.error)
         else:
             self.interruption = self.interruption or outcome.error or "connection lost"
-            row.update(status="queued", error=f"interrupted: {outcome.error}")
+            row = ("queued", None, f"interrupted: {outcome.error}", None, claim.delivery_id)
             action = "delivery_deferred"
             details.update(reason=outcome.error)
         self.rows.append(row)
-        self.events.setdefault(action, []).append((user, details))
+        self.events.setdefault(action, []).append((claim.user_id, details))
         if len(self.rows) >= self.every or time.monotonic() - self.last_commit >= self.seconds:
-            # Commit this group in three short phases, run while the server works.
+            # Commit this group in short phases, run while the server works.
             rows, events = self.rows, self.events
             self.rows, self.events = [], {}
             self.last_commit = time.monotonic()
-            self.phases.append(lambda: db.session.execute(_OUTCOME, [_bind(r) for r in rows]))
+            self.phases.append(lambda: _OUTCOME(rows))
             self.phases.extend(
-                (lambda a=action, e=group: audit.record_many(self.actor, a, e))
+                (lambda a=action, e=group: audit.record_many_ids(self.actor, a, "user", e))
                 for action, group in events.items()
             )
             self.phases.append(db.session.commit)
@@ -605,10 +624,10 @@ class _Recorder:
         while self.step():
             pass
         if self.rows:
-            db.session.execute(_OUTCOME, [_bind(row) for row in self.rows])
+            _OUTCOME(self.rows)
             self.rows = []
         for action, events in self.events.items():
-            audit.record_many(self.actor, action, events)
+            audit.record_many_ids(self.actor, action, "user", events)
         self.events = {}
         db.session.commit()
         self.last_commit = time.monotonic()

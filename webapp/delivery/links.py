@@ -16,25 +16,52 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from webapp.extensions import db
 from webapp.models import SetPasswordToken, User, utcnow
+from webapp.models.base import UTCDateTime
+from webapp.models.bulk import BulkWrite
 from webapp.services import audit, auth, settings
 
 PURPOSES = ("invite", "reset")
 _tokens = SetPasswordToken.__table__
 _users = User.__table__
-_ROTATE = (
-    _users.update()
-    .where(_users.c.id == bindparam("_id"))
-    .values(credential_epoch=bindparam("v_epoch"), invited_at=bindparam("v_invited"))
+_ROTATE = BulkWrite(_users, ("credential_epoch", "invited_at"), key="id")
+_INSERT_TOKENS = BulkWrite(
+    _tokens,
+    (
+        "user_id",
+        "token_hash",
+        "purpose",
+        "epoch",
+        "created_at",
+        "expires_at",
+        "issued_by_id",
+        "batch_id",
+    ),
+)
+# Built once, with expanding IN lists: issuing for a chunk builds no statement.
+_VOID = (
+    _tokens.update()
+    .where(
+        _tokens.c.user_id.in_(bindparam("ids", expanding=True)),
+        _tokens.c.purpose == bindparam("b_purpose"),
+        _tokens.c.used_at.is_(None),
+        _tokens.c.voided_at.is_(None),
+    )
+    .values(voided_at=bindparam("b_now", type_=UTCDateTime()))
+)
+_IDS_BY_HASH = select(_tokens.c.token_hash, _tokens.c.id).where(
+    _tokens.c.token_hash.in_(bindparam("hashes", expanding=True))
 )
 # secrets.token_urlsafe(32): 43 characters of URL-safe base64 without padding.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -89,7 +116,11 @@ def link_url(token: str) -> str:
 
 
 def lifetime(purpose: str, user: User, cache: dict | None = None) -> timedelta:
-    cfg = settings.for_user(user, cache)
+    return lifetime_in(purpose, settings.for_user(user, cache))
+
+
+def lifetime_in(purpose: str, cfg: Mapping[str, Any]) -> timedelta:
+    """How long a link of this purpose lives under one school's settings."""
     if purpose == "invite":
         return timedelta(days=cfg["invite_link_days"])
     return timedelta(minutes=cfg["reset_link_minutes"])
@@ -122,91 +153,118 @@ def issue_links(
     """Issue one set-password link per user in a few statements; the caller commits."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
-    if not users:
+    cache: dict = {}
+    return issue_links_for(
+        [
+            LinkRequest(user.id, user.invited_at, valid_for or lifetime(purpose, user, cache))
+            for user in users
+        ],
+        purpose=purpose,
+        actor=actor,
+        batch_id=batch_id,
+        now=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRequest:
+    """Who gets a link, for how long: what issuing needs, without loading the User."""
+
+    user_id: int
+    invited_at: datetime | None
+    valid_for: timedelta
+
+
+def issue_links_for(
+    requests: Sequence[LinkRequest],
+    *,
+    purpose: str = "invite",
+    actor: User | str,
+    batch_id: int | None = None,
+    now: datetime | None = None,
+) -> list[IssuedLink]:
+    """Issue one set-password link per request in a few statements; the caller commits.
+
+    Users the session has loaded get the new epoch too, so they are not left stale.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}")
+    if not requests:
         return []
     now = now or utcnow()
-    db.session.execute(
-        update(SetPasswordToken)
-        .where(
-            SetPasswordToken.user_id.in_([user.id for user in users]),
-            SetPasswordToken.purpose == purpose,
-            SetPasswordToken.used_at.is_(None),
-            SetPasswordToken.voided_at.is_(None),
-        )
-        .values(voided_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    cache: dict = {}
+    user_ids = [request.user_id for request in requests]
+    db.session.execute(_VOID, {"ids": user_ids, "b_purpose": purpose, "b_now": now})
+    issued_by_id = actor.id if isinstance(actor, User) else None
     # One read of the system CSPRNG for the whole group: 32 bytes of token and 16 of epoch
     # each (os.urandom costs a system call, which dominates at batch sizes).
-    randomness = secrets.token_bytes(48 * len(users))
+    randomness = secrets.token_bytes(48 * len(requests))
     plain: list[str] = []
-    user_rows: list[dict] = []
-    token_rows: list[dict] = []
-    for n, user in enumerate(users):
+    expiries = [now + request.valid_for for request in requests]
+    epochs: list[tuple[str, datetime, int]] = []
+    token_rows: list[tuple] = []
+    for n, (request, expires_at) in enumerate(zip(requests, expiries, strict=True)):
         raw = randomness[48 * n : 48 * (n + 1)]
         token = base64.urlsafe_b64encode(raw[:32]).rstrip(b"=").decode("ascii")
         epoch = raw[32:].hex()  # a fresh epoch: older links, codes and sessions die
         plain.append(token)
-        user_rows.append(
-            {"id": user.id, "credential_epoch": epoch, "invited_at": user.invited_at or now}
-        )
+        epochs.append((epoch, request.invited_at or now, request.user_id))
         token_rows.append(
-            {
-                "user_id": user.id,
-                "token_hash": hash_token(token),
-                "purpose": purpose,
-                "epoch": epoch,
-                "created_at": now,
-                "expires_at": now + (valid_for or lifetime(purpose, user, cache)),
-                "issued_by_id": actor.id if isinstance(actor, User) else None,
-                "batch_id": batch_id,
-            }
+            (
+                request.user_id,
+                hash_token(token),
+                purpose,
+                epoch,
+                now,
+                expires_at,
+                issued_by_id,
+                batch_id,
+            )
         )
     # Plain executemany statements: the ORM's bulk paths cost more per row, and an INSERT
     # with RETURNING runs once per row on SQLite; the new ids are read back by hash.
-    db.session.execute(
-        _ROTATE,
-        [
-            {"_id": row["id"], "v_epoch": row["credential_epoch"], "v_invited": row["invited_at"]}
-            for row in user_rows
-        ],
-    )
-    for user, row in zip(users, user_rows, strict=True):
-        set_committed_value(user, "credential_epoch", row["credential_epoch"])
-        set_committed_value(user, "invited_at", row["invited_at"])
-    db.session.execute(_tokens.insert(), token_rows)
-    hashes = [row["token_hash"] for row in token_rows]
+    _ROTATE(epochs)
+    _sync_loaded_users(epochs)
+    _INSERT_TOKENS(token_rows)
+    hashes = [row[1] for row in token_rows]
     by_hash: dict[str, int] = {}
     for start in range(0, len(hashes), 500):  # bounded IN lists for large groups
         part = hashes[start : start + 500]
-        by_hash.update(
-            db.session.execute(
-                select(_tokens.c.token_hash, _tokens.c.id).where(_tokens.c.token_hash.in_(part))
-            ).all()
-        )
+        by_hash.update(db.session.execute(_IDS_BY_HASH, {"hashes": part}).all())
     ids = [by_hash[token_hash] for token_hash in hashes]
-    audit.record_many(
+    audit.record_many_ids(
         actor,
         "credential_issued",
+        "user",
         [
             (
-                user,
+                user_id,
                 {
                     "kind": "link",
                     "purpose": purpose,
                     "link_id": link_id,
                     "batch_id": batch_id,
-                    "expires_at": row["expires_at"].isoformat(),
+                    "expires_at": expires_at.isoformat(),
                 },
             )
-            for user, link_id, row in zip(users, ids, token_rows, strict=True)
+            for user_id, link_id, expires_at in zip(user_ids, ids, expiries, strict=True)
         ],
     )
     return [
-        IssuedLink(user.id, link_url(token), link_id, purpose, row["expires_at"])
-        for user, token, link_id, row in zip(users, plain, ids, token_rows, strict=True)
+        IssuedLink(user_id, link_url(token), link_id, purpose, expires_at)
+        for user_id, token, link_id, expires_at in zip(user_ids, plain, ids, expiries, strict=True)
     ]
+
+
+def _sync_loaded_users(epochs: Sequence[tuple[str, datetime, int]]) -> None:
+    """Give users already in the session the values just written behind its back."""
+    loaded = db.session.identity_map
+    if not loaded:
+        return
+    for epoch, invited_at, user_id in epochs:
+        user = loaded.get(identity_key(User, user_id))
+        if user is not None:
+            set_committed_value(user, "credential_epoch", epoch)
+            set_committed_value(user, "invited_at", invited_at)
 
 
 def check_hash(token_hash: str | None, *, now: datetime | None = None) -> LinkCheck:

@@ -9,8 +9,22 @@ from typing import Any
 
 from webapp.extensions import db
 from webapp.models import AuditEvent, User, utcnow
+from webapp.models.bulk import BulkWrite
 
-_INSERT = AuditEvent.__table__.insert()
+_INSERT_MANY = BulkWrite(
+    AuditEvent.__table__,
+    (
+        "created_at",
+        "actor_id",
+        "actor_label",
+        "action",
+        "ip",
+        "request_id",
+        "target_type",
+        "target_id",
+        "details",
+    ),
+)
 # Detail keys that would smell of a secret; details carrying them are refused outright.
 _SECRET_WORDS = ("password", "token", "secret")
 _SECRET_KEYS = frozenset({"code", "parent_code", "pin", "url", "reset_url", "link_url"})
@@ -45,42 +59,63 @@ def record_many(
     actor: User | str | None, action: str, events: Sequence[tuple[Any, dict[str, Any]]]
 ) -> int:
     """Add many events of one action in one INSERT (bulk jobs); the caller commits."""
+    # Bulk events mostly share one kind of target: name each target class once.
+    type_names: dict[type, str] = {}
+    rows = []
+    for target, details in events:
+        if target is None:
+            rows.append((None, None, details))
+            continue
+        cls = type(target)
+        target_type = type_names.get(cls) or type_names.setdefault(cls, cls.__name__.lower())
+        rows.append((target_type, getattr(target, "id", None), details))
+    return _insert(actor, action, rows)
+
+
+def record_many_ids(
+    actor: User | str | None,
+    action: str,
+    target_type: str,
+    events: Sequence[tuple[int, dict[str, Any]]],
+) -> int:
+    """Like record_many, for targets known only by id (jobs that read plain rows)."""
+    return _insert(
+        actor, action, [(target_type, target_id, details) for target_id, details in events]
+    )
+
+
+def _insert(
+    actor: User | str | None,
+    action: str,
+    events: Sequence[tuple[str | None, int | None, dict[str, Any]]],
+) -> int:
     if not events:
         return 0
     origin = current_origin.get()
     actor_id, actor_label = _actor_fields(actor)
-    common = {
-        "created_at": utcnow(),
-        "actor_id": actor_id,
-        "actor_label": actor_label,
-        "action": action,
-        "ip": origin.ip,
-        "request_id": origin.request_id,
-    }
-    # Bulk events mostly share one set of detail keys and one kind of target: check each
-    # distinct key set, and name each target class, once.
+    created_at = utcnow()
+    # Bulk events mostly share one set of detail keys: check each distinct key set once.
     checked: set[tuple[str, ...]] = set()
-    type_names: dict[type, str] = {}
     rows = []
-    for target, details in events:
+    for target_type, target_id, details in events:
         keys = tuple(details)
         if keys not in checked:
             _check_keys(details)
             checked.add(keys)
-        if target is None:
-            target_type = None
-        else:
-            cls = type(target)
-            target_type = type_names.get(cls) or type_names.setdefault(cls, cls.__name__.lower())
         rows.append(
-            {
-                **common,
-                "target_type": target_type,
-                "target_id": getattr(target, "id", None),
-                "details": details,
-            }
+            (
+                created_at,
+                actor_id,
+                actor_label,
+                action,
+                origin.ip,
+                origin.request_id,
+                target_type,
+                target_id,
+                details,
+            )
         )
-    db.session.execute(_INSERT, rows)
+    _INSERT_MANY(rows)
     return len(rows)
 
 

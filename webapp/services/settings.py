@@ -144,6 +144,11 @@ def for_user(user: User, cache: dict[int | None, dict[str, Any]] | None = None) 
     school_id = min((school.id for school in user.schools), default=None)
     if cache is None:
         return snapshot(school_id)
+    return for_school(school_id, cache)
+
+
+def for_school(school_id: int | None, cache: dict[int | None, dict[str, Any]]) -> dict[str, Any]:
+    """Return a school's settings (None: the district's), read once per `cache`."""
     if school_id not in cache:
         cache[school_id] = snapshot(school_id)
     return cache[school_id]
