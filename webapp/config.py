@@ -39,6 +39,8 @@ class Config:
 
     # Sign-in throttling: per-IP cap (Flask-Limiter) and progressive per-account delay.
     LOGIN_RATE_LIMIT = "30 per minute;300 per hour"
+    # "Email me a new link" on a dead invite link, per client address.
+    NEW_LINK_RATE_LIMIT = "5 per hour"
     LOGIN_DELAY_AFTER_FAILURES = 5
     LOGIN_DELAY_STEP_SECONDS = 60
     LOGIN_DELAY_MAX_SECONDS = 15 * 60

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from sqlalchemy import func, select
 
 from tests.factories import make_school, make_user
 from webapp.delivery import links
-from webapp.extensions import db
-from webapp.models import Role, User
+from webapp.extensions import db, mail
+from webapp.models import CredentialBatch, Role, User, utcnow
 from webapp.services import passwords
 
 NEW_PASSWORD = "maple syrup pancakes"
@@ -172,3 +173,68 @@ def test_set_password_without_a_link_is_a_clear_page(client):
     response = client.get("/set-password")
     assert response.status_code == 404
     assert "This link does not work" in response.get_data(as_text=True)
+
+
+# "Email me a new link" on a dead invite -------------------------------------------------------
+
+
+def _ask_for_a_new_link(client, path: str, *, days: int = 8):
+    with time_machine.travel(timedelta(days=days)):
+        page = client.get(path, follow_redirects=True).get_data(as_text=True)
+        if "Email me a new link" not in page:
+            return page, None
+        return page, client.post("/set-password/new-link", data={"csrf_token": _form_token(page)})
+
+
+def test_an_expired_invite_can_email_its_owner_a_new_link_once(app, client, link):
+    user_id, path = link
+    with mail.record_messages() as outbox:
+        page, response = _ask_for_a_new_link(client, path)
+        assert response is not None and response.status_code == 410
+        assert "We have emailed a new link" in response.get_data(as_text=True)
+        # Asking again with the same dead link sends nothing more.
+        _, again = _ask_for_a_new_link(client, path)
+    assert again is None or "We have emailed a new link" in again.get_data(as_text=True)
+    assert [m.recipients for m in outbox] == [["kid@families.example"]]
+    new_path = re.search(r"https://keyslip\.test(/set-password/\S+)", outbox[0].body).group(1)
+    with time_machine.travel(timedelta(days=8)):
+        fresh = client.get(new_path, follow_redirects=True)
+    assert fresh.status_code == 200 and "Choose your password" in fresh.get_data(as_text=True)
+    with app.app_context():
+        [batch] = db.session.scalars(select(CredentialBatch)).all()
+        assert batch.requested_by_id == user_id and batch.kind == "link"
+
+
+def test_no_new_link_without_an_own_email_or_for_an_active_account(app, client, link):
+    user_id, path = link
+    with app.app_context():
+        db.session.get(User, user_id).email = None
+        db.session.commit()
+    page, response = _ask_for_a_new_link(client, path)
+    assert response is None and "Ask your teacher or the school office" in page
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        user.email, user.activated_at = "kid@families.example", utcnow()
+        db.session.commit()
+    page, response = _ask_for_a_new_link(client, path)
+    assert response is None
+    # Posting anyway changes nothing.
+    with time_machine.travel(timedelta(days=8)), mail.record_messages() as outbox:
+        token = _form_token(client.get("/sign-in").get_data(as_text=True))
+        refused = client.post("/set-password/new-link", data={"csrf_token": token})
+    assert refused.status_code == 410 and outbox == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count(CredentialBatch.id))) == 0
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True, NEW_LINK_RATE_LIMIT="2 per hour")
+def test_asking_for_new_links_is_rate_limited(client, link):
+    _, path = link
+    with time_machine.travel(timedelta(days=8)):
+        page = client.get(path, follow_redirects=True).get_data(as_text=True)
+        token = _form_token(page)
+        codes = [
+            client.post("/set-password/new-link", data={"csrf_token": token}).status_code
+            for _ in range(3)
+        ]
+    assert codes[-1] == 429

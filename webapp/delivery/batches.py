@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from webapp.delivery.links import LinkCheck, LinkStatus
 from webapp.extensions import db
 from webapp.jobs import enqueue
 from webapp.models import CredentialBatch, Delivery, ParentCode, Role, User, user_schools, utcnow
@@ -408,6 +409,39 @@ def batch_progress(batch: CredentialBatch) -> dict[str, Any]:
         "percent": round(100 * settled / total) if total else 100,
         "finished": batch.status in FINAL,
     }
+
+
+def may_request_new_link(check: LinkCheck) -> bool:
+    """Tell whether the person behind a dead invite link may email themself a new one.
+
+    Only invites that expired or were replaced, for accounts never activated and still on,
+    with an email address of their own: the new link goes to that address, never to the
+    person asking. Someone who has set a password signs in (or asks the school) instead, so
+    an old link in the wrong hands cannot rotate an active person's credentials.
+    """
+    user = check.user
+    return (
+        check.status in (LinkStatus.EXPIRED, LinkStatus.REPLACED)
+        and check.token is not None
+        and user is not None
+        and user.activated_at is None
+        and user.deactivated_at is None
+        and valid_email(user.email) is not None
+    )
+
+
+def request_new_link(check: LinkCheck) -> CredentialBatch:
+    """Email a fresh invite link to the owner of a dead one; the caller commits.
+
+    A one-person batch acting as the person themself, so it is in the delivery log and the
+    audit trail like any other send; keyed by the dead link, so asking again sends nothing
+    more.
+    """
+    if not may_request_new_link(check):
+        raise PolicyError(["A new link cannot be sent for this one. Ask your school."])
+    user = check.user
+    key = f"relink:{check.token.token_hash[:48]}"
+    return send_credentials([user.id], "link", "email", {"idempotency_key": key}, user)
 
 
 def notifies_new_accounts() -> bool:

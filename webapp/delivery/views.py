@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, session, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, session, url_for
 from flask_login import login_user
 from markupsafe import Markup, escape
 
+from webapp.admin.forms import CsrfOnlyForm
 from webapp.auth.forms import NewPasswordForm
 from webapp.auth.views import home_url
-from webapp.delivery import devoutbox, links
+from webapp.delivery import batches, devoutbox, links
 from webapp.delivery.links import LinkError, LinkStatus
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.models import Role, User
 from webapp.services import passwords
 from webapp.services.errors import PolicyError
@@ -50,7 +51,9 @@ def set_password_link(token: str) -> Response:
     return _private(redirect(url_for("delivery.set_password"), code=303))
 
 
-def _problem(status: LinkStatus, user: User | None) -> Response:
+def _problem(
+    status: LinkStatus, user: User | None, *, may_resend: bool = False, resent: bool = False
+) -> Response:
     who = WHO_TO_ASK.get(user.role if user else None, "the school office")
     school = user.schools[0].name if user is not None and user.schools else None
     response = render(
@@ -60,18 +63,45 @@ def _problem(status: LinkStatus, user: User | None) -> Response:
         who=who,
         school=school,
         has_email=bool(user and user.email),
+        may_resend=may_resend,
+        resent=resent,
+        form=CsrfOnlyForm(),
         referrer_policy="no-referrer",
         no_third_party=True,
     )
     return _private(response)
 
 
+def _dead_link() -> Response:
+    check = links.check_hash(_session_hash())
+    return _problem(check.status, check.user, may_resend=batches.may_request_new_link(check))
+
+
+def _session_hash() -> str | None:
+    token_hash = session.get(_SESSION_KEY)
+    return None if token_hash == _MALFORMED else token_hash
+
+
+@bp.post("/set-password/new-link")
+@limiter.limit(lambda: current_app.config["NEW_LINK_RATE_LIMIT"])
+def request_new_link() -> Response:
+    """Email a fresh invite to the address on file of the account behind a dead link."""
+    check = links.check_hash(_session_hash())
+    if check.status is LinkStatus.VALID:
+        return _private(redirect(url_for("delivery.set_password"), code=303))
+    if not CsrfOnlyForm().validate_on_submit() or not batches.may_request_new_link(check):
+        return _dead_link()
+    batches.request_new_link(check)
+    db.session.commit()
+    return _problem(check.status, check.user, resent=True)
+
+
 @bp.route("/set-password", methods=["GET", "POST"])
 def set_password() -> Response:
-    token_hash = session.get(_SESSION_KEY)
-    check = links.check_hash(None if token_hash == _MALFORMED else token_hash)
+    token_hash = _session_hash()
+    check = links.check_hash(token_hash)
     if check.status is not LinkStatus.VALID:
-        return _problem(check.status, check.user)
+        return _dead_link()
     user = check.user
     form = NewPasswordForm()
     problems: list[str] = []
