@@ -193,3 +193,50 @@ def test_date_order_answers_the_question(app, school, tmp_path):
     assert report["counts"]["errors"] == 0 and report["applied"] is True
     assert [q["order"] for q in report["date_questions"]] == ["DMY"]
     assert people(app) == 1  # Ada left in 2001, so only Alan was created
+
+
+def test_passwords_set_and_send_print_flags_reach_the_import(app, school, tmp_path):
+    from webapp.models import CredentialBatch, Delivery
+    from webapp.services import passwords
+
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "ID,First Name,Last Name,Role,Password\n"
+        "1,Ada,Lovelace,student,violet-harbour-lantern\n2,Alan,Turing,student,\n"
+    )
+    result = invoke(
+        app, str(path), "--school", str(school), "--passwords", "set", "--send", "print"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Passwords: 1 new and 0 reset from the file; 1 to generate" in result.output
+    assert "violet-harbour-lantern" not in result.output
+    with app.app_context():
+        run = db.session.scalar(select(ImportRun))
+        assert (run.options["passwords"], run.options["send"]) == ("set", "print")
+        ada = db.session.scalar(select(User).where(User.sourced_id == "1"))
+        assert passwords.verify_password(ada.password_hash, "violet-harbour-lantern")
+        batch = db.session.scalar(select(CredentialBatch))
+        assert (batch.kind, batch.channel) == ("password", "print")
+        alan = db.session.scalar(select(User).where(User.sourced_id == "2"))
+        assert list(db.session.scalars(select(Delivery.user_id))) == [alan.id]
+
+
+def test_by_default_the_cli_ignores_a_password_column_and_sends_nothing(app, school, tmp_path):
+    from webapp.models import CredentialBatch
+
+    path = tmp_path / "people.csv"
+    path.write_text("ID,First Name,Last Name,Role,Password\n1,Ada,Lovelace,student,x\n")
+    result = invoke(app, str(path), "--school", str(school))
+    assert result.exit_code == 0, result.output
+    assert "column Password: The password column was ignored" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.sourced_id == "1")).password_hash is None
+        assert db.session.scalars(select(CredentialBatch)).all() == []
+
+
+def test_cli_refuses_passwords_by_sms(app, school, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(PEOPLE)
+    result = invoke(app, str(path), "--school", str(school), "--passwords", "set", "--send", "sms")
+    assert result.exit_code == 1 and "never sent by SMS" in result.output
+    assert people(app) == 0

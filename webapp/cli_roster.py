@@ -18,7 +18,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import Role, User
 from webapp.roster import FORMATS, DateQuestion
-from webapp.roster.apply import MODES, ImportPlan
+from webapp.roster.apply import MODES, PASSWORD_CHOICES, ImportPlan
 from webapp.roster.detect import detect_format
 from webapp.roster.upload import unpack_upload
 from webapp.services import roster_imports, roster_sync, uploads
@@ -104,6 +104,13 @@ def echo_summary(report: dict[str, Any]) -> None:
         f"{counts['guardian_links']} parent links; "
         f"{counts['errors']} errors, {counts['warnings']} warnings."
     )
+    new, reset = counts.get("file_credentials_new", 0), counts.get("file_credentials_reset", 0)
+    generate = counts.get("credentials_to_generate", 0)
+    if new or reset or generate:
+        click.echo(
+            f"Passwords: {new} new and {reset} reset from the file; "
+            f"{generate} to generate when sent."
+        )
     for share in report["leaving_share"]:
         if share["leaving"]:
             click.echo(
@@ -147,6 +154,22 @@ def date_order_hint(question: DateQuestion) -> str:
     type=click.Choice(("dmy", "mdy"), case_sensitive=False),
     help="How to read dates that fit both orders, such as 03/04/2025: day or month first.",
 )
+@click.option(
+    "--passwords",
+    type=click.Choice(PASSWORD_CHOICES),
+    default="keep",
+    show_default=True,
+    help="keep: never touch passwords; set: the file's password column sets temporary "
+    "passwords (blank = generate one when sent).",
+)
+@click.option(
+    "--send",
+    type=click.Choice(roster_imports.SEND_CHOICES),
+    default="none",
+    show_default=True,
+    help="After applying, send new accounts their credentials by this channel "
+    "(people given a password from the file are sent nothing).",
+)
 @click.option("--dry-run", is_flag=True, help="Preview only; the run can be applied later.")
 @click.option("--yes", is_flag=True, help="Confirm deactivations above the safety limit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -160,6 +183,8 @@ def roster_import(
     source: str | None,
     username_template: str,
     date_order: str | None,
+    passwords: str,
+    send: str,
     dry_run: bool,
     yes: bool,
     as_json: bool,
@@ -175,6 +200,8 @@ def roster_import(
         username_template=username_template,
         source=source,
         date_order=date_order.upper() if date_order else None,
+        passwords=passwords,
+        send=send,
     )
     try:
         run = roster_imports.start_import(name, data, request, actor=actor, origin="cli")
@@ -218,6 +245,11 @@ def roster_import(
             click.echo("Nothing applied: fix the errors and run again.")
         elif applied:
             click.echo(f"Applied (import run {run.id}).")
+            if send != "none":
+                click.echo(
+                    f"New accounts are sent their credentials by {send}; people given a "
+                    "password from the file are sent nothing."
+                )
         else:
             click.echo(f"Dry run only (import run {run.id}); nothing changed.")
     raise SystemExit(code)

@@ -213,14 +213,14 @@ def test_mapping_takes_only_known_fields_and_real_columns(app, client, world):
     response = client.post_form(
         f"/admin/imports/{run_id}/mapping",
         {"map-sourced_id": "Pupil ID", "map-given_name": "Forename", "map-family_name": "Surname",
-         "map-role": "=admin", "map-district_wide": "Email", "map-password": "Email"},
+         "map-role": "=admin", "map-district_wide": "Email"},
         token_from=f"/admin/imports/{run_id}/mapping",
     )  # fmt: skip
     assert response.status_code == 422  # "=admin" is not an offered role
     response = client.post_form(
         f"/admin/imports/{run_id}/mapping",
         {"map-sourced_id": "Pupil ID", "map-given_name": "Forename", "map-family_name": "Surname",
-         "map-district_wide": "Email", "map-password": "Email"},
+         "map-district_wide": "Email"},
         token_from=f"/admin/imports/{run_id}/mapping",
     )  # fmt: skip
     assert response.status_code == 303
@@ -366,3 +366,29 @@ def test_ambiguous_dates_are_asked_in_the_preview_and_the_answer_previews_again(
     assert "could be day/month or month/day" not in page
     assert '<dd data-count="errors">0</dd>' in page and "Apply this import" in page
     assert 'value="DMY" required checked' in page  # the answer shows, and can be changed
+
+
+def test_upload_form_offers_password_and_send_options_and_the_preview_counts_them(
+    app, client, world
+):
+    client.sign_in("admin.a", PASSWORD)
+    page = client.get("/admin/imports/new").get_data(as_text=True)
+    assert 'name="passwords"' in page and 'name="send"' in page
+    assert '<option selected value="keep">' in page and '<option selected value="none">' in page
+    sheet = (
+        "Pupil ID,Forename,Surname,Email,Password\n"
+        "1,Ada,Lovelace,ada@example.org,violet-harbour-lantern\n"
+        "2,Alan,Turing,alan@example.org,\n"
+    )
+    refused = upload(client, sheet, school_id=world.school_a, passwords="set", send="sms")
+    assert refused.status_code == 422 and "never sent by SMS" in refused.get_data(as_text=True)
+    run_id = mapped_run(client, world.school_a, sheet, passwords="set", send="email")
+    with app.app_context():
+        run = db.session.get(ImportRun, run_id)
+        assert (run.options["passwords"], run.options["send"]) == ("set", "email")
+        assert run.options["mapping"]["password"] == "Password"
+    preview = client.get(f"/admin/imports/{run_id}").get_data(as_text=True)
+    assert 'data-count="file_credentials_new">1<' in preview
+    assert 'data-count="credentials_to_generate">1<' in preview
+    assert "you hold their passwords" in preview
+    assert "violet-harbour-lantern" not in preview

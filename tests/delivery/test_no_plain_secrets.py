@@ -86,3 +86,85 @@ def test_a_full_round_of_batches_leaves_no_plain_secret_anywhere(app, caplog, mo
 
     assert [name for name, _ in submitted] == ["webapp.delivery.jobs.process_batch"] * 5
     assert all(isinstance(arg, int) for _, args in submitted for arg in args)
+
+
+FILE_PASSWORDS = ("violet-harbour-lantern", "quiet-meadow-kettle-9", "amber-falcon-rivers-31")
+
+
+def test_an_import_with_a_password_column_leaves_no_plain_password_anywhere(
+    app, caplog, monkeypatch
+):
+    from tests.factories import make_school, make_user
+    from webapp.models import Role
+    from webapp.services import roster_imports
+
+    caplog.set_level(logging.DEBUG)
+    submitted: list[tuple[str, tuple]] = []
+    backend = app.extensions["keyslip_jobs"]
+    original = backend.submit
+    monkeypatch.setattr(
+        backend, "submit", lambda name, args: submitted.append((name, args)) or original(name, args)
+    )
+    with app.app_context():
+        school = make_school("Maple Grove Elementary")
+        admin = make_user(Role.ADMIN, school=school, username="office.admin")
+        make_user(Role.STUDENT, school=school, source=f"csv:{school.id}", sourced_id="3",
+                  given_name="Grace", family_name="Hopper")  # fmt: skip
+        db.session.commit()
+        school_id, admin_id = school.id, admin.id
+    sheet = (
+        "ID,First Name,Last Name,Role,Email,Password\n"
+        f"1,Ada,Lovelace,student,ada@home.example,{FILE_PASSWORDS[0]}\n"
+        f"2,Mum,Lovelace,parent,mum@home.example,{FILE_PASSWORDS[1]}\n"
+        f"3,Grace,Hopper,student,grace@home.example,{FILE_PASSWORDS[2]}\n"
+        "4,Alan,Turing,student,alan@home.example,\n"
+        "5,Wes,Kell,student,wes@home.example,zq7x\n"
+    )
+    with mail.record_messages() as outbox, app.app_context():
+        actor = db.session.get(User, admin_id)
+        request = roster_imports.ImportRequest(school_id=school_id, passwords="set", send="email")
+        run = roster_imports.start_import("people.csv", sheet.encode(), request, actor=actor)
+        run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+        roster_imports.preview(run, actor=actor)  # the weak one blocks: an error row
+        assert run.counts["errors"] == 1
+        db.session.commit()
+        weak_run = run.id
+        run = roster_imports.start_import(
+            "people.csv", sheet.rsplit("5,", 1)[0].encode(), request, actor=actor
+        )
+        run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+        roster_imports.preview(run, actor=actor)
+        roster_imports.request_apply(run, actor=actor, confirm=False)
+        db.session.commit()
+    # Only Alan, whose password was blank, is sent one (generated at send time).
+    assert sorted(r for m in outbox for r in m.recipients) == ["alan@home.example"]
+    emailed = {m.group(1) for m in TEMP.finditer("\n".join(m.body for m in outbox))}
+    assert len(emailed) == 1
+    secrets = {*FILE_PASSWORDS, "zq7x", *emailed}
+
+    with app.app_context():
+        dump: list[str] = []
+        for table in inspect(db.engine).get_table_names():
+            for row in db.session.execute(text(f'SELECT * FROM "{table}"')):
+                for value in row:
+                    if isinstance(value, bytes | bytearray | memoryview):
+                        dump.append(bytes(value).decode("latin-1"))
+                    elif value is not None:
+                        dump.append(str(value))
+        details = [json.dumps(e.details) for e in db.session.scalars(db.select(AuditEvent))]
+        runs = [
+            json.dumps([r.counts, r.row_errors, r.options], default=str)
+            for r in db.session.scalars(db.select(roster_imports.ImportRun))
+        ]
+        assert len(runs) == 2 and weak_run
+    haystacks = {
+        "database": "\n".join(dump),
+        "logs": caplog.text,
+        "audit": "\n".join(details),
+        "import runs": "\n".join(runs),
+        "job payloads": repr(submitted),
+    }
+    for where, haystack in haystacks.items():
+        leaked = [s for s in secrets if s in haystack]
+        assert not leaked, f"plain passwords in {where}: {leaked[:3]}"
+    assert all(isinstance(arg, int) for _, args in submitted for arg in args)

@@ -24,6 +24,16 @@ MODE_LABELS = {
     "add": "Only add new people",
     "update": "Only update people already in Keyslip",
 }
+PASSWORD_LABELS = {
+    "keep": "Keep passwords as they are",
+    "set": "Set passwords from the file's password column",
+}
+SEND_LABELS = {
+    "none": "Send nothing now",
+    "email": "Email new accounts their credentials",
+    "sms": "Text new accounts a set-password link (SMS)",
+    "print": "Prepare printed slips for new accounts",
+}
 
 
 class ImportUploadForm(FlaskForm):
@@ -53,6 +63,16 @@ class ImportUploadForm(FlaskForm):
         "Username pattern",
         default="{first}.{last}",
         validators=[DataRequired(), Length(max=60)],
+    )
+    passwords = SelectField(
+        "Passwords",
+        choices=[SelectChoice(k, v) for k, v in PASSWORD_LABELS.items()],
+        default="keep",
+    )
+    send = SelectField(
+        "Send credentials to new accounts",
+        choices=[SelectChoice(k, v) for k, v in SEND_LABELS.items()],
+        default="none",
     )
 
 

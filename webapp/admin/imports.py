@@ -35,6 +35,7 @@ FIELD_LABELS = {
     "enabled": "Login enabled",
     "linked_student": "Linked student's ID (parent rows)",
     "leave_date": "Leaving date (on or after it, the person is deactivated)",
+    "password": "Password (used only by an import that sets passwords; blank = generate one)",
 }
 MAPPED_FIELDS = [f for f in SHEET_FIELDS if f in FIELD_LABELS]
 
@@ -97,6 +98,8 @@ def imports_create() -> Response:
         school_id=form.school_id.data,
         username_template=form.username_template.data.strip(),
         date_order=form.date_order.data or None,
+        passwords=form.passwords.data,
+        send=form.send.data,
     )
     try:
         run = roster_imports.start_import(

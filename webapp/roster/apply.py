@@ -11,11 +11,13 @@ two candidates for one person is an error, never a silent merge.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Table, delete, func, insert, select, tuple_, update
@@ -39,12 +41,14 @@ from webapp.models.base import UTCDateTime, new_epoch
 from webapp.roster.bulk import paused_gc
 from webapp.roster.normalise import make_username
 from webapp.roster.records import PersonRecord, Problem, Roster
-from webapp.services import audit, scope
+from webapp.services import audit, passwords, scope, settings
 from webapp.services.audit import current_origin
-from webapp.services.errors import NotAllowed
+from webapp.services.errors import NotAllowed, PolicyError
 
 ImportMode = Literal["add", "add-update", "update"]
 MODES: tuple[str, ...] = ("add", "add-update", "update")
+PasswordChoice = Literal["keep", "set"]
+PASSWORD_CHOICES: tuple[str, ...] = ("keep", "set")
 # Fields an import may set on a person; nothing else (role changes included) comes from a file.
 PERSON_FIELDS = ("given_name", "family_name", "email", "phone", "grade", "student_number")
 CHUNK = 5_000
@@ -62,6 +66,13 @@ class ImportOptions:
     username_template: str = "{first}.{last}"
     deactivation_threshold: float = 0.10
     confirm_deactivation: bool = False
+    # "keep": the import never touches a password. "set": a password in the file becomes
+    # that person's temporary password; a blank one is generated when credentials are sent.
+    passwords: PasswordChoice = "keep"
+    # The file's password column as the admin knows it (a spreadsheet's own header).
+    password_column: str = "password"  # noqa: S105 (a column name)
+    # A spreadsheet's password column was chosen, even if every cell in it is blank.
+    password_mapped: bool = False
 
 
 @dataclass(slots=True)
@@ -110,6 +121,15 @@ class ImportPlan:
     visible_user_ids: set[int] | None = None
     # Filled by apply_plan: the Keyslip ids of the people it created.
     created_user_ids: list[int] = field(default_factory=list)
+    # With passwords="set": the file's passwords, plain, in memory only until apply_plan
+    # hashes them (never in counts, problems or the preview). New people by sourced id,
+    # existing people by Keyslip id.
+    new_passwords: dict[str, str] = field(default_factory=dict)
+    reset_passwords: dict[int, str] = field(default_factory=dict)
+    # New people with a blank password: delivery generates theirs when they are sent.
+    generate_passwords: int = 0
+    # School names the file's passwords may not be built from (check_policy's context words).
+    password_context: tuple[str, ...] = ()
 
     @property
     def errors(self) -> list[Problem]:
@@ -148,6 +168,9 @@ class ImportPlan:
             "classes_removed": len(self.removed_classes),
             "enrollments": len(self.enrollments_add),
             "enrollments_removed": len(self.enrollments_remove),
+            "file_credentials_new": len(self.new_passwords),
+            "file_credentials_reset": len(self.reset_passwords),
+            "credentials_to_generate": self.generate_passwords,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
         }
@@ -191,7 +214,10 @@ def _plan_import(roster: Roster, options: ImportOptions, actor: User) -> ImportP
         plan.visible_user_ids = set(
             db.session.scalars(scope.visible_users(actor).with_only_columns(User.id))
         )
+    if options.passwords == "set":
+        plan.password_context = _school_names(plan)
     known = _plan_people(plan)
+    _plan_ignored_passwords(plan)
     _plan_leavers(plan, known)
     _plan_classes_and_enrollments(plan, known)
     _plan_guardians(plan, known)
@@ -411,7 +437,76 @@ def _plan_people(plan: ImportPlan) -> _Known:
             _error(plan, record, "This person's school is not in the import.", "orgSourcedIds")
             continue
         plan.new.append(PersonChange(record, None, username))
+        if options.passwords == "set":
+            _plan_password(plan, record, role, record.grade, username, None)
     return known
+
+
+def _school_names(plan: ImportPlan) -> tuple[str, ...]:
+    names = [record.name for record in plan.roster.schools]
+    ids = set(plan.school_ids.values())
+    if ids:
+        names += db.session.scalars(select(School.name).where(School.id.in_(ids)))
+    return tuple(sorted(set(names)))
+
+
+def _plan_password(
+    plan: ImportPlan,
+    record: PersonRecord,
+    role: str,
+    grade: str | None,
+    username: str,
+    user_id: int | None,
+) -> None:
+    """Check a file password against the policy; never hashes (the preview runs this)."""
+    password = record.password
+    if not password or not password.strip():
+        if user_id is None:
+            plan.generate_passwords += 1
+        return
+    # A transient, never-added User: check_policy needs the role, grade and names.
+    person = User(
+        role=role,
+        grade=grade,
+        username=username,
+        given_name=record.given_name,
+        family_name=record.family_name,
+    )
+    try:
+        passwords.check_policy(password, person, extra_words=plan.password_context)
+    except PolicyError as exc:
+        # The rules broken, never the password itself.
+        _error(
+            plan,
+            record,
+            f"The password does not meet the policy for a {role}: {' '.join(exc.problems)}",
+            plan.options.password_column,
+        )
+        return
+    if user_id is None:
+        plan.new_passwords[record.sourced_id] = password
+    else:
+        plan.reset_passwords[user_id] = password
+
+
+def _plan_ignored_passwords(plan: ImportPlan) -> None:
+    """Warn once when the file carries passwords an import that keeps them ignores."""
+    options = plan.options
+    if options.passwords != "keep":
+        return
+    first = next((p for p in plan.roster.people if p.password), None)
+    if first is None and not options.password_mapped:
+        return
+    plan.problems.append(
+        Problem(
+            "warning",
+            first.file if first else "upload",
+            None,
+            options.password_column,
+            "The password column was ignored: this import keeps everyone's password as it "
+            "is. Choose to set passwords from the file to use it.",
+        )
+    )
 
 
 def _full_row(user_id: int) -> _UserRow:
@@ -456,6 +551,9 @@ def _plan_existing(plan: ImportPlan, record: PersonRecord, row: _UserRow) -> Non
                     continue
                 if old != value:
                     changes[name] = (old, value)
+    if plan.options.mode != "add" and plan.options.passwords == "set":
+        grade = changes["grade"][1] if "grade" in changes else row.grade
+        _plan_password(plan, record, row.role, grade, row.username, row.id)
     if row.deactivated_at is not None:
         plan.reactivate.append(PersonChange(record, row.id, row.username, changes))
     elif changes:
@@ -719,6 +817,8 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
         raise ValueError("an import with errors cannot be applied")
     if plan.needs_confirmation and not plan.options.confirm_deactivation:
         raise ValueError("these deactivations need an explicit confirmation")
+    # Hashing is the slow part and may fail: it is done before anything is written.
+    new_hashes, reset_hashes = _hash_file_passwords(plan)
     now = utcnow()
     source = plan.options.source
     session = db.session
@@ -801,6 +901,9 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
         )
         memberships |= wanted_existing - have
     _insert_many(user_schools, ("user_id", "school_id"), sorted(memberships))
+    password_targets = {user_ids[sid]: digest for sid, digest in new_hashes.items()}
+    password_targets.update(reset_hashes)
+    expiries = _write_passwords(password_targets, list(reset_hashes), now)
     updates = [
         {"id": c.user_id, **{name: new for name, (_, new) in c.changes.items()}}
         for c in plan.updated + plan.reactivate
@@ -936,11 +1039,118 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
     session.flush()
     audit_rows = _audit_rows(actor, "account_deactivated", deactivated, now, import_run=run.id)
     audit_rows += _audit_rows(actor, "account_reactivated", reactivated, now, import_run=run.id)
+    audit_rows += _credential_audit_rows(actor, expiries, now, run.id)
     for chunk in _chunks(audit_rows):
         session.execute(insert(AuditEvent), chunk)
     audit.record(actor, "import_applied", run, source=source, **counts)
     session.flush()
     return run
+
+
+def _hash_file_passwords(plan: ImportPlan) -> tuple[dict[str, str], dict[int, str]]:
+    """Hash the file's passwords on every core (argon2 releases the GIL)."""
+    items: list[tuple[Any, str]] = [*plan.new_passwords.items(), *plan.reset_passwords.items()]
+    if not items:
+        return {}, {}
+    hasher = passwords.hasher()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        hashes = list(pool.map(lambda item: hasher.hash(passwords.normalise(item[1])), items))
+    count = len(plan.new_passwords)
+    new = {key: digest for (key, _), digest in zip(items[:count], hashes[:count], strict=True)}
+    reset = {key: digest for (key, _), digest in zip(items[count:], hashes[count:], strict=True)}
+    return new, reset
+
+
+def _write_passwords(
+    targets: dict[int, str], reset_ids: list[int], now: datetime
+) -> dict[int, datetime]:
+    """Make each hash its person's temporary password, as issue_temporary_passwords does.
+
+    Must be changed at first sign-in, expires after the person's school's temp_password_days,
+    rotates the credential epoch and voids outstanding set-password links. Returns each
+    person's expiry.
+    """
+    if not targets:
+        return {}
+    session = db.session
+    ids = sorted(targets)
+    # Settings follow the person's first school, as settings.for_user() picks it.
+    first_school: dict[int, int] = {}
+    for chunk in _chunks(ids):
+        first_school.update(
+            session.execute(
+                select(user_schools.c.user_id, func.min(user_schools.c.school_id))
+                .where(user_schools.c.user_id.in_(chunk))
+                .group_by(user_schools.c.user_id)
+            )
+            .tuples()
+            .all()
+        )
+    lifetimes: dict[int | None, timedelta] = {}
+    expiries: dict[int, datetime] = {}
+    for user_id in ids:
+        school_id = first_school.get(user_id)
+        if school_id not in lifetimes:
+            days = settings.snapshot(school_id)["temp_password_days"]
+            lifetimes[school_id] = timedelta(days=days)
+        expiries[user_id] = now + lifetimes[school_id]
+    epochs = _new_epochs(len(ids))
+    for chunk in _chunks(ids):
+        session.execute(
+            update(User),
+            [
+                {
+                    "id": user_id,
+                    "password_hash": targets[user_id],
+                    "must_change_password": True,
+                    "temp_password_expires_at": expiries[user_id],
+                    "failed_login_count": 0,
+                    "login_delay_until": None,
+                    "credential_epoch": next(epochs),
+                }
+                for user_id in chunk
+            ],
+        )
+        session.execute(
+            update(User).where(User.id.in_(chunk), User.invited_at.is_(None)).values(invited_at=now)
+        )
+    for chunk in _chunks(sorted(reset_ids)):
+        session.execute(
+            update(SetPasswordToken)
+            .where(
+                SetPasswordToken.user_id.in_(chunk),
+                SetPasswordToken.used_at.is_(None),
+                SetPasswordToken.voided_at.is_(None),
+            )
+            .values(voided_at=now)
+        )
+    return expiries
+
+
+def _credential_audit_rows(
+    actor: User, expiries: dict[int, datetime], now: datetime, run_id: int
+) -> list[dict[str, Any]]:
+    """One credential_issued row per person given a password from the file; no secret."""
+    origin = current_origin.get()
+    return [
+        {
+            "created_at": now,
+            "actor_id": actor.id,
+            "actor_label": actor.username,
+            "action": "credential_issued",
+            "target_type": "user",
+            "target_id": user_id,
+            "details": {
+                "kind": "temporary_password",
+                "source": "import",
+                "import_run": run_id,
+                "expires_at": expires.isoformat(),
+            },
+            "ip": origin.ip,
+            "request_id": origin.request_id,
+        }
+        for user_id, expires in sorted(expiries.items())
+    ]
 
 
 def _only_school(school_ids: dict[str, int]) -> int | None:

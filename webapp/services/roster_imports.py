@@ -30,6 +30,7 @@ from webapp.extensions import db
 from webapp.jobs import enqueue, job
 from webapp.models import (
     Class,
+    CredentialBatch,
     Enrollment,
     GuardianLink,
     ImportRun,
@@ -43,6 +44,7 @@ from webapp.models import (
 from webapp.roster import DATE_ORDERS, FORMATS, DateQuestion, read_headers, read_upload
 from webapp.roster.apply import (
     MODES,
+    PASSWORD_CHOICES,
     PERSON_FIELDS,
     ImportOptions,
     ImportPlan,
@@ -78,6 +80,9 @@ ROLE_CONSTANTS = ("=student", "=teacher", "=staff", "=parent")
 _TEMPLATE_FIELDS = re.compile(r"\{([^{}]*)\}")
 CSV_FORMAT = "csv"
 PAGE_SIZE = 50
+# How the accounts an import creates get their credentials once it is applied: "none" leaves
+# them "not sent" (unless the school's notify settings send them), else a batch by channel.
+SEND_CHOICES = ("none", "email", "sms", "print")
 
 
 @dataclass
@@ -92,6 +97,10 @@ class ImportRequest:
     source: str | None = None
     # "DMY" or "MDY": how to read date columns whose values fit either order.
     date_order: str | None = None
+    # "keep" (the import never touches passwords) or "set" (from the file's password column).
+    passwords: str = "keep"
+    # After applying, send the new accounts their credentials: "none" or a channel.
+    send: str = "none"
 
 
 def default_source(fmt: str, school_id: int | None) -> str:
@@ -121,6 +130,15 @@ def check_request(request: ImportRequest, *, actor: User) -> None:
         problems.append("The username template may use only {first}, {last}, {f} and {l}.")
     if request.date_order is not None and request.date_order not in DATE_ORDERS:
         problems.append("Choose a date order: day/month (DMY) or month/day (MDY).")
+    if request.passwords not in PASSWORD_CHOICES:
+        problems.append("Choose whether to keep passwords or set them from the file.")
+    if request.send not in SEND_CHOICES:
+        problems.append(f"Choose how to send credentials: {', '.join(SEND_CHOICES)}.")
+    elif request.passwords == "set" and request.send == "sms":
+        problems.append(
+            "Passwords are never sent by SMS. To set passwords, send by email or print; "
+            "to text new accounts, keep passwords and they get a set-password link."
+        )
     if problems:
         raise PolicyError(problems)
     if request.school_id is not None and request.school_id not in scope.visible_school_ids(actor):
@@ -155,6 +173,8 @@ def start_import(
             "complete": request.complete,
             "username_template": request.username_template,
             "date_order": request.date_order or _remembered(request.school_id, DATE_ORDER_SETTING),
+            "passwords": request.passwords,
+            "send": request.send,
         },
         upload_key=key,
     )
@@ -244,7 +264,8 @@ def save_mapping(run: ImportRun, mapping: Mapping[str, str], *, actor: User) -> 
         if not header:
             continue
         # An explicit allow-list: unknown fields and made-up columns are refused, not stored.
-        if field not in SHEET_FIELDS or field == "password":
+        # The password column is read only by an import told to set passwords.
+        if field not in SHEET_FIELDS:
             continue
         if header in headers or (field == "role" and header in ROLE_CONSTANTS):
             chosen[field] = header
@@ -320,6 +341,7 @@ def build_plan(
     )
     if on_stage:
         on_stage(CHECKING)
+    mapping = options.get("mapping") or {}
     return plan_import(
         roster,
         ImportOptions(
@@ -329,6 +351,9 @@ def build_plan(
             username_template=options.get("username_template") or "{first}.{last}",
             deactivation_threshold=current_app.config["ROSTER_DEACTIVATION_THRESHOLD"],
             confirm_deactivation=confirm,
+            passwords=options.get("passwords") or "keep",  # type: ignore[arg-type]
+            password_column=mapping.get("password") or "password",
+            password_mapped="password" in mapping,
         ),
         actor=actor,
     )
@@ -528,9 +553,11 @@ def unchanged_since_last_apply(run: ImportRun) -> bool:
     next_leave = last.counts.get("next_leave_date")
     if next_leave and date.fromisoformat(next_leave) <= date.today():
         return False
+    defaults = {"passwords": "keep", "send": "none"}
     same_options = all(
-        (last.options or {}).get(key) == (run.options or {}).get(key)
-        for key in ("mapping", "complete", "date_order")
+        (last.options or {}).get(key, defaults.get(key))
+        == (run.options or {}).get(key, defaults.get(key))
+        for key in ("mapping", "complete", "date_order", "passwords", "send")
     )
     return (
         last.counts["sha256"] == run.counts.get("sha256")
@@ -617,13 +644,64 @@ def on_accounts_created(user_ids: Sequence[int], actor: User) -> None:
         notify_new_accounts(list(user_ids), actor)
 
 
+def send_to_created_accounts(run: ImportRun, actor: User, channel: str) -> int:
+    """Send the accounts this run created their credentials, as chosen at upload.
+
+    One batch over the new accounts that got no password from the file (the admin holds
+    those): a temporary password when the run sets passwords (blank = generate one), else a
+    set-password link. The key comes from the run, so a retried job makes one batch. The
+    caller commits; returns how many people the batch covers.
+    """
+    from webapp.delivery.batches import send_credentials
+
+    key = f"import-run:{run.id}"
+    if db.session.scalar(select(CredentialBatch.id).where(CredentialBatch.idempotency_key == key)):
+        return 0  # this job ran already
+    ids = list(
+        db.session.scalars(
+            select(User.id)
+            .where(
+                User.source == run.source,
+                User.created_at == run.finished_at,
+                User.password_hash.is_(None),
+                User.invited_at.is_(None),
+                User.deactivated_at.is_(None),
+            )
+            .order_by(User.id)
+        )
+    )
+    if not ids:
+        return 0
+    kind = "password" if (run.options or {}).get("passwords") == "set" else "link"
+    batch = send_credentials(
+        ids,
+        kind,
+        channel,
+        {"idempotency_key": key, "only_never_sent": True, "school_id": run.school_id},
+        actor,
+    )
+    return batch.total
+
+
 @job
 def notify_created_accounts(run_id: int) -> int:
-    """Offer the accounts an applied run created to delivery, after the apply committed."""
+    """Offer the accounts an applied run created to delivery, after the apply committed.
+
+    With a send channel chosen at upload, they get one batch by it (and the school's notify
+    settings are not applied as well: nobody gets two messages); without, the notify
+    settings decide.
+    """
     run = db.session.get(ImportRun, run_id)
     if run is None or run.status != APPLIED or run.requested_by_id is None:
         return 0
     actor = db.session.get(User, run.requested_by_id)
+    channel = (run.options or {}).get("send") or "none"
+    if channel != "none":
+        if actor is None or actor.role != Role.ADMIN or actor.deactivated_at is not None:
+            return 0
+        sent = send_to_created_accounts(run, actor, channel)
+        db.session.commit()
+        return sent
     from webapp.delivery.batches import notifies_new_accounts
 
     if not notifies_new_accounts():
