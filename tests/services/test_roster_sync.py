@@ -69,7 +69,8 @@ def test_dropped_csv_is_imported_and_moved_to_processed(app, school):
 
 def test_the_same_export_dropped_again_is_skipped(app, school):
     drop(app, str(school), "people.csv", PEOPLE)
-    sync(app)
+    [first] = sync(app)
+    assert first.status == "applied"
     drop(app, str(school), "people.csv", PEOPLE)
     [outcome] = sync(app)
     assert outcome.status == "skipped"

@@ -9,10 +9,10 @@ driver-specific batching (insertmanyvalues, execute_values) that this would lose
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Boolean, Table, bindparam
 from sqlalchemy.engine import Dialect
 
 from webapp.extensions import db
@@ -42,8 +42,9 @@ class BulkWrite:
         )
         self._driver: dict[str, tuple[str, list[tuple[int, Callable[[Any], Any]]]]] = {}
 
-    def __call__(self, rows: Sequence[Sequence[Any]]) -> None:
+    def __call__(self, rows: Iterable[Sequence[Any]]) -> None:
         """Write the rows in the session's transaction; the caller commits."""
+        rows = rows if isinstance(rows, list) else list(rows)
         if not rows:
             return
         session = db.session()
@@ -91,6 +92,8 @@ class BulkWrite:
         processors = []
         for index, name in enumerate((*self.columns, *((self.key,) if self.key else ()))):
             column_type = self.table.c[name].type
+            if isinstance(column_type, Boolean):
+                continue  # sqlite3 binds True and False as 1 and 0 itself
             process = column_type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 processors.append((index, process))

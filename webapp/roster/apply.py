@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Table, delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 
 from webapp.extensions import db
 from webapp.models import (
@@ -37,7 +37,8 @@ from webapp.models import (
     user_schools,
     utcnow,
 )
-from webapp.models.base import UTCDateTime, new_epoch
+from webapp.models.base import new_epoch
+from webapp.models.bulk import BulkWrite
 from webapp.roster.bulk import paused_gc
 from webapp.roster.normalise import make_username
 from webapp.roster.records import PersonRecord, Problem, Roster
@@ -752,36 +753,6 @@ def _new_epochs(count: int) -> Iterator[str]:
     return (pool[i : i + step] for i in range(0, len(pool), step))
 
 
-def _bind_datetime(value: datetime) -> Any:
-    """Convert a datetime the way UTCDateTime binds it on this database."""
-    dialect = db.session.get_bind().dialect
-    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
-    return process(value) if process else value
-
-
-def _insert_many(table: Table, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
-    """Insert plain tuples with the driver's executemany, in the session's transaction.
-
-    Core's executemany builds and binds a dict per row, which costs more than SQLite's own
-    insert; the rows here are already clean, typed values, so they go to the driver as is.
-    """
-    connection = db.session.connection()
-    dialect = connection.dialect
-    quote = dialect.identifier_preparer.quote
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    # Table and column names come from our own metadata, quoted; values are bound.
-    target = dialect.identifier_preparer.format_table(table)
-    names = ", ".join(quote(c) for c in columns)
-    marks = ", ".join([mark] * len(columns))
-    sql = f"INSERT INTO {target} ({names}) VALUES ({marks})"  # noqa: S608
-    cursor = connection.connection.cursor()
-    try:
-        for chunk in _chunks(list(rows)):
-            cursor.executemany(sql, chunk)
-    finally:
-        cursor.close()
-
-
 def _audit_rows(
     actor: User, action: str, user_ids: Iterable[int], now: datetime, **details: Any
 ) -> list[dict[str, Any]]:
@@ -839,7 +810,6 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
     user_ids: dict[str, int] = {}
     for change in plan.updated + plan.reactivate:
         user_ids[change.record.sourced_id] = change.user_id
-    stamp = _bind_datetime(now)
     user_columns = (
         "source",
         "sourced_id",
@@ -853,9 +823,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
         "created_at",
     )
     epochs = _new_epochs(len(plan.new))
-    _insert_many(
-        User.__table__,
-        user_columns,
+    BulkWrite(User.__table__, user_columns)(
         (
             (
                 source,
@@ -867,7 +835,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
                 False,
                 False,
                 0,
-                stamp,
+                now,
             )
             for c in plan.new
         ),
@@ -900,7 +868,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
             .all()
         )
         memberships |= wanted_existing - have
-    _insert_many(user_schools, ("user_id", "school_id"), sorted(memberships))
+    BulkWrite(user_schools, ("user_id", "school_id"))(sorted(memberships))
     password_targets = {user_ids[sid]: digest for sid, digest in new_hashes.items()}
     password_targets.update(reset_hashes)
     expiries = _write_passwords(password_targets, list(reset_hashes), now)
@@ -978,11 +946,9 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
         session.execute(delete(Enrollment).where(Enrollment.id.in_(chunk)))
     for chunk in _chunks(plan.removed_classes):
         session.execute(delete(Class).where(Class.id.in_(chunk)))
-    _insert_many(
-        Enrollment.__table__,
-        ("class_id", "user_id", "role", "primary", "created_at"),
+    BulkWrite(Enrollment.__table__, ("class_id", "user_id", "role", "primary", "created_at"))(
         (
-            (class_ids[c], user_ids[u], role, primary, stamp)
+            (class_ids[c], user_ids[u], role, primary, now)
             for c, u, role, primary in sorted(plan.enrollments_add)
             if c in class_ids and u in user_ids
         ),
@@ -1013,11 +979,9 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
                     )
                 ).tuples()
             )
-        _insert_many(
-            GuardianLink.__table__,
-            ("parent_id", "student_id", "origin", "created_at"),
+        BulkWrite(GuardianLink.__table__, ("parent_id", "student_id", "origin", "created_at"))(
             (
-                (row["parent_id"], row["student_id"], "roster", stamp)
+                (row["parent_id"], row["student_id"], "roster", now)
                 for row in links
                 if (row["parent_id"], row["student_id"]) not in existing
             ),
