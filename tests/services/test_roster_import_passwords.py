@@ -253,6 +253,20 @@ def test_send_email_with_passwords_kept_emails_each_new_account_one_link(app, id
         assert user("1").password_hash is None  # kept: the file's password was not used
 
 
+def test_send_email_also_reaches_updated_people_not_yet_using_their_account(app, ids):
+    with app.app_context(), mail.record_messages() as outbox:
+        # Sent a link last week at an address that bounced; the SIS now has the right one.
+        existing(ids, "1", email="ada@old.example", password=None, invited_at=utcnow())
+        existing(ids, "2", email="alan@old.example", activated_at=utcnow())
+        db.session.commit()
+        apply(ids, send="email")
+    recipients = sorted(r for m in outbox for r in m.recipients)
+    # Ada (updated, never signed in) and the new teacher; Alan is using his account already.
+    assert recipients == ["ada@home.example", "grace@school.example"]
+    with app.app_context():
+        assert user("2").password_hash is not None
+
+
 @pytest.mark.settings(NOTIFY_NEW_STUDENTS=True)
 def test_set_and_print_makes_one_password_batch_for_the_blank_ones_only(app, ids):
     with app.app_context(), mail.record_messages() as outbox:

@@ -467,7 +467,14 @@ def finish_apply(run: ImportRun, plan: ImportPlan, *, actor: User) -> None:
         "next_leave_date": next_leave.isoformat() if next_leave else None,
     }
     _drop_files(run)
-    if plan.created_user_ids:
+    options = run.options or {}
+    if options.get("send", "none") != "none" and options.get("passwords", "keep") == "keep":
+        # Updated people are sent a fresh link too (a changed address has killed the old
+        # one); delivery leaves out anyone already using their account.
+        updated = sorted({c.user_id for c in plan.updated + plan.reactivate if c.user_id})
+        if updated:
+            run.options = {**options, "updated_ids": updated}
+    if plan.created_user_ids or (run.options or {}).get("updated_ids"):
         enqueue(notify_created_accounts, run.id)
 
 
@@ -649,7 +656,8 @@ def send_to_created_accounts(run: ImportRun, actor: User, channel: str) -> int:
 
     One batch over the new accounts that got no password from the file (the admin holds
     those): a temporary password when the run sets passwords (blank = generate one), else a
-    set-password link. The key comes from the run, so a retried job makes one batch. The
+    set-password link, which then also goes to the people the run updated who are not using
+    their account yet. The key comes from the run, so a retried job makes one batch. The
     caller commits; returns how many people the batch covers.
     """
     from webapp.delivery.batches import send_credentials
@@ -670,15 +678,13 @@ def send_to_created_accounts(run: ImportRun, actor: User, channel: str) -> int:
             .order_by(User.id)
         )
     )
+    kind = "password" if (run.options or {}).get("passwords") == "set" else "link"
+    if kind == "link":
+        ids = sorted(set(ids) | set((run.options or {}).get("updated_ids", ())))
     if not ids:
         return 0
-    kind = "password" if (run.options or {}).get("passwords") == "set" else "link"
     batch = send_credentials(
-        ids,
-        kind,
-        channel,
-        {"idempotency_key": key, "only_never_sent": True, "school_id": run.school_id},
-        actor,
+        ids, kind, channel, {"idempotency_key": key, "school_id": run.school_id}, actor
     )
     return batch.total
 
