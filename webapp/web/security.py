@@ -10,8 +10,7 @@ from flask import Flask, Response, current_app, g, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_session.base import ServerSideSessionInterface
 from flask_session.redis import RedisSessionInterface
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session as DbSession
+from sqlalchemy import delete, insert, select, update
 
 from webapp.extensions import db
 from webapp.models import SessionRecord, utcnow
@@ -37,26 +36,32 @@ class DatabaseSessionInterface(ServerSideSessionInterface):
             cleanup_n_requests=None,
         )
 
+    # Every request reads its session and most write it back: plain Core statements on a
+    # connection of their own, without an ORM session per request.
     def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
-        with DbSession(db.engine) as dbs:
-            record = dbs.scalar(select(SessionRecord).where(SessionRecord.session_id == store_id))
-            if record is None or record.expiry <= utcnow():
-                return None
-            return self.serializer.decode(record.data)
+        table = SessionRecord.__table__
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                select(table.c.data, table.c.expiry).where(table.c.session_id == store_id)
+            ).first()
+        if row is None or row.expiry <= utcnow():
+            return None
+        return self.serializer.decode(row.data)
 
     def _delete_session(self, store_id: str) -> None:
-        with DbSession(db.engine) as dbs, dbs.begin():
-            dbs.execute(delete(SessionRecord).where(SessionRecord.session_id == store_id))
+        table = SessionRecord.__table__
+        with db.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.session_id == store_id))
 
     def _upsert_session(self, session_lifetime: timedelta, session: Any, store_id: str) -> None:
-        data = self.serializer.encode(session)
-        expiry = utcnow() + session_lifetime
-        with DbSession(db.engine) as dbs, dbs.begin():
-            record = dbs.scalar(select(SessionRecord).where(SessionRecord.session_id == store_id))
-            if record is None:
-                dbs.add(SessionRecord(session_id=store_id, data=data, expiry=expiry))
-            else:
-                record.data, record.expiry = data, expiry
+        table = SessionRecord.__table__
+        values = {"data": self.serializer.encode(session), "expiry": utcnow() + session_lifetime}
+        with db.engine.begin() as conn:
+            changed = conn.execute(
+                update(table).where(table.c.session_id == store_id).values(**values)
+            ).rowcount
+            if not changed:
+                conn.execute(insert(table).values(session_id=store_id, **values))
 
 
 def session_interface(app: Flask) -> ServerSideSessionInterface:
