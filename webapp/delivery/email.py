@@ -188,12 +188,15 @@ class SmtpTransport:
         self, items: Iterable[OutgoingEmail], on_result: OnResult, background: Step = None
     ) -> None:
         source = iter(items)
-        ready: deque[OutgoingEmail] = deque()
+        # Each message is rendered and MIME-encoded here, while the server is busy with the
+        # one before: (item, bytes), or (item, None) for one whose headers are unsafe.
+        ready: deque[tuple[OutgoingEmail, bytes | None]] = deque()
 
         def prepare_next() -> None:
             item = next(source, None)
             if item is not None:
-                ready.append(item)
+                unsafe = item.message.has_bad_headers()
+                ready.append((item, None if unsafe else mime_bytes(item.message)))
                 self.work.append(prepare_next)
 
         self.work.append(prepare_next)
@@ -225,13 +228,13 @@ class SmtpTransport:
                     self.work.popleft()()
                 if not ready:
                     break
-                item = ready.popleft()
+                item, data = ready.popleft()
                 if dead is not None:
                     outcome = Outcome(item.delivery_id, Result.INTERRUPTED, dead)
-                elif item.message.has_bad_headers():
+                elif data is None:
                     outcome = Outcome(item.delivery_id, Result.FAILED, "unsafe message header")
                 else:
-                    outcome = self._send(item, mime_bytes(item.message))
+                    outcome = self._send(item, data)
                     if outcome.result is Result.INTERRUPTED:
                         dead = outcome.error
                 self.work.appendleft(lambda outcome=outcome: record(outcome))
