@@ -30,6 +30,19 @@ def _secrets_in(body: str) -> set[str]:
     return found
 
 
+def database_dump() -> list[str]:
+    """Every stored value of every table, as text (bytes decoded byte for byte)."""
+    dump: list[str] = []
+    for table in inspect(db.engine).get_table_names():
+        for row in db.session.execute(text(f'SELECT * FROM "{table}"')):
+            for value in row:
+                if isinstance(value, bytes | bytearray | memoryview):
+                    dump.append(bytes(value).decode("latin-1"))
+                elif value is not None:
+                    dump.append(str(value))
+    return dump
+
+
 @pytest.mark.settings(SMS_BACKEND="outbox", SMS_DAILY_CAP_PER_NUMBER=10)
 def test_a_full_round_of_batches_leaves_no_plain_secret_anywhere(app, caplog, monkeypatch):
     caplog.set_level(logging.DEBUG)
@@ -70,14 +83,7 @@ def test_a_full_round_of_batches_leaves_no_plain_secret_anywhere(app, caplog, mo
     secrets = set().union(*(_secrets_in(body) for body in bodies))
 
     with app.app_context():
-        dump: list[str] = []
-        for table in inspect(db.engine).get_table_names():
-            for row in db.session.execute(text(f'SELECT * FROM "{table}"')):
-                for value in row:
-                    if isinstance(value, bytes | bytearray | memoryview):
-                        dump.append(bytes(value).decode("latin-1"))
-                    elif value is not None:
-                        dump.append(str(value))
+        dump = database_dump()
         details = [json.dumps(e.details) for e in db.session.scalars(db.select(AuditEvent))]
     haystacks = {"database": "\n".join(dump), "logs": caplog.text, "audit": "\n".join(details)}
     for where, haystack in haystacks.items():
@@ -143,14 +149,7 @@ def test_an_import_with_a_password_column_leaves_no_plain_password_anywhere(
     secrets = {*FILE_PASSWORDS, "zq7x", *emailed}
 
     with app.app_context():
-        dump: list[str] = []
-        for table in inspect(db.engine).get_table_names():
-            for row in db.session.execute(text(f'SELECT * FROM "{table}"')):
-                for value in row:
-                    if isinstance(value, bytes | bytearray | memoryview):
-                        dump.append(bytes(value).decode("latin-1"))
-                    elif value is not None:
-                        dump.append(str(value))
+        dump = database_dump()
         details = [json.dumps(e.details) for e in db.session.scalars(db.select(AuditEvent))]
         runs = [
             json.dumps([r.counts, r.row_errors, r.options], default=str)

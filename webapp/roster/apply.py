@@ -753,6 +753,19 @@ def _new_epochs(count: int) -> Iterator[str]:
     return (pool[i : i + step] for i in range(0, len(pool), step))
 
 
+def _void_links(user_ids: list[int], now: datetime) -> None:
+    """Void the outstanding set-password links of these people."""
+    db.session.execute(
+        update(SetPasswordToken)
+        .where(
+            SetPasswordToken.user_id.in_(user_ids),
+            SetPasswordToken.used_at.is_(None),
+            SetPasswordToken.voided_at.is_(None),
+        )
+        .values(voided_at=now)
+    )
+
+
 def _audit_rows(
     actor: User, action: str, user_ids: Iterable[int], now: datetime, **details: Any
 ) -> list[dict[str, Any]]:
@@ -904,15 +917,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
             update(User),
             [{"id": uid, "deactivated_at": now, "credential_epoch": new_epoch()} for uid in chunk],
         )
-        session.execute(
-            update(SetPasswordToken)
-            .where(
-                SetPasswordToken.user_id.in_(chunk),
-                SetPasswordToken.used_at.is_(None),
-                SetPasswordToken.voided_at.is_(None),
-            )
-            .values(voided_at=now)
-        )
+        _void_links(chunk, now)
         session.execute(
             update(ParentCode)
             .where(ParentCode.student_id.in_(chunk), ParentCode.voided_at.is_(None))
@@ -1079,15 +1084,7 @@ def _write_passwords(
             update(User).where(User.id.in_(chunk), User.invited_at.is_(None)).values(invited_at=now)
         )
     for chunk in _chunks(sorted(reset_ids)):
-        session.execute(
-            update(SetPasswordToken)
-            .where(
-                SetPasswordToken.user_id.in_(chunk),
-                SetPasswordToken.used_at.is_(None),
-                SetPasswordToken.voided_at.is_(None),
-            )
-            .values(voided_at=now)
-        )
+        _void_links(chunk, now)
     return expiries
 
 
