@@ -807,18 +807,29 @@ def paginate(items: Sequence[Any], page: int, size: int = PAGE_SIZE) -> tuple[li
 # Files on disk (CLI and drop folders) -------------------------------------------------------
 
 
+def bundle_files(paths: Sequence[Path], name: str) -> tuple[str, bytes]:
+    """Zip CSV files in memory so they read like an uploaded bundle.
+
+    The zip depends only on the files' names and contents (no timestamps), so the same
+    export dropped again is byte-identical and the unchanged-file check can see it.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(paths, key=lambda p: p.name):
+            entry = zipfile.ZipInfo(path.name, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, path.read_bytes())
+    return f"{name or 'roster'}.zip", buffer.getvalue()
+
+
 def bundle_folder(folder: Path) -> tuple[str, bytes]:
     """Zip a folder's CSV files in memory, so a folder reads like an uploaded bundle."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.iterdir()):
-            if (
-                path.is_file()
-                and path.suffix.casefold() == ".csv"
-                and not path.name.startswith(".")
-            ):
-                archive.write(path, path.name)
-    return f"{folder.name or 'roster'}.zip", buffer.getvalue()
+    csvs = [
+        path
+        for path in folder.iterdir()
+        if path.is_file() and path.suffix.casefold() == ".csv" and not path.name.startswith(".")
+    ]
+    return bundle_files(csvs, folder.name)
 
 
 def read_path(path: Path) -> tuple[str, bytes]:

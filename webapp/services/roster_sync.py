@@ -10,10 +10,8 @@ school's admins.
 
 from __future__ import annotations
 
-import io
 import logging
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,11 +90,7 @@ def pending_drops(folder: Path, settle: float) -> list[list[Path]]:
 def _read_group(folder: Path, group: list[Path]) -> tuple[str, bytes]:
     if len(group) == 1 and group[0].suffix.casefold() == ".zip":
         return group[0].name, group[0].read_bytes()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in group:
-            archive.write(path, path.name)
-    return f"{folder.name}.zip", buffer.getvalue()
+    return roster_imports.bundle_files(group, folder.name)
 
 
 def _move_processed(folder: Path, group: list[Path]) -> None:
