@@ -222,6 +222,7 @@ def imports_apply(run_id: int) -> Response:
         if isinstance(exc, uploads.UploadMissing):
             return _expired(run)
         view = roster_imports.preview(run, actor=current_user)
+        db.session.commit()  # keeps the preview it may have stored (nothing else is pending)
         return render(
             "admin/imports/preview.html",
             run=run,
@@ -248,6 +249,7 @@ def imports_date_order(run_id: int) -> Response:
         if isinstance(exc, uploads.UploadMissing) or not _previewable(run):
             return redirect(url_for("admin.imports_show", run_id=run.id))
         view = roster_imports.preview(run, actor=current_user)
+        db.session.commit()  # keeps the preview it may have stored (nothing else is pending)
         return render(
             "admin/imports/preview.html",
             run=run,

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 from flask.cli import AppGroup
@@ -89,32 +90,10 @@ def _wait(batch: CredentialBatch) -> dict:
 @click.option("--include-active", is_flag=True, help="Also reset people already active.")
 @click.option("--dry-run", is_flag=True, help="Say who would get what, change nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def send(
-    as_username: str,
-    roles: tuple[str, ...],
-    school_ref: str,
-    kind: str,
-    channel: str,
-    only_not_sent: bool,
-    only_not_active: bool,
-    include_active: bool,
-    dry_run: bool,
-    yes: bool,
-) -> None:
+def send(**options: Any) -> None:
     """Send credentials to everyone with ROLE at SCHOOL."""
     with _cli_origin():
-        _send(
-            as_username,
-            roles,
-            school_ref,
-            kind,
-            channel,
-            only_not_sent,
-            only_not_active,
-            include_active,
-            dry_run,
-            yes,
-        )
+        _send(**options)
 
 
 def _send(
