@@ -79,6 +79,9 @@ class Config:
     MAIL_DEFAULT_SENDER = "Keyslip <no-reply@keyslip.invalid>"
     # Seconds before an SMTP connect or reply is given up on (then retried with back-off).
     MAIL_TIMEOUT = 30
+    # Messages one SMTP connection carries before it is reopened (None: no limit). A batch
+    # keeps its connection from chunk to chunk; some providers cap messages per connection.
+    MAIL_MAX_EMAILS: int | None = None
 
     # Credential lifetimes (each also a per-school setting, see webapp/services/settings.py).
     # Admin-issued set-password links; SECURITY.md caps invites at 7 days.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import re
 import threading
@@ -55,8 +56,23 @@ class SmtpSink:
     drop_at: set[int] = field(default_factory=set)
     # called with the running count after each accepted message, before the 250 reply
     on_message: Callable[[int], None] | None = None
+    # accept message number N (1-based), then close the connection as an idle server would
+    close_after: set[int] = field(default_factory=set)
     data_seen: int = 0
+    connections: int = 0  # sessions greeted with EHLO or HELO
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(self, server, session, envelope, hostname):  # noqa: N802
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address in self.refuse:
@@ -76,8 +92,12 @@ class SmtpSink:
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
             )
             count = len(self.messages)
+            closing = self.data_seen in self.close_after
         if self.on_message:
             self.on_message(count)
+        if closing:
+            # The reply goes out first; the close follows once the loop runs again.
+            asyncio.get_running_loop().call_soon(server.transport.close)
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Received]:

@@ -64,6 +64,42 @@ def test_every_message_arrives_once_over_one_connection(smtp_app, smtp_server):
     assert {p.get_content_type() for p in message.walk()} >= {"text/plain", "text/html"}
 
 
+def test_one_connection_carries_every_chunk_of_a_run(smtp_app, smtp_server):
+    smtp_app.config["DELIVERY_CHUNK_SIZE"] = 2
+    district = make_district(smtp_app, 7)
+    batch_id = _send(smtp_app, district)
+    _assert_each_once(smtp_server, 7)
+    assert _statuses(smtp_app, batch_id) == {"sent": 7}
+    assert smtp_server.connections == 1
+
+
+def test_mail_max_emails_opens_a_new_connection_after_that_many(smtp_app, smtp_server):
+    smtp_app.config.update(DELIVERY_CHUNK_SIZE=2, MAIL_MAX_EMAILS=3)
+    district = make_district(smtp_app, 7)
+    _send(smtp_app, district)
+    _assert_each_once(smtp_server, 7)
+    assert smtp_server.connections == 3  # 3 + 3 + 1
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened_at_once(
+    smtp_app, smtp_server, monkeypatch
+):
+    from webapp.delivery import email
+
+    def no_back_off(seconds: float) -> None:
+        raise AssertionError(f"waited {seconds}s before reopening a closed idle connection")
+
+    monkeypatch.setattr(email.time, "sleep", no_back_off)
+    smtp_app.config.update(DELIVERY_CHUNK_SIZE=2, DELIVERY_RETRY_DELAYS=[60])
+    smtp_server.close_after = {2, 5}
+    district = make_district(smtp_app, 6)
+    batch_id = _send(smtp_app, district)
+    _assert_each_once(smtp_server, 6)
+    _assert_links_work(smtp_app, smtp_server)
+    assert _statuses(smtp_app, batch_id) == {"sent": 6}
+    assert smtp_server.connections == 3
+
+
 def test_refused_recipient_fails_with_the_servers_reason_and_others_go_on(smtp_app, smtp_server):
     smtp_server.refuse["student1@families.example"] = "550 5.1.1 No such user here"
     district = make_district(smtp_app, 3)

@@ -1,9 +1,9 @@
 """Email channel: SMTP through Flask-Mail's connection settings, one connection per chunk.
 
 Transports, chosen by `transport()`:
-- SmtpTransport: the real thing. A sender thread talks SMTP while the calling thread renders
-  the next message and records outcomes, so rendering and bookkeeping overlap the server's
-  round trips. At most one message waits ahead of the one being sent.
+- SmtpTransport: the real thing. One connection serves a whole run, chunk after chunk
+  (reopened after MAIL_MAX_EMAILS messages when that is set, or when it drops); rendering
+  and bookkeeping run while the server works on each command.
 - RecordingTransport: Flask-Mail's suppressed mode (tests): messages go to
   `mail.record_messages()` only.
 - DevOutboxTransport: development without MAIL_SERVER: messages are kept for /dev/outbox.
@@ -181,7 +181,10 @@ class SmtpTransport:
         self.cfg = dict(cfg)
         self.delays = list(delays)
         self.sender = _envelope_sender(cfg["MAIL_DEFAULT_SENDER"])
+        # Flask-Mail's setting: some servers take only so many messages per connection.
+        self.max_emails: int | None = cfg.get("MAIL_MAX_EMAILS") or None
         self.conn: smtplib.SMTP | None = None
+        self.carried = 0  # messages the open connection has taken
         self.work: deque[Callable[[], None]] = deque()
 
     def send_all(
@@ -240,23 +243,41 @@ class SmtpTransport:
                 self.work.appendleft(lambda outcome=outcome: record(outcome))
             while self.work:
                 self.work.popleft()()
+        except BaseException:
+            self.close()
+            raise
         finally:
             self.work.clear()
-            self._quit()
+
+    def close(self) -> None:
+        """Say goodbye to the server; the next message opens a new connection."""
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (smtplib.SMTPException, OSError):
+                _close(self.conn)
+            self.conn, self.carried = None, 0
 
     def _send(self, item: OutgoingEmail, data: bytes) -> Outcome:
         """Send one message; on a connection problem reconnect with back-off and resend."""
         waits = list(self.delays)
         while True:
+            # A connection that has carried messages may have been closed by the server
+            # while idle (between chunks, say): the first reconnect does not wait.
+            reused = self.carried > 0
             try:
                 self._transaction(item.message.to, data)
+                self.carried += 1
                 return Outcome(item.delivery_id, Result.SENT)
             except Exception as exc:  # noqa: BLE001 (classified below, never swallowed)
                 result, reason = classify(exc, item.message.to)
                 if result is not Result.INTERRUPTED:
                     self._reset()
                     return Outcome(item.delivery_id, result, reason)
-                self.conn = _close(self.conn)
+                self.conn, self.carried = _close(self.conn), 0
+                if reused:
+                    log.info("SMTP connection closed by the server, reopening: %s", reason)
+                    continue
                 if not waits:
                     return Outcome(item.delivery_id, Result.INTERRUPTED, reason)
                 log.warning("SMTP connection problem, retrying: %s", reason)
@@ -270,7 +291,10 @@ class SmtpTransport:
         return self.conn.getreply()
 
     def _transaction(self, recipient: str, data: bytes) -> None:
+        if self.max_emails and self.carried >= self.max_emails:
+            self.close()
         if self.conn is None:
+            self.carried = 0
             self.conn = open_smtp(self.cfg)
             self.conn.ehlo_or_helo_if_needed()
         conn = self.conn
@@ -307,14 +331,6 @@ class SmtpTransport:
             except (smtplib.SMTPException, OSError):
                 self.conn = _close(self.conn)
 
-    def _quit(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.quit()
-            except (smtplib.SMTPException, OSError):
-                _close(self.conn)
-            self.conn = None
-
 
 def _close(conn: smtplib.SMTP | None) -> None:
     if conn is not None:
@@ -341,6 +357,9 @@ class RecordingTransport:
             email_dispatched.send(self.app, message=item.message.as_flask_mail())
             on_result(Outcome(item.delivery_id, Result.SENT))
 
+    def close(self) -> None:
+        """Nothing is held open."""
+
 
 class DevOutboxTransport:
     """Keep messages in the development outbox."""
@@ -352,6 +371,9 @@ class DevOutboxTransport:
             message = item.message
             devoutbox.store("email", message.to, message.subject, message.text, message.html)
             on_result(Outcome(item.delivery_id, Result.SENT))
+
+    def close(self) -> None:
+        """Nothing is held open."""
 
 
 def transport() -> SmtpTransport | RecordingTransport | DevOutboxTransport:

@@ -6,9 +6,10 @@ How a chunk runs, and why it is safe to kill at any point:
    credential (rotating the person's epoch, so every earlier link, password or session of
    theirs dies) and mark the delivery 'sending' with this run's attempt id. Plain secrets
    stay in memory only. The next chunk is claimed in small steps while this one is sent.
-2. Send: one SMTP connection per chunk; each outcome ('sent', 'failed' with the server's
-   reason, or 'queued' again with a back-off) is recorded with its audit event and
-   committed in groups of DELIVERY_COMMIT_EVERY (or every DELIVERY_COMMIT_SECONDS).
+2. Send: one SMTP connection for the run, reused chunk after chunk; each outcome ('sent',
+   'failed' with the server's reason, or 'queued' again with a back-off) is recorded with
+   its audit event and committed in groups of DELIVERY_COMMIT_EVERY (or every
+   DELIVERY_COMMIT_SECONDS).
 3. A delivery left 'sending' by a dead run is treated as queued by the next run (once the
    dead run's lease has expired): its credential is issued again, killing whatever the dead
    run may have sent, and sent.
@@ -190,38 +191,46 @@ class _Stepper:
 
 
 def _run(batch: CredentialBatch, runner: str) -> str:
-    cfg = current_app.config
     actor = _actor(batch)
     try:
         transport = _transport(batch.channel)
     except DeliveryConfigError as exc:
         _finish(batch, runner, "failed", str(exc), actor)
         return "failed"
-    interruption: str | None = None
-    claimed = _Stepper(_claim_steps(batch, actor, exclude=set())).finish()
-    while True:
-        if claimed is None:
-            now = utcnow()
-            wait = _seconds_to_next_retry(batch.id, now)
-            if wait is not None and wait <= max(cfg["DELIVERY_RETRY_DELAYS"] or [0]):
-                time.sleep(wait)
-                claimed = _Stepper(_claim_steps(batch, actor, exclude=set())).finish()
-                continue
-            break
-        # The next chunk is claimed in small steps while this one is on the wire.
-        upcoming = _Stepper(_claim_steps(batch, actor, exclude=claimed.ids))
-        interruption = _send_chunk(batch, claimed, transport, actor, upcoming)
-        if interruption:
-            # Keep what the next claim committed (it is re-issued on resume), drop the rest.
-            db.session.rollback()
-            break
-        claimed = upcoming.finish()
+    try:
+        interruption = _send_chunks(batch, transport, actor)
+    finally:
+        transport.close()
     remaining = _count(batch.id, ("queued", "sending"))
     if remaining:
         _finish(batch, runner, "retrying", interruption or "waiting to retry", actor)
         return "retrying"
     _finish(batch, runner, "done", None, actor)
     return "done"
+
+
+def _send_chunks(batch: CredentialBatch, transport: Any, actor: User | str) -> str | None:
+    """Claim and send chunk after chunk; return the interruption reason if the channel died."""
+    cfg = current_app.config
+    claimed = _Stepper(_claim_steps(batch, actor, exclude=set())).finish()
+    while True:
+        if claimed is None:
+            now = utcnow()
+            wait = _seconds_to_next_retry(batch.id, now)
+            if wait is not None and wait <= max(cfg["DELIVERY_RETRY_DELAYS"] or [0]):
+                transport.close()  # no idle connection held through the wait
+                time.sleep(wait)
+                claimed = _Stepper(_claim_steps(batch, actor, exclude=set())).finish()
+                continue
+            return None
+        # The next chunk is claimed in small steps while this one is on the wire.
+        upcoming = _Stepper(_claim_steps(batch, actor, exclude=claimed.ids))
+        interruption = _send_chunk(batch, claimed, transport, actor, upcoming)
+        if interruption:
+            # Keep what the next claim committed (it is re-issued on resume), drop the rest.
+            db.session.rollback()
+            return interruption
+        claimed = upcoming.finish()
 
 
 def _seconds_to_next_retry(batch_id: int, now: datetime) -> float | None:

@@ -183,3 +183,6 @@ class SmsTransport:
                 continue
             trouble = 0
             on_result(Outcome(item.delivery_id, Result.SENT))
+
+    def close(self) -> None:
+        """Each message is its own request: nothing is held open."""
