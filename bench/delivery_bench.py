@@ -222,10 +222,11 @@ def main() -> int:
     failed = False
     try:
         app = build_app(workdir, port)
-        rounds = 3
+        rounds = 5
         admin_id, cohorts = seed(app, people, rounds + 1)
         rendered = rendered_messages(app, people)
-        # The machine may be shared: alternate the two and compare the best of each.
+        # The machine is shared and its speed drifts by a third within a minute: alternate
+        # the two, compare the best of each, and print each round's own ratio as well.
         raw, job, creation = [], [], []
         for cohort in cohorts[:rounds]:
             raw.append(raw_smtplib(port, rendered))
@@ -233,9 +234,12 @@ def main() -> int:
             job.append(seconds)
             creation.append(created)
         ratio = min(raw) / min(job)
+        paired = sorted(r / j for r, j in zip(raw, job, strict=True))
         print(f"delivery_email_raw_smtplib_msgs_per_s: {people / min(raw):.0f} (baseline)")
         print(f"delivery_email_batch_job_msgs_per_s: {people / min(job):.0f} (baseline)")
         print(f"delivery_email_batch_creation_s: {min(creation):.2f} (info, before the job)")
+        rounds_text = " ".join(f"{r:.2f}" for r in paired)
+        print(f"delivery_email_round_ratios: {rounds_text} (info, each round's raw/job)")
         print(f"delivery_email_throughput_ratio: {ratio:.2f} (target >= 0.80)")
         failed |= ratio < 0.8
 
