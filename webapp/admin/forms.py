@@ -86,7 +86,3 @@ class DateOrderForm(FlaskForm):
         choices=[SelectChoice("DMY", "Day first"), SelectChoice("MDY", "Month first")],
         validators=[InputRequired("Choose day/month or month/day.")],
     )
-
-
-class CsrfOnlyForm(FlaskForm):
-    """A form with nothing but the CSRF token (fields are read from an allow-list)."""

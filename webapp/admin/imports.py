@@ -8,13 +8,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.fields.choices import SelectChoice
 
 from webapp.admin import bp
-from webapp.admin.forms import ApplyForm, CsrfOnlyForm, DateOrderForm, ImportUploadForm
+from webapp.admin.forms import ApplyForm, DateOrderForm, ImportUploadForm
 from webapp.extensions import db
 from webapp.models import Role
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
 from webapp.services import roster_imports, scope, uploads
 from webapp.services.errors import PolicyError
 from webapp.web.errors import error_response
+from webapp.web.forms import CsrfOnlyForm
 from webapp.web.guards import role_required
 from webapp.web.htmx import redirect, render
 

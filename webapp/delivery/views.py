@@ -6,7 +6,6 @@ from flask import Blueprint, Response, abort, current_app, redirect, session, ur
 from flask_login import login_user
 from markupsafe import Markup, escape
 
-from webapp.admin.forms import CsrfOnlyForm
 from webapp.auth.forms import NewPasswordForm
 from webapp.auth.views import home_url
 from webapp.delivery import batches, devoutbox, links
@@ -15,6 +14,7 @@ from webapp.extensions import db, limiter
 from webapp.models import Role, User
 from webapp.services import passwords
 from webapp.services.errors import PolicyError
+from webapp.web.forms import CsrfOnlyForm
 from webapp.web.htmx import render
 from webapp.web.security import start_fresh_session
 
