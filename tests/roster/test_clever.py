@@ -172,3 +172,12 @@ def test_missing_teachers_file_is_an_error() -> None:
 
     assert [(e.file, e.line) for e in roster.errors] == [("teachers.csv", None)]
     assert roster.complete is False
+
+
+def test_a_student_without_a_last_name_is_skipped_with_file_line_and_column() -> None:
+    roster = clever("S1,s1,1001,Ann,Lee,3,,,,,,\nS1,s2,1002,Bo,,3,,,,,,\n")
+
+    assert [p.sourced_id for p in roster.people if p.role == "student"] == ["s1"]
+    [error] = roster.errors
+    assert (error.file, error.line, error.column) == ("students.csv", 3, "Last_name")
+    assert error.message == "Last_name is empty; the row was skipped."

@@ -173,3 +173,17 @@ def test_make_username_rejects_unknown_placeholders() -> None:
 def test_identity_key_ignores_case_space_and_nfkc_form() -> None:
     assert identity_key(" ANN@Example.org ") == identity_key("ann@example.org")
     assert identity_key("ａｎｎ") == identity_key("ann")
+
+
+def test_names_are_cleaned_and_a_missing_one_is_the_rows_error() -> None:
+    from webapp.roster.context import ReadContext
+
+    ctx = ReadContext()
+    cols = ("givenName", "familyName")
+    assert ctx.names("  Ann ", "Lee", "users.csv", 2, cols) == ("Ann", "Lee")
+    assert ctx.names("Ann", " ", "users.csv", 3, cols) is None
+    assert ctx.names("", "Lee", "users.csv", 4, cols) is None
+    assert [(p.line, p.column, p.message) for p in ctx.log.problems] == [
+        (3, "familyName", "familyName is empty; the row was skipped."),
+        (4, "givenName", "givenName is empty; the row was skipped."),
+    ]

@@ -258,14 +258,16 @@ class CleverReader:
                 if self.people.repeat(sid, core, school, file, line) and is_student:
                     self.read_contact(cols, cells, sid, school, file, line)
                 continue
-            given = ctx.text(cols.get(cells, "First_name"), file, line, cols.name("First_name"))
-            family = ctx.text(cols.get(cells, "Last_name"), file, line, cols.name("Last_name"))
-            if not (given and family):
-                missing = cols.name("First_name") if not given else cols.name("Last_name")
-                self.log.error(
-                    file, line, missing, f"{missing} is empty; the row was skipped.", kind="no-name"
-                )
+            names = ctx.names(
+                cols.get(cells, "First_name"),
+                cols.get(cells, "Last_name"),
+                file,
+                line,
+                (cols.name("First_name"), cols.name("Last_name")),
+            )
+            if names is None:
                 continue
+            given, family = names
             number_key = "Student_number" if is_student else "Teacher_number"
             self.people.add(
                 PersonRecord(

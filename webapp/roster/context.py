@@ -151,6 +151,21 @@ class ReadContext:
             )
         return text
 
+    def names(
+        self, given: str, family: str, file: str, line: int, columns: tuple[str, str]
+    ) -> tuple[str, str] | None:
+        """Clean a person's given and family names; None, with the row's error logged, when
+        either is empty. `columns` names the two columns as the file calls them."""
+        given = self.text(given, file, line, columns[0])
+        family = self.text(family, file, line, columns[1])
+        if given and family:
+            return given, family
+        missing = columns[0] if not given else columns[1]
+        self.log.error(
+            file, line, missing, f"{missing} is empty; the row was skipped.", kind="no-name"
+        )
+        return None
+
     def ident(self, value: str) -> str:
         """Clean an identifier (sourced id, username), sharing equal ones."""
         # Ids repeat on every enrollment and link row; one shared string each

@@ -228,14 +228,12 @@ class SdsReader(_Base):
                 continue
             given = cols.get(cells, "preferredGivenName") or cols.get(cells, "givenName")
             family = cols.get(cells, "preferredFamilyName") or cols.get(cells, "familyName")
-            given = ctx.text(given, file, line, cols.name("givenName"))
-            family = ctx.text(family, file, line, cols.name("familyName"))
-            if not (given and family):
-                missing = cols.name("givenName") if not given else cols.name("familyName")
-                self.log.error(
-                    file, line, missing, f"{missing} is empty; the row was skipped.", kind="no-name"
-                )
+            names = ctx.names(
+                given, family, file, line, (cols.name("givenName"), cols.name("familyName"))
+            )
+            if names is None:
                 continue
+            given, family = names
             if self.people.seen(sid):
                 self.people.repeat(sid, tuple(cells), None, file, line)
                 continue
@@ -553,14 +551,16 @@ class SdsUkReader(_Base):
             if self.people.seen(sid):
                 self.people.repeat(sid, core, school, file, line)
                 continue
-            given = ctx.text(cols.get(cells, "First Name"), file, line, cols.name("First Name"))
-            family = ctx.text(cols.get(cells, "Last Name"), file, line, cols.name("Last Name"))
-            if not (given and family):
-                missing = cols.name("First Name") if not given else cols.name("Last Name")
-                self.log.error(
-                    file, line, missing, f"{missing} is empty; the row was skipped.", kind="no-name"
-                )
+            names = ctx.names(
+                cols.get(cells, "First Name"),
+                cols.get(cells, "Last Name"),
+                file,
+                line,
+                (cols.name("First Name"), cols.name("Last Name")),
+            )
+            if names is None:
                 continue
+            given, family = names
             number_key = "Student Number" if is_student else "Teacher Number"
             self.people.add(
                 PersonRecord(
