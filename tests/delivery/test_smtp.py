@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections import Counter
 
+import pytest
 from sqlalchemy import select
 
 from tests.delivery.conftest import District, SmtpSink, _Controller, make_district
@@ -331,3 +332,63 @@ def test_killed_mid_batch_resumes_with_no_one_skipped_and_dead_links_in_any_extr
             for dead in earlier:
                 status = links.check_token(dead.link.rsplit("/", 1)[1]).status
                 assert status is LinkStatus.REPLACED
+
+
+@pytest.mark.parametrize("commit_every", [1, 3, 4, 7])
+def test_no_commit_during_a_batch_holds_half_a_claim_or_half_a_group(
+    app, monkeypatch, commit_every
+):
+    """While a chunk is on the wire the job records outcomes and claims the next chunk in
+    small interleaved steps: every commit must still pair each credential with its audit
+    event and its delivery's mark, and each outcome with its event."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from webapp.delivery import jobs
+    from webapp.delivery.outcomes import Outcome, Result
+    from webapp.models import SetPasswordToken
+
+    class OneStepPerMessage:
+        """A channel whose server answers each message after one step of background work."""
+
+        def send_all(self, items, on_result, background=None):
+            for item in items:
+                background()
+                on_result(Outcome(item.delivery_id, Result.SENT))
+            while background():  # as the SMTP transport does once the chunk is out
+                pass
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(jobs, "_transport", lambda channel: OneStepPerMessage())
+    app.config.update(DELIVERY_CHUNK_SIZE=10, DELIVERY_COMMIT_EVERY=commit_every)
+    district = make_district(app, 40)
+    checked: list[int] = []
+
+    def check(session: Session) -> None:
+        conn = session.connection()
+        tokens = conn.execute(
+            select(SetPasswordToken.id, SetPasswordToken.user_id).where(
+                SetPasswordToken.batch_id.is_not(None)
+            )
+        ).all()
+        if not tokens:
+            return
+        events = conn.execute(select(AuditEvent.action, AuditEvent.details)).all()
+        issued = {d["link_id"] for a, d in events if a == "credential_issued"}
+        sent_events = {d["delivery_id"] for a, d in events if a == "delivery_sent"}
+        status = dict(conn.execute(select(Delivery.user_id, Delivery.status)).all())
+        sent = {i for (i,) in conn.execute(select(Delivery.id).where(Delivery.status == "sent"))}
+        assert {token_id for token_id, _ in tokens} <= issued  # each link with its event
+        assert all(status[user_id] != "queued" for _, user_id in tokens)  # and its mark
+        assert sent == sent_events  # each outcome with its event
+        checked.append(len(tokens))
+
+    event.listen(Session, "before_commit", check)
+    try:
+        batch_id = _send(app, district)
+    finally:
+        event.remove(Session, "before_commit", check)
+    assert _statuses(app, batch_id) == {"sent": 40}
+    assert len(checked) >= 4 + 40 // commit_every  # each claim and each group commit

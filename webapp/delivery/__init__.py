@@ -6,6 +6,7 @@
 - email.py, sms.py   channels; devoutbox.py keeps development mail on disk for /dev/outbox
 - batches.py         the cohort record: send_credentials, retry_failed, batch_progress
 - jobs.py            the batch job: chunks, claims, resume after a crash
+- steps.py           small steps of bookkeeping, run while the SMTP server answers
 - views.py           the set-password page and the development outbox
 """
 

@@ -30,7 +30,7 @@ import logging
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +38,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import bindparam, func, or_, select, update
 
-from webapp.delivery import codes, email, links, messages, sms, temp_passwords
+from webapp.delivery import codes, email, links, messages, sms, steps, temp_passwords
 from webapp.delivery.batches import FINAL, resolve_address
 from webapp.delivery.messages import Prepared
 from webapp.delivery.outcomes import DeliveryConfigError, Outcome, Result
@@ -165,31 +165,6 @@ class _Claimed:
     prepared: list[Prepared]
 
 
-class _Stepper:
-    """Drive a generator of small steps, keeping its return value."""
-
-    def __init__(self, steps: Generator[None, None, _Claimed | None]) -> None:
-        self.steps = steps
-        self.done = False
-        self.value: _Claimed | None = None
-
-    def step(self) -> bool:
-        """Run one step; return True while more remain."""
-        if self.done:
-            return False
-        try:
-            next(self.steps)
-        except StopIteration as stop:
-            self.done, self.value = True, stop.value
-            return False
-        return True
-
-    def finish(self) -> _Claimed | None:
-        while self.step():
-            pass
-        return self.value
-
-
 def _run(batch: CredentialBatch, runner: str) -> str:
     actor = _actor(batch)
     try:
@@ -212,7 +187,7 @@ def _run(batch: CredentialBatch, runner: str) -> str:
 def _send_chunks(batch: CredentialBatch, transport: Any, actor: User | str) -> str | None:
     """Claim and send chunk after chunk; return the interruption reason if the channel died."""
     cfg = current_app.config
-    claimed = _Stepper(_claim_steps(batch, actor, exclude=set())).finish()
+    claimed = steps.Stepper(_claim_steps(batch, actor, after=0)).finish()
     while True:
         if claimed is None:
             now = utcnow()
@@ -220,11 +195,12 @@ def _send_chunks(batch: CredentialBatch, transport: Any, actor: User | str) -> s
             if wait is not None and wait <= max(cfg["DELIVERY_RETRY_DELAYS"] or [0]):
                 transport.close()  # no idle connection held through the wait
                 time.sleep(wait)
-                claimed = _Stepper(_claim_steps(batch, actor, exclude=set())).finish()
+                # From the start again: what waited for a retry lies behind the last chunk.
+                claimed = steps.Stepper(_claim_steps(batch, actor, after=0)).finish()
                 continue
             return None
         # The next chunk is claimed in small steps while this one is on the wire.
-        upcoming = _Stepper(_claim_steps(batch, actor, exclude=claimed.ids))
+        upcoming = steps.Stepper(_claim_steps(batch, actor, after=max(claimed.ids)))
         interruption = _send_chunk(batch, claimed, transport, actor, upcoming)
         if interruption:
             # Keep what the next claim committed (it is re-issued on resume), drop the rest.
@@ -308,7 +284,8 @@ _DUE = (
             _deliveries.c.next_attempt_at.is_(None),
             _deliveries.c.next_attempt_at <= bindparam("now", type_=UTCDateTime()),
         ),
-        _deliveries.c.id.not_in(bindparam("exclude", expanding=True)),
+        # Keyset: chunks are claimed in id order, so the one being sent lies behind.
+        _deliveries.c.id > bindparam("after"),
     )
     .order_by(_deliveries.c.id)
     .limit(bindparam("limit"))
@@ -333,36 +310,32 @@ _SCHOOL_NAMES = select(School.id, School.name).where(
 
 
 def _claim_steps(
-    batch: CredentialBatch, actor: User | str, exclude: set[int]
-) -> Generator[None, None, _Claimed | None]:
-    """Claim the next chunk, yielding between small steps; commits the claim at the end.
+    batch: CredentialBatch, actor: User | str, after: int
+) -> steps.Steps[_Claimed | None]:
+    """Claim the next chunk of deliveries after id `after`, in small steps; commits the
+    claim at the end.
 
     For each due delivery: skip it with a stated reason, or issue a fresh credential and
     mark it 'sending' with this attempt's id. The plain secrets stay in memory only.
     People and deliveries are read as plain rows: ORM objects cost more per person than
-    the message that follows.
+    the message that follows. Steps yield True from the first write to the commit, and
+    no group commit runs in between (see _send_chunk): the claim commits whole.
     """
     cfg = current_app.config
     now = utcnow()
     chunk = db.session.execute(
         _DUE,
-        {
-            "batch_id": batch.id,
-            "now": now,
-            "exclude": list(exclude),
-            "limit": cfg["DELIVERY_CHUNK_SIZE"],
-        },
+        {"batch_id": batch.id, "now": now, "after": after, "limit": cfg["DELIVERY_CHUNK_SIZE"]},
     ).all()
     if not chunk:
         return None
-    yield
+    yield False
     attempt = secrets.token_hex(8)
-    people, memberships, school_names = _load_people([d.user_id for d in chunk])
-    yield
+    people, memberships, school_names = yield from _read_people([d.user_id for d in chunk])
     cache: dict = {}
     per_number: Counter[str] = Counter()  # messages to each number claimed in this chunk
     ready: list[tuple[Any, Any, str, str, str | None, dict[str, Any]]] = []
-    settled: list[dict[str, Any]] = []
+    settled: list[tuple[str, str, int]] = []
     events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
 
     def settle(delivery: Any, status: str, reason: str) -> None:
@@ -372,8 +345,8 @@ def _claim_steps(
         )
 
     for n, delivery in enumerate(chunk):
-        if n % 20 == 19:
-            yield
+        if n % 10 == 9:
+            yield False
         person = people[delivery.user_id]
         held = memberships.get(person.id)
         school_cfg = settings.for_school(held[0] if held else None, cache)
@@ -403,24 +376,29 @@ def _claim_steps(
             continue
         per_number[address] += 1
         ready.append((delivery, person, address, route, real, school_cfg))
-    yield
-    if settled:
-        _SETTLE(settled)
-        for action, group in events.items():
-            audit.record_many_ids(actor, action, "user", group)
-    issued = _issue(
-        batch, [(person, school_cfg) for _, person, *_, school_cfg in ready], actor, now
+    yield False
+    # The writes: from here every step yields True, up to the commit.
+    yield from steps.writes(_SETTLE.steps(settled))
+    for action, group in events.items():
+        yield from steps.writes(audit.record_many_ids_steps(actor, action, "user", group))
+    issued = yield from steps.writes(
+        _issue_steps(
+            batch, [(person, school_cfg) for _, person, *_, school_cfg in ready], actor, now
+        )
     )
-    yield
-    _CLAIM(
-        [
-            ("sending", attempt, delivery.attempts + 1, address, route, None, delivery.id)
-            for delivery, _, address, route, *_ in ready
-        ]
+    yield from steps.writes(
+        _CLAIM.steps(
+            [
+                ("sending", attempt, delivery.attempts + 1, address, route, None, delivery.id)
+                for delivery, _, address, route, *_ in ready
+            ]
+        )
     )
     district = cfg["SCHOOL_DISTRICT_NAME"]
     prepared = []
-    for delivery, person, address, route, real, _ in ready:
+    for n, (delivery, person, address, route, real, _) in enumerate(ready):
+        if n % 25 == 24:
+            yield True
         secret, expires_at = issued[person.id]
         held = memberships.get(person.id)
         if not held:
@@ -447,7 +425,7 @@ def _claim_steps(
             )
         )
     batch.heartbeat_at = now
-    yield
+    yield True
     db.session.commit()  # the claim: credentials issued and deliveries marked together
     return _Claimed(
         {d.id for d in chunk},
@@ -464,15 +442,25 @@ def _send_chunk(
     claimed: _Claimed,
     transport: Any,
     actor: User | str,
-    upcoming: _Stepper,
+    upcoming: steps.Stepper[_Claimed | None],
 ) -> str | None:
-    """Send a claimed chunk; return the interruption reason if the channel died."""
+    """Send a claimed chunk; return the interruption reason if the channel died.
+
+    While the server answers, the job records outcomes and claims the next chunk in
+    small steps. Group commits come first, except that a claim which has begun writing
+    runs through to its own commit: no commit ever holds half a claim or half a group
+    (a credential without its audit event, an outcome without its event).
+    """
     recorder = _Recorder(batch, {claim.delivery_id: claim for claim in claimed.ready}, actor)
-    transport.send_all(
-        _outgoing(batch.channel, claimed.prepared),
-        recorder,
-        lambda: recorder.step() or upcoming.step(),
-    )
+
+    def background() -> bool:
+        if upcoming.writing:
+            return upcoming.step()
+        return recorder.step() or upcoming.step()
+
+    transport.send_all(_outgoing(batch.channel, claimed.prepared), recorder, background)
+    while upcoming.writing:  # a claim caught mid-write by a lost connection commits whole
+        upcoming.step()
     # Anything the channel never reported on goes back in the queue (re-issued next time).
     for claim in claimed.ready:
         if claim.delivery_id not in recorder.seen:
@@ -484,16 +472,21 @@ def _send_chunk(
     return recorder.interruption
 
 
-def _load_people(ids: list[int]) -> tuple[dict[int, Any], dict[int, list[int]], dict[int, str]]:
+def _read_people(
+    ids: list[int],
+) -> steps.Steps[tuple[dict[int, Any], dict[int, list[int]], dict[int, str]]]:
     """Read a chunk's people as rows: (people by id, school ids by person, school names)."""
     people = {row.id: row for row in db.session.execute(_PEOPLE, {"ids": ids})}
+    yield False
     memberships: dict[int, list[int]] = {}
     for user_id, school_id in db.session.execute(_MEMBERSHIPS, {"ids": ids}):
         memberships.setdefault(user_id, []).append(school_id)
     for held in memberships.values():
         held.sort()
+    yield False
     school_ids = list({school_id for held in memberships.values() for school_id in held})
     names = dict(db.session.execute(_SCHOOL_NAMES, {"ids": school_ids}).all())
+    yield False
     return people, memberships, names
 
 
@@ -503,18 +496,19 @@ def _load_users(ids: list[int]) -> list[User]:
     return [users[user_id] for user_id in ids]
 
 
-def _issue(
+def _issue_steps(
     batch: CredentialBatch,
     people: list[tuple[Any, dict[str, Any]]],
     actor: User | str,
     now: datetime,
-) -> dict[int, tuple[str, datetime]]:
+) -> steps.Steps[dict[int, tuple[str, datetime]]]:
     """Issue one fresh credential per person; return the plain secret and its expiry.
 
-    `people` pairs each person's row with their school's settings.
+    `people` pairs each person's row with their school's settings. Links are issued in
+    small steps; passwords and codes (hashing dominates those) in one.
     """
     if batch.kind == "link":
-        issued = links.issue_links_for(
+        issued = yield from links.issue_links_steps(
             [
                 links.LinkRequest(person.id, person.invited_at, links.lifetime_in("invite", cfg))
                 for person, cfg in people
@@ -572,7 +566,7 @@ class _Recorder:
         self.seen: set[int] = set()
         self.rows: list[tuple] = []
         self.events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        self.phases: deque[Callable[[], object]] = deque()
+        self.groups: deque[Iterator[None]] = deque()  # group commits still to run
         self.last_commit = time.monotonic()
         self.interruption: str | None = None
 
@@ -610,33 +604,34 @@ class _Recorder:
         self.rows.append(row)
         self.events.setdefault(action, []).append((claim.user_id, details))
         if len(self.rows) >= self.every or time.monotonic() - self.last_commit >= self.seconds:
-            # Commit this group in short phases, run while the server works.
-            rows, events = self.rows, self.events
+            # Commit this group in small steps, run while the server works.
+            self.groups.append(self._commit(self.rows, self.events))
             self.rows, self.events = [], {}
             self.last_commit = time.monotonic()
-            self.phases.append(lambda: _OUTCOME(rows))
-            self.phases.extend(
-                (lambda a=action, e=group: audit.record_many_ids(self.actor, a, "user", e))
-                for action, group in events.items()
-            )
-            self.phases.append(db.session.commit)
+
+    def _commit(
+        self, rows: list[tuple], events: dict[str, list[tuple[int, dict[str, Any]]]]
+    ) -> Iterator[None]:
+        """Write a group of outcomes and their audit events a few at a time, then commit."""
+        yield from _OUTCOME.steps(rows, 5)
+        for action, group in events.items():
+            yield from audit.record_many_ids_steps(self.actor, action, "user", group, 5)
+        db.session.commit()
 
     def step(self) -> bool:
-        """Run one pending phase of a group commit; False when there is none."""
-        if not self.phases:
+        """Run one step of a pending group commit; False when there is none."""
+        if not self.groups:
             return False
-        self.phases.popleft()()
+        try:
+            next(self.groups[0])
+        except StopIteration:  # that step was the group's commit
+            self.groups.popleft()
         return True
 
     def flush(self) -> None:
         """Commit everything recorded so far."""
         while self.step():
             pass
-        if self.rows:
-            _OUTCOME(self.rows)
-            self.rows = []
-        for action, events in self.events.items():
-            audit.record_many_ids(self.actor, action, "user", events)
-        self.events = {}
-        db.session.commit()
+        steps.run(self._commit(self.rows, self.events))
+        self.rows, self.events = [], {}
         self.last_commit = time.monotonic()

@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from webapp.delivery import steps
 from webapp.extensions import db
 from webapp.models import SetPasswordToken, User, utcnow
 from webapp.models.base import UTCDateTime
@@ -187,6 +188,20 @@ def issue_links_for(
 
     Users the session has loaded get the new epoch too, so they are not left stale.
     """
+    return steps.run(
+        issue_links_steps(requests, purpose=purpose, actor=actor, batch_id=batch_id, now=now)
+    )
+
+
+def issue_links_steps(
+    requests: Sequence[LinkRequest],
+    *,
+    purpose: str = "invite",
+    actor: User | str,
+    batch_id: int | None = None,
+    now: datetime | None = None,
+) -> steps.Steps[list[IssuedLink]]:
+    """issue_links_for in small steps, for a batch job to run between SMTP replies."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
     if not requests:
@@ -194,6 +209,7 @@ def issue_links_for(
     now = now or utcnow()
     user_ids = [request.user_id for request in requests]
     db.session.execute(_VOID, {"ids": user_ids, "b_purpose": purpose, "b_now": now})
+    yield
     issued_by_id = actor.id if isinstance(actor, User) else None
     # One read of the system CSPRNG for the whole group: 32 bytes of token and 16 of epoch
     # each (os.urandom costs a system call, which dominates at batch sizes).
@@ -222,36 +238,32 @@ def issue_links_for(
         )
     # Plain executemany statements: the ORM's bulk paths cost more per row, and an INSERT
     # with RETURNING runs once per row on SQLite; the new ids are read back by hash.
-    _ROTATE(epochs)
+    yield from _ROTATE.steps(epochs)
     _sync_loaded_users(epochs)
-    _INSERT_TOKENS(token_rows)
+    yield from _INSERT_TOKENS.steps(token_rows)
     hashes = [row[1] for row in token_rows]
     by_hash: dict[str, int] = {}
     for start in range(0, len(hashes), 500):  # bounded IN lists for large groups
         part = hashes[start : start + 500]
         by_hash.update(db.session.execute(_IDS_BY_HASH, {"hashes": part}).all())
-    ids = [by_hash[token_hash] for token_hash in hashes]
-    audit.record_many_ids(
-        actor,
-        "credential_issued",
-        "user",
-        [
-            (
-                user_id,
-                {
-                    "kind": "link",
-                    "purpose": purpose,
-                    "link_id": link_id,
-                    "batch_id": batch_id,
-                    "expires_at": expires_at.isoformat(),
-                },
-            )
-            for user_id, link_id, expires_at in zip(user_ids, ids, expiries, strict=True)
-        ],
-    )
+        yield
+    events = [
+        (
+            user_id,
+            {
+                "kind": "link",
+                "purpose": purpose,
+                "link_id": by_hash[token_hash],
+                "batch_id": batch_id,
+                "expires_at": expires_at.isoformat(),
+            },
+        )
+        for user_id, token_hash, expires_at in zip(user_ids, hashes, expiries, strict=True)
+    ]
+    yield from audit.record_many_ids_steps(actor, "credential_issued", "user", events)
     return [
-        IssuedLink(user_id, link_url(token), link_id, purpose, expires_at)
-        for user_id, token, link_id, expires_at in zip(user_ids, plain, ids, expiries, strict=True)
+        IssuedLink(user_id, link_url(token), details["link_id"], purpose, expires_at)
+        for (user_id, details), token, expires_at in zip(events, plain, expiries, strict=True)
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +82,20 @@ def record_many_ids(
     return _insert(
         actor, action, [(target_type, target_id, details) for target_id, details in events]
     )
+
+
+def record_many_ids_steps(
+    actor: User | str | None,
+    action: str,
+    target_type: str,
+    events: Sequence[tuple[int, dict[str, Any]]],
+    size: int = 10,
+) -> Iterator[None]:
+    """record_many_ids a few events at a time, yielding after each (for batch jobs that
+    write between SMTP replies)."""
+    for start in range(0, len(events), size):
+        record_many_ids(actor, action, target_type, events[start : start + size])
+        yield
 
 
 def _insert(
