@@ -5,7 +5,10 @@ How a chunk runs, and why it is safe to kill at any point:
 1. Claim (committed before any of the chunk is sent): for each due delivery, issue a fresh
    credential (rotating the person's epoch, so every earlier link, password or session of
    theirs dies) and mark the delivery 'sending' with this run's attempt id. Plain secrets
-   stay in memory only. The next chunk is claimed in small steps while this one is sent.
+   stay in memory only. The next chunk is claimed in small steps while this one is sent
+   (webapp/delivery/steps.py); a group commit of outcomes may come between the claim's
+   pieces, never inside one, so every credential and every outcome is committed together
+   with its audit event, and a delivery is marked only after its credential is written.
 2. Send: one SMTP connection for the run, reused chunk after chunk; each outcome ('sent',
    'failed' with the server's reason, or 'queued' again with a back-off) is recorded with
    its audit event and committed in groups of DELIVERY_COMMIT_EVERY (or every
@@ -17,9 +20,11 @@ How a chunk runs, and why it is safe to kill at any point:
 Guarantee after a crash (kill -9 of the worker, at any instruction):
 - Nobody is skipped: every delivery ends sent, failed (with a reason), skipped (with a
   reason, e.g. "no address: print instead"), or stays queued/sending for the next run.
-- Extra messages: at most the outcomes recorded but not yet committed (fewer than
-  DELIVERY_COMMIT_EVERY, default 10) plus the one message in flight. Each such person gets
-  two messages; the first one's credential no longer works, the last one received works.
+- Extra messages: at most the outcomes recorded but not yet committed (a group of
+  DELIVERY_COMMIT_EVERY, default 10, and the one or two that arrive while it is written)
+  plus the one message in flight. Each such person gets two messages; the first one's
+  credential no longer works, the last one received works. DELIVERY_COMMIT_EVERY=1 keeps
+  this to the message in flight, at some cost in speed.
 - Claimed-but-unsent people (the chunk being claimed at the crash) get no message from the
   dead run; only their older credential was rotated, and the next run sends them a new one.
 """
@@ -318,8 +323,8 @@ def _claim_steps(
     For each due delivery: skip it with a stated reason, or issue a fresh credential and
     mark it 'sending' with this attempt's id. The plain secrets stay in memory only.
     People and deliveries are read as plain rows: ORM objects cost more per person than
-    the message that follows. Steps yield True from the first write to the commit, and
-    no group commit runs in between (see _send_chunk): the claim commits whole.
+    the message that follows. A step that half writes a piece (rows without their audit
+    events) yields True, and no commit comes until the piece is whole (see _send_chunk).
     """
     cfg = current_app.config
     now = utcnow()
@@ -335,14 +340,12 @@ def _claim_steps(
     cache: dict = {}
     per_number: Counter[str] = Counter()  # messages to each number claimed in this chunk
     ready: list[tuple[Any, Any, str, str, str | None, dict[str, Any]]] = []
-    settled: list[tuple[str, str, int]] = []
-    events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    settled: list[tuple[str, str, int]] = []  # (status, reason, delivery id), as _SETTLE
+    users: dict[int, int] = {}  # delivery id -> person, for the settled rows' events
 
     def settle(delivery: Any, status: str, reason: str) -> None:
         settled.append((status, reason, delivery.id))
-        events.setdefault(f"delivery_{status}", []).append(
-            (delivery.user_id, {"batch_id": batch.id, "delivery_id": delivery.id, "reason": reason})
-        )
+        users[delivery.id] = delivery.user_id
 
     for n, delivery in enumerate(chunk):
         if n % 10 == 9:
@@ -377,28 +380,28 @@ def _claim_steps(
         per_number[address] += 1
         ready.append((delivery, person, address, route, real, school_cfg))
     yield False
-    # The writes: from here every step yields True, up to the commit.
-    yield from steps.writes(_SETTLE.steps(settled))
-    for action, group in events.items():
-        yield from steps.writes(audit.record_many_ids_steps(actor, action, "user", group))
-    issued = yield from steps.writes(
-        _issue_steps(
-            batch, [(person, school_cfg) for _, person, *_, school_cfg in ready], actor, now
-        )
+    for start in range(0, len(settled), links.PIECE):  # each settled row with its event
+        piece = settled[start : start + links.PIECE]
+        _SETTLE(piece)
+        yield True
+        for action, group in _settle_events(batch.id, piece, users).items():
+            audit.record_many_ids(actor, action, "user", group)
+        yield False
+    issued = yield from _issue_steps(
+        batch, [(person, school_cfg) for _, person, *_, school_cfg in ready], actor, now
     )
-    yield from steps.writes(
-        _CLAIM.steps(
-            [
-                ("sending", attempt, delivery.attempts + 1, address, route, None, delivery.id)
-                for delivery, _, address, route, *_ in ready
-            ]
-        )
+    # A delivery is marked only once its credential is written (the crash rules above).
+    yield from _CLAIM.steps(
+        [
+            ("sending", attempt, delivery.attempts + 1, address, route, None, delivery.id)
+            for delivery, _, address, route, *_ in ready
+        ]
     )
     district = cfg["SCHOOL_DISTRICT_NAME"]
     prepared = []
     for n, (delivery, person, address, route, real, _) in enumerate(ready):
         if n % 25 == 24:
-            yield True
+            yield False
         secret, expires_at = issued[person.id]
         held = memberships.get(person.id)
         if not held:
@@ -425,8 +428,8 @@ def _claim_steps(
             )
         )
     batch.heartbeat_at = now
-    yield True
-    db.session.commit()  # the claim: credentials issued and deliveries marked together
+    yield False
+    db.session.commit()  # the claim: credentials issued and deliveries marked
     return _Claimed(
         {d.id for d in chunk},
         [
@@ -435,6 +438,21 @@ def _claim_steps(
         ],
         prepared,
     )
+
+
+def _settle_events(
+    batch_id: int, settled: list[tuple[str, str, int]], users: dict[int, int]
+) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """The audit events of deliveries settled without a message, by action."""
+    events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for status, reason, delivery_id in settled:
+        events.setdefault(f"delivery_{status}", []).append(
+            (
+                users[delivery_id],
+                {"batch_id": batch_id, "delivery_id": delivery_id, "reason": reason},
+            )
+        )
+    return events
 
 
 def _send_chunk(
@@ -447,19 +465,19 @@ def _send_chunk(
     """Send a claimed chunk; return the interruption reason if the channel died.
 
     While the server answers, the job records outcomes and claims the next chunk in
-    small steps. Group commits come first, except that a claim which has begun writing
-    runs through to its own commit: no commit ever holds half a claim or half a group
-    (a credential without its audit event, an outcome without its event).
+    small steps. A group of outcomes runs to its commit before the claim goes on, and a
+    claim that has half written a piece (links without their audit events) finishes the
+    piece first: no commit ever holds a credential or an outcome without its event.
     """
     recorder = _Recorder(batch, {claim.delivery_id: claim for claim in claimed.ready}, actor)
 
     def background() -> bool:
-        if upcoming.writing:
+        if upcoming.half_written:
             return upcoming.step()
         return recorder.step() or upcoming.step()
 
     transport.send_all(_outgoing(batch.channel, claimed.prepared), recorder, background)
-    while upcoming.writing:  # a claim caught mid-write by a lost connection commits whole
+    while upcoming.half_written:  # a piece caught half written by a lost connection
         upcoming.step()
     # Anything the channel never reported on goes back in the queue (re-issued next time).
     for claim in claimed.ready:

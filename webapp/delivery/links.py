@@ -64,6 +64,9 @@ _VOID = (
 _IDS_BY_HASH = select(_tokens.c.token_hash, _tokens.c.id).where(
     _tokens.c.token_hash.in_(bindparam("hashes", expanding=True))
 )
+# People issued links per step (issue_links_steps): a step costs about as long as an SMTP
+# server takes to answer a command.
+PIECE = 10
 # secrets.token_urlsafe(32): 43 characters of URL-safe base64 without padding.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
@@ -209,7 +212,7 @@ def issue_links_steps(
     now = now or utcnow()
     user_ids = [request.user_id for request in requests]
     db.session.execute(_VOID, {"ids": user_ids, "b_purpose": purpose, "b_now": now})
-    yield
+    yield False
     issued_by_id = actor.id if isinstance(actor, User) else None
     # One read of the system CSPRNG for the whole group: 32 bytes of token and 16 of epoch
     # each (os.urandom costs a system call, which dominates at batch sizes).
@@ -236,35 +239,45 @@ def issue_links_steps(
                 batch_id,
             )
         )
-    # Plain executemany statements: the ORM's bulk paths cost more per row, and an INSERT
-    # with RETURNING runs once per row on SQLite; the new ids are read back by hash.
-    yield from _ROTATE.steps(epochs)
     _sync_loaded_users(epochs)
-    yield from _INSERT_TOKENS.steps(token_rows)
-    hashes = [row[1] for row in token_rows]
-    by_hash: dict[str, int] = {}
-    for start in range(0, len(hashes), 500):  # bounded IN lists for large groups
-        part = hashes[start : start + 500]
-        by_hash.update(db.session.execute(_IDS_BY_HASH, {"hashes": part}).all())
-        yield
-    events = [
-        (
-            user_id,
-            {
-                "kind": "link",
-                "purpose": purpose,
-                "link_id": by_hash[token_hash],
-                "batch_id": batch_id,
-                "expires_at": expires_at.isoformat(),
-            },
+    issued: list[IssuedLink] = []
+    # A few people at a time, each piece whole: epochs, tokens, then the tokens' audit
+    # events, which carry the ids read back by hash. Plain executemany statements: the
+    # ORM's bulk paths cost more per row, and INSERT ... RETURNING runs once per row on
+    # SQLite. Between pieces a commit may come; within one it may not (steps.Steps).
+    for start in range(0, len(requests), PIECE):
+        part = slice(start, start + PIECE)
+        _ROTATE(epochs[part])
+        yield True
+        _INSERT_TOKENS(token_rows[part])
+        yield True
+        hashes = [row[1] for row in token_rows[part]]
+        by_hash = dict(db.session.execute(_IDS_BY_HASH, {"hashes": hashes}).all())
+        yield True
+        events = [
+            (
+                user_id,
+                {
+                    "kind": "link",
+                    "purpose": purpose,
+                    "link_id": by_hash[token_hash],
+                    "batch_id": batch_id,
+                    "expires_at": expires_at.isoformat(),
+                },
+            )
+            for user_id, token_hash, expires_at in zip(
+                user_ids[part], hashes, expiries[part], strict=True
+            )
+        ]
+        audit.record_many_ids(actor, "credential_issued", "user", events)
+        issued.extend(
+            IssuedLink(user_id, link_url(token), details["link_id"], purpose, expires_at)
+            for (user_id, details), token, expires_at in zip(
+                events, plain[part], expiries[part], strict=True
+            )
         )
-        for user_id, token_hash, expires_at in zip(user_ids, hashes, expiries, strict=True)
-    ]
-    yield from audit.record_many_ids_steps(actor, "credential_issued", "user", events)
-    return [
-        IssuedLink(user_id, link_url(token), details["link_id"], purpose, expires_at)
-        for (user_id, details), token, expires_at in zip(events, plain, expiries, strict=True)
-    ]
+        yield False
+    return issued
 
 
 def _sync_loaded_users(epochs: Sequence[tuple[str, datetime, int]]) -> None:

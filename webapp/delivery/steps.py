@@ -13,8 +13,9 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-# A generator of steps returning T. What it yields is for its driver: the claim's steps
-# yield True while inside its writes (see jobs._send_chunk), everything else None.
+# A generator of steps returning T. A step that leaves related rows half written (a
+# credential without its audit event, say) yields True: no commit may come before the
+# next step. Any other step yields None or False.
 Steps = Generator[Any, None, T]
 
 
@@ -33,7 +34,7 @@ class Stepper(Generic[T]):
     def __init__(self, steps: Steps[T]) -> None:
         self.steps = steps
         self.done = False
-        self.writing = False  # the last step yielded True: inside a write section
+        self.half_written = False  # the last step yielded True: no commit may come yet
         self.value: T | None = None
 
     def step(self) -> bool:
@@ -41,9 +42,9 @@ class Stepper(Generic[T]):
         if self.done:
             return False
         try:
-            self.writing = bool(next(self.steps))
+            self.half_written = bool(next(self.steps))
         except StopIteration as stop:
-            self.done, self.writing, self.value = True, False, stop.value
+            self.done, self.half_written, self.value = True, False, stop.value
             return False
         return True
 
@@ -51,13 +52,3 @@ class Stepper(Generic[T]):
         while self.step():
             pass
         return self.value
-
-
-def writes(steps: Steps[T]) -> Steps[T]:
-    """The same steps, each marked as part of a write section."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield True
