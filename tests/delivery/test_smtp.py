@@ -65,6 +65,33 @@ def test_every_message_arrives_once_over_one_connection(smtp_app, smtp_server):
     assert {p.get_content_type() for p in message.walk()} >= {"text/plain", "text/html"}
 
 
+def test_every_outcome_is_reported_and_settled_before_the_next_message_goes_out(
+    smtp_app, smtp_server
+):
+    """The transport's side of "a crash repeats only the message in flight": before each
+    message's data, every earlier outcome has reached the job and `settle` has run."""
+    from webapp.delivery.email import OutgoingEmail, SmtpTransport
+    from webapp.delivery.messages import EmailContent
+
+    reported: list[int] = []
+    seen_at_settle: list[list[int]] = []
+    items = [
+        OutgoingEmail(n, EmailContent("office@school.example", f"p{n}@x.example", "Hi", "t", ""))
+        for n in range(5)
+    ]
+    transport = SmtpTransport(smtp_app.config, [0])
+    transport.send_all(
+        items,
+        lambda outcome: reported.append(outcome.delivery_id),
+        None,
+        lambda: seen_at_settle.append(list(reported)),
+    )
+    transport.close()
+    assert seen_at_settle == [[], [0], [0, 1], [0, 1, 2], [0, 1, 2, 3]]
+    assert reported == [0, 1, 2, 3, 4]
+    assert len(smtp_server.messages) == 5
+
+
 def test_one_connection_carries_every_chunk_of_a_run(smtp_app, smtp_server):
     smtp_app.config["DELIVERY_CHUNK_SIZE"] = 2
     district = make_district(smtp_app, 7)
@@ -323,8 +350,8 @@ def test_killed_mid_batch_resumes_with_no_one_skipped_and_dead_links_in_any_extr
         per_recipient.setdefault(message.recipients[0], []).append(message)
     assert len(per_recipient) == total  # nobody skipped
     extra = len(smtp_server.messages) - total
-    # The message in flight, plus outcomes not yet committed (fewer than a commit group).
-    assert 1 <= extra <= smtp_app.config["DELIVERY_COMMIT_EVERY"] + 1
+    # Only the message in flight: the server took it, the worker died before hearing so.
+    assert extra == 1
     with smtp_app.app_context():
         for received in per_recipient.values():
             *earlier, last = received
@@ -334,9 +361,9 @@ def test_killed_mid_batch_resumes_with_no_one_skipped_and_dead_links_in_any_extr
                 assert status is LinkStatus.REPLACED
 
 
-@pytest.mark.parametrize("commit_every", [1, 3, 4, 7])
+@pytest.mark.parametrize(("commit_every", "steps_per_message"), [(1, 1), (1, 3), (4, 1), (7, 3)])
 def test_no_commit_during_a_batch_holds_half_a_claim_or_half_a_group(
-    app, monkeypatch, commit_every
+    app, monkeypatch, commit_every, steps_per_message
 ):
     """While a chunk is on the wire the job records outcomes and claims the next chunk in
     small interleaved steps: every commit must still pair each credential and each outcome
@@ -349,11 +376,15 @@ def test_no_commit_during_a_batch_holds_half_a_claim_or_half_a_group(
     from webapp.models import SetPasswordToken
 
     class OneStepPerMessage:
-        """A channel whose server answers each message after one step of background work."""
+        """The SMTP transport's order of events, with a few background steps per wait."""
 
-        def send_all(self, items, on_result, background=None):
+        def send_all(self, items, on_result, background, settle):
             for item in items:
-                background()
+                for _ in range(steps_per_message):  # MAIL, RCPT and DATA
+                    background()
+                settle()  # before the message's data
+                for _ in range(steps_per_message):  # the server takes the message
+                    background()
                 on_result(Outcome(item.delivery_id, Result.SENT))
             while background():  # as the SMTP transport does once the chunk is out
                 pass

@@ -42,6 +42,9 @@ _BASE64_UTF8.header_encoding = BASE64
 OnResult = Callable[[Outcome], None]
 # A unit of background work to run while waiting; returns True while more remain.
 Step = Callable[[], bool] | None
+# Called before each message goes out, once every outcome before it has been reported:
+# the job commits them there, so a crash can repeat only the message in flight.
+Settle = Callable[[], None] | None
 
 
 @dataclass(frozen=True)
@@ -186,9 +189,14 @@ class SmtpTransport:
         self.conn: smtplib.SMTP | None = None
         self.carried = 0  # messages the open connection has taken
         self.work: deque[Callable[[], None]] = deque()
+        self.before_data: Callable[[], None] | None = None
 
     def send_all(
-        self, items: Iterable[OutgoingEmail], on_result: OnResult, background: Step = None
+        self,
+        items: Iterable[OutgoingEmail],
+        on_result: OnResult,
+        background: Step = None,
+        settle: Settle = None,
     ) -> None:
         source = iter(items)
         # Each message is rendered and MIME-encoded here, while the server is busy with the
@@ -222,6 +230,19 @@ class SmtpTransport:
                 armed = True
                 self.work.append(advance)
 
+        unreported: deque[Outcome] = deque()
+
+        def report_next() -> None:
+            if unreported:
+                record(unreported.popleft())
+
+        def before_data() -> None:
+            while unreported:
+                record(unreported.popleft())
+            if settle is not None:
+                settle()
+
+        self.before_data = before_data
         armed = background is not None
         if armed:
             self.work.append(advance)
@@ -240,7 +261,8 @@ class SmtpTransport:
                     outcome = self._send(item, data)
                     if outcome.result is Result.INTERRUPTED:
                         dead = outcome.error
-                self.work.appendleft(lambda outcome=outcome: record(outcome))
+                unreported.append(outcome)
+                self.work.appendleft(report_next)
             while self.work:
                 self.work.popleft()()
         except BaseException:
@@ -248,6 +270,7 @@ class SmtpTransport:
             raise
         finally:
             self.work.clear()
+            self.before_data = None
 
     def close(self) -> None:
         """Say goodbye to the server; the next message opens a new connection."""
@@ -315,6 +338,8 @@ class SmtpTransport:
         code, reply = self._reply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
+        if self.before_data is not None:
+            self.before_data()  # earlier outcomes committed before this message can land
         # Dot-stuffing (RFC 5321 4.5.2); base64 bodies never need it, so look before copying.
         body = _DOT_LINE.sub(b"..", data) if data.startswith(b".") or b"\n." in data else data
         if not body.endswith(b"\r\n"):
@@ -348,9 +373,15 @@ class RecordingTransport:
         self.app = app
 
     def send_all(
-        self, items: Iterable[OutgoingEmail], on_result: OnResult, background: Step = None
+        self,
+        items: Iterable[OutgoingEmail],
+        on_result: OnResult,
+        background: Step = None,
+        settle: Settle = None,
     ) -> None:
         for item in items:
+            if settle is not None:
+                settle()
             if item.message.has_bad_headers():
                 on_result(Outcome(item.delivery_id, Result.FAILED, "unsafe message header"))
                 continue
@@ -365,9 +396,15 @@ class DevOutboxTransport:
     """Keep messages in the development outbox."""
 
     def send_all(
-        self, items: Iterable[OutgoingEmail], on_result: OnResult, background: Step = None
+        self,
+        items: Iterable[OutgoingEmail],
+        on_result: OnResult,
+        background: Step = None,
+        settle: Settle = None,
     ) -> None:
         for item in items:
+            if settle is not None:
+                settle()
             message = item.message
             devoutbox.store("email", message.to, message.subject, message.text, message.html)
             on_result(Outcome(item.delivery_id, Result.SENT))

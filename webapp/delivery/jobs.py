@@ -11,8 +11,8 @@ How a chunk runs, and why it is safe to kill at any point:
    with its audit event, and a delivery is marked only after its credential is written.
 2. Send: one SMTP connection for the run, reused chunk after chunk; each outcome ('sent',
    'failed' with the server's reason, or 'queued' again with a back-off) is recorded with
-   its audit event and committed in groups of DELIVERY_COMMIT_EVERY (or every
-   DELIVERY_COMMIT_SECONDS).
+   its audit event and committed (in groups of DELIVERY_COMMIT_EVERY, default 1) while the
+   server works on the next message, and in any case before that message's data is sent.
 3. A delivery left 'sending' by a dead run is treated as queued by the next run (once the
    dead run's lease has expired): its credential is issued again, killing whatever the dead
    run may have sent, and sent.
@@ -20,11 +20,12 @@ How a chunk runs, and why it is safe to kill at any point:
 Guarantee after a crash (kill -9 of the worker, at any instruction):
 - Nobody is skipped: every delivery ends sent, failed (with a reason), skipped (with a
   reason, e.g. "no address: print instead"), or stays queued/sending for the next run.
-- Extra messages: at most the outcomes recorded but not yet committed (a group of
-  DELIVERY_COMMIT_EVERY, default 10, and the one or two that arrive while it is written)
-  plus the one message in flight. Each such person gets two messages; the first one's
-  credential no longer works, the last one received works. DELIVERY_COMMIT_EVERY=1 keeps
-  this to the message in flight, at some cost in speed.
+- Extra messages: only the message in flight, which the server may have taken just as
+  the worker died. Each outcome is committed before the next message goes out (the
+  transports call `settle` first; it mostly finds the work done already, in the server's
+  think time). That person gets two messages; the first one's credential no longer works,
+  the last one received works. DELIVERY_COMMIT_EVERY above 1 trades this for speed: up to
+  that many outcomes may then be uncommitted, and their people messaged twice.
 - Claimed-but-unsent people (the chunk being claimed at the crash) get no message from the
   dead run; only their older credential was rotated, and the next run sends them a new one.
 """
@@ -476,7 +477,15 @@ def _send_chunk(
             return upcoming.step()
         return recorder.step() or upcoming.step()
 
-    transport.send_all(_outgoing(batch.channel, claimed.prepared), recorder, background)
+    def settle() -> None:
+        # Before each message goes out, the outcomes before it are committed (in groups
+        # of DELIVERY_COMMIT_EVERY): what a crash can repeat is what is not.
+        while upcoming.half_written:
+            upcoming.step()
+        while recorder.step():
+            pass
+
+    transport.send_all(_outgoing(batch.channel, claimed.prepared), recorder, background, settle)
     while upcoming.half_written:  # a piece caught half written by a lost connection
         upcoming.step()
     # Anything the channel never reported on goes back in the queue (re-issued next time).
@@ -562,11 +571,12 @@ def _outgoing(channel: str, prepared: Sequence[Prepared]) -> Iterator[Any]:
 
 
 class _Recorder:
-    """Record outcomes as they arrive, committing them in small groups.
+    """Record outcomes as they arrive and commit them, in small steps.
 
-    A group is committed every DELIVERY_COMMIT_EVERY outcomes or DELIVERY_COMMIT_SECONDS,
-    whichever comes first, and at the end of the chunk: per-message commits cost more CPU
-    than the SMTP round trip they follow. Each row and its audit event commit together.
+    A group is formed every DELIVERY_COMMIT_EVERY outcomes (1 by default) or
+    DELIVERY_COMMIT_SECONDS, whichever comes first, and at the end of the chunk; its steps
+    run while the server answers, and `settle` finishes them before the next message goes
+    out. Each row and its audit event commit together.
     """
 
     def __init__(

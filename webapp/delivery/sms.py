@@ -160,6 +160,7 @@ class SmsTransport:
         items: Iterable[OutgoingSms],
         on_result: Callable[[Outcome], None],
         background: Callable[[], bool] | None = None,
+        settle: Callable[[], None] | None = None,
     ) -> None:
         trouble = 0
         dead: str | None = None
@@ -167,6 +168,8 @@ class SmsTransport:
             if dead is not None:
                 on_result(Outcome(item.delivery_id, Result.INTERRUPTED, dead))
                 continue
+            if settle is not None:
+                settle()  # earlier outcomes committed before this message can land
             try:
                 self.sender.send(item.to, item.body)
             except SmsError as exc:
