@@ -1,4 +1,4 @@
-"""Email channel: SMTP through Flask-Mail's connection settings, one connection per chunk.
+"""Email channel: SMTP through Flask-Mail's connection settings, one connection per run.
 
 Transports, chosen by `transport()`:
 - SmtpTransport: the real thing. One connection serves a whole run, chunk after chunk
@@ -172,12 +172,14 @@ def mime_bytes(message: EmailContent) -> bytes:
 
 
 class SmtpTransport:
-    """Send a chunk over one SMTP connection, reconnecting with back-off when it drops.
+    """Send chunks over one SMTP connection (kept until close()), reconnecting when it drops.
 
     One thread, overlapped with the server: each time a command is sent, pending work
-    (recording the last outcome, rendering the next message) runs in small pieces until
-    the server's reply is readable, and only then is the reply read. The CPU work hides in
-    the server's think time, without a second thread fighting for the GIL.
+    (reporting the last outcome, rendering the next message, the job's background steps)
+    runs in small pieces until the server's reply is readable, and only then is the reply
+    read. The CPU work hides in the server's think time, without a second thread fighting
+    for the GIL. Before each message's data, every earlier outcome has been reported and
+    `settle` has run, so the job can commit them before the message can land.
     """
 
     def __init__(self, cfg: dict, delays: Sequence[float]) -> None:
