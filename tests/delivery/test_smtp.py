@@ -92,6 +92,43 @@ def test_every_outcome_is_reported_and_settled_before_the_next_message_goes_out(
     assert len(smtp_server.messages) == 5
 
 
+def test_work_starts_only_early_in_the_servers_usual_time_to_answer(smtp_app):
+    """A piece of background work started just before the reply would keep the server
+    waiting: past the first part of the learned answer time the rest waits."""
+    import time
+
+    from webapp.delivery import email
+
+    class SlowServer:
+        """A connection whose reply is never readable early and arrives when read."""
+
+        def __init__(self) -> None:
+            self.sock, self.other = socket.socketpair()
+
+        def getreply(self):
+            return 250, b"ok"
+
+    transport = email.SmtpTransport(smtp_app.config, [0])
+    server = SlowServer()
+    transport.conn = server
+    started: list[float] = []
+    transport.work.extend(
+        (lambda: (started.append(time.perf_counter()), time.sleep(0.02))) for _ in range(10)
+    )
+    transport.think["mail"] = 0.1  # the server usually takes 100 ms to answer MAIL
+    begin = time.perf_counter()
+    assert transport._reply("mail") == (250, b"ok")
+    # Work starts within the first 60 ms only: three or four 20 ms pieces, never all ten.
+    assert 2 <= len(started) <= 4
+    assert all(at - begin < 0.1 * email._START_WITHIN for at in started)
+    assert len(transport.work) == 10 - len(started)  # the rest waits for the next command
+    # The learned time moves towards what this answer took.
+    assert transport.think["mail"] < 0.1
+    transport.conn = None
+    server.sock.close()
+    server.other.close()
+
+
 def test_one_connection_carries_every_chunk_of_a_run(smtp_app, smtp_server):
     smtp_app.config["DELIVERY_CHUNK_SIZE"] = 2
     district = make_district(smtp_app, 7)
@@ -419,6 +456,15 @@ def test_no_commit_during_a_batch_holds_half_a_claim_or_half_a_group(
         assert sent == sent_events  # each outcome with its event
         checked.append(len(tokens))
 
+    # The job commits through Session.commit() and, after each outcome, at the driver.
+    commit_in_place = jobs.commit_in_place
+
+    def checked_commit_in_place() -> None:
+        db.session.flush()
+        check(db.session())
+        commit_in_place()
+
+    monkeypatch.setattr(jobs, "commit_in_place", checked_commit_in_place)
     event.listen(Session, "before_commit", check)
     try:
         batch_id = _send(app, district)

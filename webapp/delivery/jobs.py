@@ -52,7 +52,7 @@ from webapp.extensions import db
 from webapp.jobs import job
 from webapp.models import CredentialBatch, Delivery, Role, School, User, user_schools, utcnow
 from webapp.models.base import UTCDateTime
-from webapp.models.bulk import BulkWrite
+from webapp.models.bulk import BulkWrite, commit_in_place
 from webapp.services import audit, settings
 
 log = logging.getLogger(__name__)
@@ -429,8 +429,9 @@ def _claim_steps(
             )
         )
     batch.heartbeat_at = now
+    db.session.flush()
     yield False
-    db.session.commit()  # the claim: credentials issued and deliveries marked
+    commit_in_place()  # the claim: credentials issued and deliveries marked
     return _Claimed(
         {d.id for d in chunk},
         [
@@ -644,7 +645,7 @@ class _Recorder:
         yield from _OUTCOME.steps(rows, 5)
         for action, group in events.items():
             yield from audit.record_many_ids_steps(self.actor, action, "user", group, 5)
-        db.session.commit()
+        commit_in_place()
 
     def step(self) -> bool:
         """Run one step of a pending group commit; False when there is none."""

@@ -13,15 +13,20 @@ from webapp.models.base import UTCDateTime, utcnow
 
 
 class AuditEvent(db.Model):
-    """One credential or account event. A database trigger refuses UPDATE and DELETE."""
+    """One credential or account event. A database trigger refuses UPDATE and DELETE.
+
+    Indexed by target only: a batch job writes an event per message, so every index is
+    written per message. Id order is time order; a query by actor or action brings its
+    own index (migration 0005 dropped the unused ones).
+    """
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
     actor_label: Mapped[str] = mapped_column(String(150))
-    action: Mapped[str] = mapped_column(String(60), index=True)
+    action: Mapped[str] = mapped_column(String(60))
     target_type: Mapped[str | None] = mapped_column(String(40))
     target_id: Mapped[int | None] = mapped_column(Integer, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

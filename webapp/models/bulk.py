@@ -1,4 +1,4 @@
-"""Bulk writes for hot paths: rows as plain tuples, straight to SQLite's executemany.
+"""Bulk writes and commits for hot paths: rows as plain tuples, straight to the driver.
 
 Core's executemany builds, translates and binds a dict per row, which on SQLite costs about
 as much again as the insert itself; batch jobs write several rows per message. Each column's
@@ -109,3 +109,22 @@ class BulkWrite:
                 processors.append((index, process))
         self._driver[dialect.name] = (sql, processors)
         return sql, processors
+
+
+def commit_in_place() -> None:
+    """Commit the session's transaction at the driver, keeping the session's connection.
+
+    For batch jobs that commit after every message. Session.commit() also hands the
+    connection back to the pool and checks one out again for the next statement, which
+    costs more than the commit itself on SQLite (~0.15 ms against ~0.05 ms a message on
+    the bench machine). Pending ORM changes are flushed first, so what commits is what
+    Session.commit() would have committed; the session's transaction then carries on over
+    the same connection, and its own commit or rollback later covers only what came after.
+    Nothing listens for these commits (no after_commit hooks run): jobs enqueued in between
+    wait for the session's next real commit.
+    """
+    session = db.session()
+    session.flush()
+    if session.get_transaction() is None:
+        return  # nothing begun, nothing to commit
+    session.connection().connection.dbapi_connection.commit()
