@@ -181,9 +181,9 @@ class SmtpTransport:
 
     One thread, overlapped with the server: each time a command is sent, pending work
     (reporting the last outcome, rendering the next message, the job's background steps)
-    runs in small pieces until the server's reply is readable, and only then is the reply
-    read. The CPU work hides in the server's think time, without a second thread fighting
-    for the GIL. Before each message's data, every earlier outcome has been reported and
+    runs in small pieces until the server's reply is readable (or is nearly due, by the
+    server's answer time learned so far), and only then is the reply read. The CPU work
+    hides in the server's think time, without a second thread fighting for the GIL. Before each message's data, every earlier outcome has been reported and
     `settle` has run, so the job can commit them before the message can land.
     """
 
