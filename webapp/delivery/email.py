@@ -183,8 +183,9 @@ class SmtpTransport:
     (reporting the last outcome, rendering the next message, the job's background steps)
     runs in small pieces until the server's reply is readable (or is nearly due, by the
     server's answer time learned so far), and only then is the reply read. The CPU work
-    hides in the server's think time, without a second thread fighting for the GIL. Before each message's data, every earlier outcome has been reported and
-    `settle` has run, so the job can commit them before the message can land.
+    hides in the server's think time, without a second thread fighting for the GIL.
+    Before each message's data, every earlier outcome has been reported and `settle` has
+    run, so the job can commit them before the message can land.
     """
 
     def __init__(self, cfg: dict, delays: Sequence[float]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from webapp.extensions import db
@@ -43,8 +44,10 @@ current_origin: ContextVar[Origin] = ContextVar(
 )
 
 
-def _check_keys(details: dict[str, Any]) -> None:
-    for key in details:
+@lru_cache(maxsize=256)
+def _check_key_set(keys: tuple[str, ...]) -> None:
+    """Refuse keys that smell of a secret; the code uses a few key sets, each checked once."""
+    for key in keys:
         if key.lower() in _SECRET_KEYS or any(w in key.lower() for w in _SECRET_WORDS):
             raise ValueError(f"audit details may not carry {key!r}")
 
@@ -108,14 +111,9 @@ def _insert(
     origin = current_origin.get()
     actor_id, actor_label = _actor_fields(actor)
     created_at = utcnow()
-    # Bulk events mostly share one set of detail keys: check each distinct key set once.
-    checked: set[tuple[str, ...]] = set()
     rows = []
     for target_type, target_id, details in events:
-        keys = tuple(details)
-        if keys not in checked:
-            _check_keys(details)
-            checked.add(keys)
+        _check_key_set(tuple(details))
         rows.append(
             (
                 created_at,
@@ -140,14 +138,9 @@ def record(
     **details: Any,
 ) -> AuditEvent:
     """Add an audit event to the session; the caller's commit makes it permanent."""
-    for key in details:
-        if key.lower() in _SECRET_KEYS or any(w in key.lower() for w in _SECRET_WORDS):
-            raise ValueError(f"audit details may not carry {key!r}")
+    _check_key_set(tuple(details))
     origin = current_origin.get()
-    if isinstance(actor, User):
-        actor_id, actor_label = actor.id, actor.username
-    else:
-        actor_id, actor_label = None, actor or "system"
+    actor_id, actor_label = _actor_fields(actor)
     event = AuditEvent(
         actor_id=actor_id,
         actor_label=actor_label,
