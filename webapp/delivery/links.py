@@ -61,9 +61,6 @@ _VOID = (
     )
     .values(voided_at=bindparam("b_now", type_=UTCDateTime()))
 )
-_IDS_BY_HASH = select(_tokens.c.token_hash, _tokens.c.id).where(
-    _tokens.c.token_hash.in_(bindparam("hashes", expanding=True))
-)
 # People issued links per step (issue_links_steps): a step costs about as long as an SMTP
 # server takes to answer a command.
 PIECE = 10
@@ -242,17 +239,14 @@ def issue_links_steps(
     _sync_loaded_users(epochs)
     issued: list[IssuedLink] = []
     # A few people at a time, each piece whole: epochs, tokens, then the tokens' audit
-    # events, which carry the ids read back by hash. Plain executemany statements: the
-    # ORM's bulk paths cost more per row, and INSERT ... RETURNING runs once per row on
-    # SQLite. Between pieces a commit may come; within one it may not (steps.Steps).
+    # events, which carry the new tokens' ids. Plain executemany statements: the ORM's
+    # bulk paths cost more per row, and INSERT ... RETURNING runs once per row on SQLite
+    # (BulkWrite.insert_ids). Between pieces a commit may come; within one it may not.
     for start in range(0, len(requests), PIECE):
         part = slice(start, start + PIECE)
         _ROTATE(epochs[part])
         yield True
-        _INSERT_TOKENS(token_rows[part])
-        yield True
-        hashes = [row[1] for row in token_rows[part]]
-        by_hash = dict(db.session.execute(_IDS_BY_HASH, {"hashes": hashes}).all())
+        token_ids = _INSERT_TOKENS.insert_ids(token_rows[part])
         yield True
         events = [
             (
@@ -260,13 +254,13 @@ def issue_links_steps(
                 {
                     "kind": "link",
                     "purpose": purpose,
-                    "link_id": by_hash[token_hash],
+                    "link_id": token_id,
                     "batch_id": batch_id,
                     "expires_at": expires_at.isoformat(),
                 },
             )
-            for user_id, token_hash, expires_at in zip(
-                user_ids[part], hashes, expiries[part], strict=True
+            for user_id, token_id, expires_at in zip(
+                user_ids[part], token_ids, expiries[part], strict=True
             )
         ]
         audit.record_many_ids(actor, "credential_issued", "user", events)

@@ -45,16 +45,43 @@ class BulkWrite:
     def __call__(self, rows: Iterable[Sequence[Any]]) -> None:
         """Write the rows in the session's transaction; the caller commits."""
         rows = rows if isinstance(rows, list) else list(rows)
+        if rows and self._driver_write(rows) is None:
+            db.session.execute(self.core, self._named(rows))
+
+    def insert_ids(self, rows: Sequence[Sequence[Any]]) -> list[int]:
+        """Insert the rows and return their new ids, in the rows' order; the caller commits.
+
+        On SQLite a row inserted without an id gets one more than the table's largest
+        (https://sqlite.org/autoinc.html), and this transaction holds the only write lock,
+        so one executemany numbers its rows consecutively, ending at last_insert_rowid().
+        Elsewhere the INSERT returns the ids, sorted in the rows' order.
+        """
+        if self.key is not None:
+            raise TypeError("insert_ids is for inserts")
         if not rows:
-            return
+            return []
+        driver = self._driver_write(rows)
+        if driver is None:
+            returning = self.core.returning(self.table.c.id, sort_by_parameter_order=True)
+            return list(db.session.scalars(returning, self._named(rows)))
+        (last,) = driver.execute("SELECT last_insert_rowid()").fetchone()
+        return list(range(last - len(rows) + 1, last + 1))
+
+    def _named(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        return [dict(zip(self.names, row, strict=True)) for row in rows]
+
+    def _driver_write(self, rows: Sequence[Sequence[Any]]) -> Any:
+        """On SQLite, write the rows straight to the driver and return its connection.
+
+        Elsewhere write nothing and return None: the caller takes the Core path.
+        """
         session = db.session()
         if session.autoflush:  # as session.execute would: pending ORM changes go first
             session.flush()
         connection = session.connection()
         dialect = connection.dialect
         if dialect.name != "sqlite":
-            db.session.execute(self.core, [dict(zip(self.names, row, strict=True)) for row in rows])
-            return
+            return None
         sql, processors = self._driver.get(dialect.name) or self._prepare(dialect)
         if processors:
             # A batch's rows mostly share values (one `now`, one None): convert each run of
@@ -72,11 +99,9 @@ class BulkWrite:
                     values[index] = result
                 converted.append(values)
             rows = converted
-        cursor = connection.connection.cursor()
-        try:
-            cursor.executemany(sql, rows)
-        finally:
-            cursor.close()
+        driver = connection.connection.dbapi_connection
+        driver.executemany(sql, rows)
+        return driver
 
     def steps(self, rows: Sequence[Sequence[Any]], size: int = 10) -> Iterator[None]:
         """Write the rows `size` at a time, yielding after each piece; the caller commits.
