@@ -211,46 +211,46 @@ def issue_links_steps(
     db.session.execute(_VOID, {"ids": user_ids, "b_purpose": purpose, "b_now": now})
     yield False
     issued_by_id = actor.id if isinstance(actor, User) else None
-    # One read of the system CSPRNG for the whole group: 32 bytes of token and 16 of epoch
-    # each (os.urandom costs a system call, which dominates at batch sizes).
-    randomness = secrets.token_bytes(48 * len(requests))
-    plain: list[str] = []
-    expiries = [now + request.valid_for for request in requests]
-    epochs: list[tuple[str, datetime, int]] = []
-    token_rows: list[tuple] = []
-    for n, (request, expires_at) in enumerate(zip(requests, expiries, strict=True)):
-        raw = randomness[48 * n : 48 * (n + 1)]
-        token = base64.urlsafe_b64encode(raw[:32]).rstrip(b"=").decode("ascii")
-        epoch = raw[32:].hex()  # a fresh epoch: older links, codes and sessions die
-        plain.append(token)
-        epochs.append((epoch, request.invited_at or now, request.user_id))
-        token_rows.append(
-            (
-                request.user_id,
-                hash_token(token),
-                purpose,
-                epoch,
-                now,
-                expires_at,
-                issued_by_id,
-                batch_id,
-            )
-        )
-    _sync_loaded_users(epochs)
     issued: list[IssuedLink] = []
     # A few people at a time, each piece whole: epochs, tokens, then the tokens' audit
     # events, which carry the new tokens' ids. Plain executemany statements: the ORM's
     # bulk paths cost more per row, and INSERT ... RETURNING runs once per row on SQLite
     # (BulkWrite.insert_ids). Between pieces a commit may come; within one it may not.
     for start in range(0, len(requests), PIECE):
-        part = slice(start, start + PIECE)
-        _ROTATE(epochs[part])
+        piece = requests[start : start + PIECE]
+        # One read of the system CSPRNG per piece: 32 bytes of token and 16 of epoch each
+        # (os.urandom costs a system call, which would dominate person by person).
+        randomness = secrets.token_bytes(48 * len(piece))
+        plain: list[str] = []
+        expiries = [now + request.valid_for for request in piece]
+        epochs: list[tuple[str, datetime, int]] = []
+        token_rows: list[tuple] = []
+        for n, (request, expires_at) in enumerate(zip(piece, expiries, strict=True)):
+            raw = randomness[48 * n : 48 * (n + 1)]
+            token = base64.urlsafe_b64encode(raw[:32]).rstrip(b"=").decode("ascii")
+            epoch = raw[32:].hex()  # a fresh epoch: older links, codes and sessions die
+            plain.append(token)
+            epochs.append((epoch, request.invited_at or now, request.user_id))
+            token_rows.append(
+                (
+                    request.user_id,
+                    hash_token(token),
+                    purpose,
+                    epoch,
+                    now,
+                    expires_at,
+                    issued_by_id,
+                    batch_id,
+                )
+            )
+        _sync_loaded_users(epochs)
+        _ROTATE(epochs)
         yield True
-        token_ids = _INSERT_TOKENS.insert_ids(token_rows[part])
+        token_ids = _INSERT_TOKENS.insert_ids(token_rows)
         yield True
         events = [
             (
-                user_id,
+                request.user_id,
                 {
                     "kind": "link",
                     "purpose": purpose,
@@ -259,16 +259,12 @@ def issue_links_steps(
                     "expires_at": expires_at.isoformat(),
                 },
             )
-            for user_id, token_id, expires_at in zip(
-                user_ids[part], token_ids, expiries[part], strict=True
-            )
+            for request, token_id, expires_at in zip(piece, token_ids, expiries, strict=True)
         ]
         audit.record_many_ids(actor, "credential_issued", "user", events)
         issued.extend(
             IssuedLink(user_id, link_url(token), details["link_id"], purpose, expires_at)
-            for (user_id, details), token, expires_at in zip(
-                events, plain[part], expiries[part], strict=True
-            )
+            for (user_id, details), token, expires_at in zip(events, plain, expiries, strict=True)
         )
         yield False
     return issued
