@@ -220,6 +220,16 @@ def test_people_without_an_address_are_counted_as_needing_print(app):
         assert (progress["sent"], progress["skipped"], progress["needs_printing"]) == (2, 1, 1)
         skipped = db.session.scalar(select(Delivery).where(Delivery.user_id == nomail_id))
         assert (skipped.status, skipped.error) == ("skipped", "no address: print instead")
+        event = db.session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "delivery_skipped", AuditEvent.target_id == nomail_id
+            )
+        )
+        assert event.details == {
+            "batch_id": batch_id,
+            "delivery_id": skipped.id,
+            "reason": "no address: print instead",
+        }
         # Nobody was issued a credential they never received.
         assert db.session.get(User, nomail_id).invited_at is None
 

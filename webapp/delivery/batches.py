@@ -264,6 +264,22 @@ def send_credentials(
     if rows:
         db.session.execute(Delivery.__table__.insert(), rows)
     batch.skipped = sum(1 for row in rows if row["status"] == "skipped")
+    if batch.skipped:
+        # Each person skipped here gets the event a skip in the job gets.
+        skipped = db.session.execute(
+            select(Delivery.id, Delivery.user_id, Delivery.error).where(
+                Delivery.batch_id == batch.id, Delivery.status == "skipped"
+            )
+        )
+        audit.record_many_ids(
+            actor,
+            "delivery_skipped",
+            "user",
+            [
+                (user_id, {"batch_id": batch.id, "delivery_id": delivery_id, "reason": error})
+                for delivery_id, user_id, error in skipped
+            ],
+        )
     queued = len(rows) - batch.skipped
     if channel == "print":
         # Slips are rendered (and their credentials issued) by the print flow, on demand.
