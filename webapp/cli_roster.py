@@ -1,12 +1,13 @@
 """`flask roster ...`: import a roster from a file, run the drop-folder sync, purge uploads.
 
 Exit codes of `flask roster import` (and `sync`): 0 done; 1 the file has errors or the
-command could not run; 3 the import would deactivate more people than the safety limit
-and --yes was not given.
+command could not run; 3 the import would remove more of a school's people, classes or
+class places than the safety limit and --yes was not given.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ def resolve_format(fmt: str, name: str, data: bytes) -> str:
 
 def summary(run_id: int, plan: ImportPlan, applied: bool) -> dict[str, Any]:
     """Return what the CLI reports, as plain data."""
+    names = roster_imports.school_names(list(plan.removals))
     return {
         "run_id": run_id,
         "format": plan.roster.format,
@@ -67,9 +69,14 @@ def summary(run_id: int, plan: ImportPlan, applied: bool) -> dict[str, Any]:
         "applied": applied,
         "needs_confirmation": plan.needs_confirmation,
         "counts": plan.counts(),
-        "leaving_share": [
-            {"school_id": school_id, "leaving": leaving, "total": total}
-            for school_id, (leaving, total) in sorted(plan.leaving_share.items())
+        "removals": [
+            {
+                "school_id": school_id,
+                "school": names.get(school_id, str(school_id)),
+                **dataclasses.asdict(removals),
+                "over_limit": removals.over(plan.options.deactivation_threshold),
+            }
+            for school_id, removals in sorted(plan.removals.items())
         ],
         "date_questions": [
             {
@@ -100,8 +107,9 @@ def echo_summary(report: dict[str, Any]) -> None:
         f"{report['format']} import (source {report['source']}): {counts['new']} new, "
         f"{counts['updated']} changed, {counts['unchanged']} unchanged, "
         f"{counts['deactivate']} leaving, {counts['reactivate']} back; "
-        f"{counts['classes']} new classes, {counts['enrollments']} enrollments, "
-        f"{counts['guardian_links']} parent links; "
+        f"{counts['classes']} new classes, {counts['classes_removed']} removed; "
+        f"{counts['enrollments']} new class places, {counts['enrollments_removed']} removed; "
+        f"{counts['guardian_links']} parent links, {counts['guardian_links_removed']} removed; "
         f"{counts['errors']} errors, {counts['warnings']} warnings."
     )
     new, reset = counts.get("file_credentials_new", 0), counts.get("file_credentials_reset", 0)
@@ -111,11 +119,8 @@ def echo_summary(report: dict[str, Any]) -> None:
             f"Passwords: {new} new and {reset} reset from the file; "
             f"{generate} to generate when sent."
         )
-    for share in report["leaving_share"]:
-        if share["leaving"]:
-            click.echo(
-                f"  school {share['school_id']}: {share['leaving']} of {share['total']} leaving"
-            )
+    for school in report["removals"]:
+        click.echo(removal_line(school))
     for problem in report["problems"][:50]:
         where = problem["file"]
         if problem["line"] is not None:
@@ -125,6 +130,19 @@ def echo_summary(report: dict[str, Any]) -> None:
         click.echo(f"  {problem['severity']}: {where}: {problem['message']}")
     if len(report["problems"]) > 50:
         click.echo(f"  ... {len(report['problems']) - 50} more problems (use --json).")
+
+
+def removal_line(school: dict[str, Any]) -> str:
+    """Say what one covered school would lose, every kind, and which cross the limit."""
+    line = (
+        f"  {school['school']}: {school['people']} of {school['people_total']} people leaving, "
+        f"{school['memberships']} leaving this school only, "
+        f"{school['classes']} of {school['classes_total']} classes removed, "
+        f"{school['enrollments']} of {school['enrollments_total']} class places removed"
+    )
+    if school["over_limit"]:
+        line += f" (over the safety limit: {', '.join(school['over_limit'])})"
+    return line
 
 
 def date_order_hint(question: DateQuestion) -> str:
@@ -143,7 +161,7 @@ def date_order_hint(question: DateQuestion) -> str:
 @click.option(
     "--complete/--delta",
     default=None,
-    help="The file is the whole roster (absentees are deactivated), or only changes.",
+    help="The whole roster of its schools (what it lacks there is removed), or only changes.",
 )
 @click.option("--school", "school_id", type=int, help="School id, for files that name none.")
 @click.option("--as", "as_user", help="Admin username to act as.")
@@ -171,7 +189,7 @@ def date_order_hint(question: DateQuestion) -> str:
     "(people given a password from the file are sent nothing).",
 )
 @click.option("--dry-run", is_flag=True, help="Preview only; the run can be applied later.")
-@click.option("--yes", is_flag=True, help="Confirm deactivations above the safety limit.")
+@click.option("--yes", is_flag=True, help="Confirm removals above the safety limit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def roster_import(
     path: Path,
@@ -237,7 +255,7 @@ def roster_import(
     else:
         echo_summary(report)
         if code == EXIT_NEEDS_CONFIRMATION:
-            click.echo("Nothing applied: confirm the deactivations with --yes.")
+            click.echo("Nothing applied: confirm the removals with --yes.")
         elif code == EXIT_ERRORS:
             for question in plan.roster.date_questions:
                 if question.order is None:

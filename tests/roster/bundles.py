@@ -152,15 +152,21 @@ def _csv(header: list[str], rows: list[dict[str, str]]) -> bytes:
     return out.getvalue().encode()
 
 
-def school_bundle(students: int = 30, *, families: bool = True, prefix: str = "") -> Bundle:
+def school_bundle(
+    students: int = 30,
+    *,
+    families: bool = True,
+    prefix: str = "",
+    school: tuple[str, str] = ("sch-1", "Oak School"),
+) -> Bundle:
     """A school with one teacher per 10 students, a class each, and a parent per student."""
-    bundle = Bundle()
+    bundle = Bundle(schools=[school])
     teachers = []
     for t in range(max(1, students // 10)):
         teachers.append(
-            bundle.user(f"{prefix}t{t}", "teacher", f"Teach{t}", "Er", email=f"t{t}@oak.example")[
-                "sourcedId"
-            ]
+            bundle.user(
+                f"{prefix}t{t}", "teacher", f"Teach{t}", "Er", email=f"{prefix}t{t}@oak.example"
+            )["sourcedId"]
         )
     student_ids = []
     for s in range(students):
@@ -172,7 +178,7 @@ def school_bundle(students: int = 30, *, families: bool = True, prefix: str = ""
                 "parent",
                 f"Par{s}",
                 f"Dent{s}",
-                email=f"p{s}@home.example",
+                email=f"{prefix}p{s}@home.example",
                 agentSourcedIds=row["sourcedId"],
             )
     for t, teacher in enumerate(teachers):
@@ -264,3 +270,14 @@ def district_bundle(students: int, parents: int, teachers: int, classes: int) ->
             )
     del per_class
     return bundle.files()
+
+
+def merged(*bundles: Bundle) -> Bundle:
+    """One bundle holding several schools' bundles (give each its own prefix)."""
+    whole = Bundle(schools=[])
+    for bundle in bundles:
+        whole.schools += bundle.schools
+        whole.users += bundle.users
+        whole.classes += bundle.classes
+        whole.enrollments += bundle.enrollments
+    return whole

@@ -94,6 +94,41 @@ class Leaver:
 
 
 @dataclass
+class SchoolRemovals:
+    """What a complete snapshot would remove from one school, beside what the school holds.
+
+    Each kind counts toward the safety valve on its own: a truncated export shows up as
+    people leaving, classes vanishing or class lists emptying.
+    """
+
+    people: int = 0
+    people_total: int = 0
+    classes: int = 0
+    classes_total: int = 0
+    enrollments: int = 0
+    enrollments_total: int = 0
+    # People who stay at another school and only leave this one.
+    memberships: int = 0
+
+    def shares(self) -> dict[str, float]:
+        """Return the share removed of each kind the school holds any of."""
+        pairs = {
+            "people": (self.people + self.memberships, self.people_total),
+            "classes": (self.classes, self.classes_total),
+            "enrollments": (self.enrollments, self.enrollments_total),
+        }
+        return {kind: gone / total for kind, (gone, total) in pairs.items() if total}
+
+    def over(self, limit: float) -> list[str]:
+        """Name the kinds whose removal crosses the safety threshold."""
+        return [kind for kind, share in self.shares().items() if share > limit]
+
+    @property
+    def any(self) -> bool:
+        return bool(self.people or self.classes or self.enrollments or self.memberships)
+
+
+@dataclass
 class ImportPlan:
     """What applying a roster would do. Nothing in it has touched the database."""
 
@@ -115,9 +150,13 @@ class ImportPlan:
     links_add: set[tuple[str, str]] = field(default_factory=set)
     links_remove: list[int] = field(default_factory=list)
     memberships_add: set[tuple[str, str]] = field(default_factory=set)
-    # school id -> (people leaving, active people from this source)
-    leaving_share: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # (user id, school id): people absent from a school in the file who stay at another.
+    memberships_remove: list[tuple[int, int]] = field(default_factory=list)
+    # What would be removed, by Keyslip school id; only schools the file covers.
+    removals: dict[int, SchoolRemovals] = field(default_factory=dict)
     school_ids: dict[str, int] = field(default_factory=dict)
+    # The schools the actor may change: explicit deletions elsewhere are ignored.
+    allowed_school_ids: set[int] = field(default_factory=set)
     # Ids of the users the actor may touch; None for a district-wide admin (everyone).
     visible_user_ids: set[int] | None = None
     # Filled by apply_plan: the Keyslip ids of the people it created.
@@ -142,11 +181,12 @@ class ImportPlan:
 
     @property
     def needs_confirmation(self) -> bool:
-        """True when the deactivations cross the safety threshold for some school."""
+        """True when some school would lose more than the safety threshold of anything."""
         limit = self.options.deactivation_threshold
-        return any(
-            total and leaving / total > limit for leaving, total in self.leaving_share.values()
-        )
+        return any(school.over(limit) for school in self.removals.values())
+
+    def removals_at(self, school_id: int) -> SchoolRemovals:
+        return self.removals.setdefault(school_id, SchoolRemovals())
 
     @property
     def can_apply(self) -> bool:
@@ -169,6 +209,7 @@ class ImportPlan:
             "classes_removed": len(self.removed_classes),
             "enrollments": len(self.enrollments_add),
             "enrollments_removed": len(self.enrollments_remove),
+            "memberships_removed": len(self.memberships_remove),
             "file_credentials_new": len(self.new_passwords),
             "file_credentials_reset": len(self.reset_passwords),
             "credentials_to_generate": self.generate_passwords,
@@ -228,6 +269,7 @@ def _plan_import(roster: Roster, options: ImportOptions, actor: User) -> ImportP
 def _plan_schools(plan: ImportPlan, actor: User) -> None:
     roster, options = plan.roster, plan.options
     allowed = set(scope.visible_school_ids(actor))
+    plan.allowed_school_ids = allowed
     existing = dict(
         db.session.execute(
             select(School.sourced_id, School.id).where(School.source == options.source)
@@ -316,7 +358,7 @@ class _Known:
 def _sourced_ids(user_ids: list[int]) -> dict[int, str | None]:
     """Look up the sourced ids of a few people outside this source (matched by email)."""
     found: dict[int, str | None] = {}
-    for chunk in _chunks(user_ids):
+    for chunk in chunks(user_ids):
         found.update(
             db.session.execute(select(User.id, User.sourced_id).where(User.id.in_(chunk)))
             .tuples()
@@ -351,7 +393,7 @@ def _plan_people(plan: ImportPlan) -> _Known:
             User.sourced_id,
             User.username,
         )
-        for chunk in _chunks(sorted(wanted_emails)):
+        for chunk in chunks(sorted(wanted_emails)):
             for row in db.session.execute(select(*email_columns).where(User.email.in_(chunk))):
                 by_email[(row.email, row.role)].append(row)
     claimed: dict[int, PersonRecord] = {}
@@ -571,6 +613,11 @@ def _leaver(row: _UserRow, reason: str) -> Leaver:
 
 
 def _plan_leavers(plan: ImportPlan, known: _Known) -> None:
+    """Plan who leaves the schools the file covers: absent from it, active, and a member.
+
+    Someone who is also at a school the file does not cover only leaves the covered ones;
+    the rest are deactivated.
+    """
     if not plan.complete or plan.roster.has_errors or plan.roster.modes.get("users") == "delta":
         return
     school_ids = set(plan.school_ids.values())
@@ -588,21 +635,30 @@ def _plan_leavers(plan: ImportPlan, known: _Known) -> None:
         )
         .group_by(user_schools.c.school_id)
     )
-    totals = dict(db.session.execute(members).tuples().all())
+    for school_id, total in db.session.execute(members).tuples():
+        plan.removals_at(school_id).people_total = total
     present = set(known.user_ids.values())
     absent = [row.id for row in known.rows if row.deactivated_at is None and row.id not in present]
-    gone: dict[int, int] = dict.fromkeys(totals, 0)
+    memberships: dict[int, set[int]] = defaultdict(set)
+    for chunk in chunks(absent):
+        query = select(user_schools.c.user_id, user_schools.c.school_id).where(
+            user_schools.c.user_id.in_(chunk)
+        )
+        for user_id, school_id in db.session.execute(query).tuples():
+            memberships[user_id].add(school_id)
     leaving_ids: set[int] = set()
-    for chunk in _chunks(absent):
-        for user_id, school_id in db.session.execute(
-            select(user_schools.c.user_id, user_schools.c.school_id).where(
-                user_schools.c.user_id.in_(chunk), user_schools.c.school_id.in_(school_ids)
-            )
-        ).tuples():
-            gone[school_id] += 1
-            leaving_ids.add(user_id)
-    for school_id, total in totals.items():
-        plan.leaving_share[school_id] = (gone[school_id], total)
+    for user_id, schools in memberships.items():
+        covered = schools & school_ids
+        if not covered:
+            continue
+        if schools - school_ids:
+            for school_id in sorted(covered):
+                plan.memberships_remove.append((user_id, school_id))
+                plan.removals_at(school_id).memberships += 1
+            continue
+        leaving_ids.add(user_id)
+        for school_id in covered:
+            plan.removals_at(school_id).people += 1
     if not leaving_ids:
         return
     already = {leaver.user_id for leaver in plan.deactivate}
@@ -611,28 +667,64 @@ def _plan_leavers(plan: ImportPlan, known: _Known) -> None:
             plan.deactivate.append(_leaver(row, "not in the SIS export"))
 
 
+@dataclass
+class _ExistingClasses:
+    """This source's classes in Keyslip: sourced id -> (id, title, code), and their schools."""
+
+    by_sid: dict[str, tuple[int, str, str | None]] = field(default_factory=dict)
+    school_of: dict[int, int] = field(default_factory=dict)
+
+    def school(self, class_sid: str) -> int | None:
+        match = self.by_sid.get(class_sid)
+        return self.school_of[match[0]] if match else None
+
+
+def _outside_scope(plan: ImportPlan, record: Any, what: str) -> None:
+    plan.problems.append(
+        Problem(
+            "warning",
+            record.file,
+            record.line,
+            "sourcedId",
+            f"This {what} is at a school outside your schools; it was left as it is.",
+        )
+    )
+
+
 def _plan_classes_and_enrollments(plan: ImportPlan, known: _Known) -> None:
-    roster, options = plan.roster, plan.options
-    if not roster.classes and not roster.enrollments:
+    if not plan.roster.classes and not plan.roster.enrollments:
         return
-    existing: dict[str, tuple[int, str, str | None]] = {}
-    class_school: dict[int, int] = {}
+    existing = _ExistingClasses()
     for sid, class_id, title, code, school_id in db.session.execute(
         select(Class.sourced_id, Class.id, Class.title, Class.class_code, Class.school_id).where(
-            Class.source == options.source
+            Class.source == plan.options.source
         )
     ).tuples():
-        existing[sid] = (class_id, title, code)
-        class_school[class_id] = school_id
+        existing.by_sid[sid] = (class_id, title, code)
+        existing.school_of[class_id] = school_id
+    for school_id in set(plan.school_ids.values()):
+        removals = plan.removals_at(school_id)
+        removals.classes_total = sum(1 for s in existing.school_of.values() if s == school_id)
+    _plan_classes(plan, existing)
+    _plan_enrollments(plan, known, existing)
+
+
+def _plan_classes(plan: ImportPlan, existing: _ExistingClasses) -> None:
+    roster = plan.roster
     in_file: set[str] = set()
     new_schools = _new_schools(plan)
     for record in roster.classes:
         if record.status == "tobedeleted":
-            if record.sourced_id in existing:
-                plan.removed_classes.append(existing[record.sourced_id][0])
+            school_id = existing.school(record.sourced_id)
+            if school_id is None:
+                continue
+            if school_id not in plan.allowed_school_ids:
+                _outside_scope(plan, record, "class")
+                continue
+            _remove_class(plan, existing.by_sid[record.sourced_id][0], school_id)
             continue
         in_file.add(record.sourced_id)
-        match = existing.get(record.sourced_id)
+        match = existing.by_sid.get(record.sourced_id)
         if match:
             if (match[1], match[2]) != (record.title, record.class_code):
                 plan.updated_classes[match[0]] = {
@@ -653,57 +745,87 @@ def _plan_classes_and_enrollments(plan: ImportPlan, known: _Known) -> None:
                     f"Class {record.title!r} is for a school not in this import; skipped.",
                 )
             )
-    classes_bulk = plan.complete and roster.modes.get("classes", "bulk") == "bulk"
-    if classes_bulk:
-        school_ids = set(plan.school_ids.values())
-        removing = set(plan.removed_classes)
-        for sid, (class_id, _, _) in existing.items():
-            if sid not in in_file and class_id not in removing:
-                if class_school[class_id] in school_ids:
-                    plan.removed_classes.append(class_id)
-                    removing.add(class_id)
+    if not (plan.complete and roster.modes.get("classes", "bulk") == "bulk"):
+        return
+    # A snapshot speaks only for the schools it covers.
+    covered = set(plan.school_ids.values())
+    for sid, (class_id, _, _) in existing.by_sid.items():
+        school_id = existing.school_of[class_id]
+        if sid not in in_file and school_id in covered:
+            _remove_class(plan, class_id, school_id)
 
+
+def _remove_class(plan: ImportPlan, class_id: int, school_id: int) -> None:
+    if class_id not in plan.removed_classes:
+        plan.removed_classes.append(class_id)
+        plan.removals_at(school_id).classes += 1
+
+
+def _plan_enrollments(plan: ImportPlan, known: _Known, existing: _ExistingClasses) -> None:
+    roster = plan.roster
     new_class_sids = {sid for sid, _, _ in plan.new_classes}
     wanted: dict[tuple[str, str], tuple[str, bool]] = {}
-    dropped: set[tuple[str, str]] = set()
+    dropped: dict[tuple[str, str], Any] = {}
     for record in roster.enrollments:
         key = (record.class_id, record.user_id)
         if record.status == "tobedeleted":
-            dropped.add(key)
+            dropped[key] = record
             continue
-        if record.class_id not in existing and record.class_id not in new_class_sids:
+        if record.class_id not in existing.by_sid and record.class_id not in new_class_sids:
             continue  # the readers already warned about the dangling class
         if record.user_id not in known.roles:
             continue
         wanted[key] = (record.role, record.primary)
-    existing_enrollments: dict[tuple[str, str], int] = {}
-    if existing:
-        class_sid = {class_id: sid for sid, (class_id, _, _) in existing.items()}
-        rows = (
-            db.session.execute(
-                select(Enrollment.id, Enrollment.class_id, Enrollment.user_id)
-                .join(Class, Class.id == Enrollment.class_id)
-                .where(Class.source == options.source)
-            )
-            .tuples()
-            .all()
-        )
-        # People's sourced ids come from the users already loaded, not from a join
-        # that looks every enrolled person up again.
-        user_sid = known.sourced_ids()
-        others = sorted({user_id for _, _, user_id in rows if user_id not in user_sid})
-        user_sid.update(_sourced_ids(others))
-        for enrollment_id, class_id, user_id in rows:
-            existing_enrollments[(class_sid[class_id], user_sid[user_id])] = enrollment_id
+    held = _existing_enrollments(plan, known, existing)
     for key, (role, primary) in wanted.items():
-        if key not in existing_enrollments:
+        if key not in held:
             plan.enrollments_add.add((key[0], key[1], role, primary))
-    enrollments_bulk = plan.complete and roster.modes.get("enrollments", "bulk") == "bulk"
+    covered = set(plan.school_ids.values())
+    for key in held:
+        school_id = existing.school(key[0])
+        if school_id in covered:
+            plan.removals_at(school_id).enrollments_total += 1
+    bulk = plan.complete and roster.modes.get("enrollments", "bulk") == "bulk"
     removed = set(plan.removed_classes)
-    for key, enrollment_id in existing_enrollments.items():
-        if key in dropped or (enrollments_bulk and key not in wanted):
-            if existing.get(key[0], (None,))[0] not in removed:
-                plan.enrollments_remove.append(enrollment_id)
+    for key, enrollment_id in held.items():
+        school_id = existing.school(key[0])
+        if existing.by_sid[key[0]][0] in removed:
+            continue  # goes with its class
+        if key in dropped:
+            if school_id not in plan.allowed_school_ids:
+                _outside_scope(plan, dropped[key], "enrollment")
+                continue
+        elif not (bulk and key not in wanted and school_id in covered):
+            continue
+        plan.enrollments_remove.append(enrollment_id)
+        plan.removals_at(school_id).enrollments += 1
+
+
+def _existing_enrollments(
+    plan: ImportPlan, known: _Known, existing: _ExistingClasses
+) -> dict[tuple[str, str], int]:
+    """Map (class sourced id, person sourced id) to the enrollment ids of this source."""
+    if not existing.by_sid:
+        return {}
+    class_sid = {class_id: sid for sid, (class_id, _, _) in existing.by_sid.items()}
+    rows = (
+        db.session.execute(
+            select(Enrollment.id, Enrollment.class_id, Enrollment.user_id)
+            .join(Class, Class.id == Enrollment.class_id)
+            .where(Class.source == plan.options.source)
+        )
+        .tuples()
+        .all()
+    )
+    # People's sourced ids come from the users already loaded, not from a join
+    # that looks every enrolled person up again.
+    user_sid = known.sourced_ids()
+    others = sorted({user_id for _, _, user_id in rows if user_id not in user_sid})
+    user_sid.update(_sourced_ids(others))
+    return {
+        (class_sid[class_id], user_sid[user_id]): enrollment_id
+        for enrollment_id, class_id, user_id in rows
+    }
 
 
 def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
@@ -741,7 +863,7 @@ def _id_map(model: type, source: str) -> dict[str, int]:
     return dict(db.session.execute(query).all())
 
 
-def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -895,7 +1017,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
         for c in plan.updated + plan.reactivate
         if "email" in c.changes or "phone" in c.changes
     ]
-    for chunk in _chunks(updates):
+    for chunk in chunks(updates):
         session.execute(update(User), chunk)
     reactivated = [c.user_id for c in plan.reactivate]
     if reactivated:
@@ -912,7 +1034,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
             update(User), [{"id": uid, "credential_epoch": new_epoch()} for uid in email_changed]
         )
     deactivated = [leaver.user_id for leaver in plan.deactivate]
-    for chunk in _chunks(deactivated):
+    for chunk in chunks(deactivated):
         session.execute(
             update(User),
             [{"id": uid, "deactivated_at": now, "credential_epoch": new_epoch()} for uid in chunk],
@@ -922,6 +1044,14 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
             update(ParentCode)
             .where(ParentCode.student_id.in_(chunk), ParentCode.voided_at.is_(None))
             .values(voided_at=now)
+        )
+
+    left = plan.memberships_remove
+    for chunk in chunks(left):
+        session.execute(
+            delete(user_schools).where(
+                tuple_(user_schools.c.user_id, user_schools.c.school_id).in_(chunk)
+            )
         )
 
     # Classes and enrollments.
@@ -947,9 +1077,9 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
         session.execute(
             update(Class), [{"id": cid, **values} for cid, values in plan.updated_classes.items()]
         )
-    for chunk in _chunks(plan.enrollments_remove):
+    for chunk in chunks(plan.enrollments_remove):
         session.execute(delete(Enrollment).where(Enrollment.id.in_(chunk)))
-    for chunk in _chunks(plan.removed_classes):
+    for chunk in chunks(plan.removed_classes):
         session.execute(delete(Class).where(Class.id.in_(chunk)))
     BulkWrite(Enrollment.__table__, ("class_id", "user_id", "role", "primary", "created_at"))(
         (
@@ -960,7 +1090,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
     )
 
     # Guardian links.
-    for chunk in _chunks(plan.links_remove):
+    for chunk in chunks(plan.links_remove):
         session.execute(delete(GuardianLink).where(GuardianLink.id.in_(chunk)))
     links = [
         {"parent_id": user_ids[p], "student_id": user_ids[s], "origin": "roster", "created_at": now}
@@ -976,7 +1106,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
             if row["parent_id"] not in created and row["student_id"] not in created
         ]
         existing = set()
-        for chunk in _chunks(pairs):
+        for chunk in chunks(pairs):
             existing |= set(
                 session.execute(
                     select(GuardianLink.parent_id, GuardianLink.student_id).where(
@@ -1008,8 +1138,12 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
     session.flush()
     audit_rows = _audit_rows(actor, "account_deactivated", deactivated, now, import_run=run.id)
     audit_rows += _audit_rows(actor, "account_reactivated", reactivated, now, import_run=run.id)
+    for user_id, school_id in left:
+        audit_rows += _audit_rows(
+            actor, "account_left_school", [user_id], now, import_run=run.id, school=school_id
+        )
     audit_rows += _credential_audit_rows(actor, expiries, now, run.id)
-    for chunk in _chunks(audit_rows):
+    for chunk in chunks(audit_rows):
         session.execute(insert(AuditEvent), chunk)
     audit.record(actor, "import_applied", run, source=source, **counts)
     session.flush()
@@ -1045,7 +1179,7 @@ def _write_passwords(
     ids = sorted(targets)
     # Settings follow the person's first school, as settings.for_user() picks it.
     first_school: dict[int, int] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         first_school.update(
             session.execute(
                 select(user_schools.c.user_id, func.min(user_schools.c.school_id))
@@ -1064,7 +1198,7 @@ def _write_passwords(
             lifetimes[school_id] = timedelta(days=days)
         expiries[user_id] = now + lifetimes[school_id]
     epochs = _new_epochs(len(ids))
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         session.execute(
             update(User),
             [
@@ -1083,7 +1217,7 @@ def _write_passwords(
         session.execute(
             update(User).where(User.id.in_(chunk), User.invited_at.is_(None)).values(invited_at=now)
         )
-    for chunk in _chunks(sorted(reset_ids)):
+    for chunk in chunks(sorted(reset_ids)):
         _void_links(chunk, now)
     return expiries
 

@@ -49,6 +49,7 @@ from webapp.roster.apply import (
     ImportOptions,
     ImportPlan,
     apply_plan,
+    chunks,
     plan_import,
 )
 from webapp.roster.bulk import paused_gc
@@ -368,7 +369,7 @@ def request_apply(run: ImportRun, *, actor: User, confirm: bool) -> ImportPlan:
     if plan.errors:
         raise PolicyError(["The file has errors; fix them and upload it again."])
     if plan.needs_confirmation and not confirm:
-        raise PolicyError(["Tick the box to confirm the deactivations, or upload a complete file."])
+        raise PolicyError(["Tick the box to confirm the removals, or upload a complete file."])
     run.dry_run = False
     run.status = PENDING
     run.requested_by_id = actor.id
@@ -841,16 +842,26 @@ def read_path(path: Path) -> tuple[str, bytes]:
 
 # The preview page ----------------------------------------------------------------------------
 
-TABS = ("new", "changed", "leaving", "problems")
+TABS = ("new", "changed", "leaving", "removed", "problems")
 
 
 @dataclass
 class SchoolShare:
+    """What one school the file covers would lose, and which kinds cross the limit."""
+
     name: str
-    leaving: int
-    total: int
-    share: float
-    over_limit: bool
+    people: int
+    people_total: int
+    memberships: int
+    classes: int
+    classes_total: int
+    enrollments: int
+    enrollments_total: int
+    over: list[str]
+
+    @property
+    def over_limit(self) -> bool:
+        return bool(self.over)
 
 
 @dataclass
@@ -918,7 +929,7 @@ def preview(run: ImportRun, *, actor: User, tab: str = "new", page: int = 1) -> 
 def _preview_data(plan: ImportPlan) -> dict[str, Any]:
     """Everything the preview page shows, as JSON-ready values."""
     limit = plan.options.deactivation_threshold
-    names = school_names(list(plan.leaving_share))
+    names = school_names(list(plan.removals))
     reactivated = {id(change) for change in plan.reactivate}
 
     def person(change: Any) -> dict[str, Any]:
@@ -950,21 +961,71 @@ def _preview_data(plan: ImportPlan) -> dict[str, Any]:
                 {"name": x.name, "username": x.username, "role": x.role, "reason": x.reason}
                 for x in plan.deactivate
             ],
+            "removed": removed_rows(plan),
             "problems": [_problem(p) for p in plan.problems],
         },
         "shares": [
             {
+                **dataclasses.asdict(removals),
                 "name": names.get(school_id, f"School {school_id}"),
-                "leaving": leaving,
-                "total": total,
-                "share": leaving / total if total else 0.0,
-                "over_limit": bool(total) and leaving / total > limit,
+                "over": removals.over(limit),
             }
-            for school_id, (leaving, total) in sorted(plan.leaving_share.items())
-            if leaving
+            for school_id, removals in sorted(plan.removals.items())
+            if removals.any
         ],
         "date_questions": [dataclasses.asdict(q) for q in plan.roster.date_questions],
     }
+
+
+def removed_rows(plan: ImportPlan) -> list[dict[str, str]]:
+    """List every class, class place and school membership the plan removes, by school."""
+    rows: list[dict[str, str]] = []
+    classes = Class.__table__
+    for chunk in chunks(plan.removed_classes):
+        query = (
+            select(School.name, classes.c.title)
+            .join(School, School.id == classes.c.school_id)
+            .where(classes.c.id.in_(chunk))
+        )
+        rows += [
+            {"school": school, "kind": "class", "what": title, "who": ""}
+            for school, title in db.session.execute(query)
+        ]
+    for chunk in chunks(plan.enrollments_remove):
+        query = (
+            select(School.name, Class.title, User.given_name, User.family_name, User.username)
+            .select_from(Enrollment)
+            .join(Class, Class.id == Enrollment.class_id)
+            .join(School, School.id == Class.school_id)
+            .join(User, User.id == Enrollment.user_id)
+            .where(Enrollment.id.in_(chunk))
+        )
+        rows += [
+            {"school": school, "kind": "class place", "what": title, "who": f"{g} {f} ({u})"}
+            for school, title, g, f, u in db.session.execute(query)
+        ]
+    schools = school_names([school_id for _, school_id in plan.memberships_remove])
+    people = _people_labels([user_id for user_id, _ in plan.memberships_remove])
+    rows += [
+        {
+            "school": schools.get(school_id, ""),
+            "kind": "school membership",
+            "what": "leaves this school, stays at another",
+            "who": people.get(user_id, ""),
+        }
+        for user_id, school_id in plan.memberships_remove
+    ]
+    return sorted(rows, key=lambda row: (row["school"], row["kind"], row["what"], row["who"]))
+
+
+def _people_labels(ids: Sequence[int]) -> dict[int, str]:
+    labels: dict[int, str] = {}
+    for chunk in chunks(sorted(set(ids))):
+        query = select(User.id, User.given_name, User.family_name, User.username).where(
+            User.id.in_(chunk)
+        )
+        labels.update({i: f"{g} {f} ({u})" for i, g, f, u in db.session.execute(query)})
+    return labels
 
 
 def _preview_tag(run: ImportRun, actor: User) -> str:

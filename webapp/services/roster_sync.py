@@ -190,7 +190,8 @@ def email_run_alert(run_id: int) -> int:
     lines = [
         f"The scheduled roster import of {run.options.get('file_name', 'a file')} for {where} "
         + (
-            "stopped: it would deactivate more people than the safety limit allows."
+            "stopped: it would remove more of a school's people, classes or class places "
+            "than the safety limit allows."
             if stopped
             else "failed, so nothing was changed."
         ),
