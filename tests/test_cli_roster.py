@@ -77,6 +77,7 @@ def test_errors_exit_non_zero_with_file_line_and_column(app, school, tmp_path):
         "line": 4,
         "column": "First Name",
         "message": error["message"],
+        "kind": "no-name",
     }
     assert people(app) == 0
 

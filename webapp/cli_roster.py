@@ -21,6 +21,7 @@ from webapp.models import Role, User
 from webapp.roster import FORMATS, DateQuestion
 from webapp.roster.apply import MODES, PASSWORD_CHOICES, ImportPlan
 from webapp.roster.detect import detect_format
+from webapp.roster.problems import capped, errors_first
 from webapp.roster.upload import unpack_upload
 from webapp.services import roster_imports, roster_sync, uploads
 from webapp.services.errors import NotAllowed, PolicyError
@@ -28,6 +29,8 @@ from webapp.services.errors import NotAllowed, PolicyError
 roster_cli = AppGroup("roster", help="Roster imports and scheduled sync.")
 EXIT_ERRORS = 1
 EXIT_NEEDS_CONFIRMATION = 3
+# The terminal shows this many problems of a kind; --json and the problems CSV show all.
+CLI_SIMILAR_LIMIT = 10
 FORMAT_CHOICES = ("auto", "oneroster", "clever", "sds", "csv", *FORMATS)
 
 
@@ -88,16 +91,7 @@ def summary(run_id: int, plan: ImportPlan, applied: bool) -> dict[str, Any]:
             }
             for q in plan.roster.date_questions
         ],
-        "problems": [
-            {
-                "severity": p.severity,
-                "file": p.file,
-                "line": p.line,
-                "column": p.column,
-                "message": p.message,
-            }
-            for p in plan.problems
-        ],
+        "problems": errors_first(p.as_dict() for p in plan.problems),
     }
 
 
@@ -121,15 +115,25 @@ def echo_summary(report: dict[str, Any]) -> None:
         )
     for school in report["removals"]:
         click.echo(removal_line(school))
-    for problem in report["problems"][:50]:
+    held = counts.get("held_back_rows", 0)
+    if held:
+        click.echo(
+            f"Held back: {held} rows in error and {counts.get('held_back_dependents', 0)} rows "
+            "that refer to them (class places, parent links)."
+        )
+    shown = capped(report["problems"], limit=CLI_SIMILAR_LIMIT)
+    for problem in shown[:50]:
         where = problem["file"]
         if problem["line"] is not None:
             where += f", line {problem['line']}"
         if problem["column"]:
             where += f", column {problem['column']}"
         click.echo(f"  {problem['severity']}: {where}: {problem['message']}")
-    if len(report["problems"]) > 50:
-        click.echo(f"  ... {len(report['problems']) - 50} more problems (use --json).")
+    if len(shown) > 50 or len(shown) < len(report["problems"]):
+        click.echo(
+            f"  {len(report['problems'])} problems in all: --json lists every one, and so "
+            "does the run's problems CSV in the console."
+        )
 
 
 def removal_line(school: dict[str, Any]) -> str:
@@ -188,6 +192,12 @@ def date_order_hint(question: DateQuestion) -> str:
     help="After applying, send new accounts their credentials by this channel "
     "(people given a password from the file are sent nothing).",
 )
+@click.option(
+    "--skip-errors",
+    is_flag=True,
+    help="Apply everything but the rows in error and what depends on them (held back, "
+    "listed in the summary). Errors that concern a whole file still stop the import.",
+)
 @click.option("--dry-run", is_flag=True, help="Preview only; the run can be applied later.")
 @click.option("--yes", is_flag=True, help="Confirm removals above the safety limit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -203,6 +213,7 @@ def roster_import(
     date_order: str | None,
     passwords: str,
     send: str,
+    skip_errors: bool,
     dry_run: bool,
     yes: bool,
     as_json: bool,
@@ -220,6 +231,7 @@ def roster_import(
         date_order=date_order.upper() if date_order else None,
         passwords=passwords,
         send=send,
+        skip_errors=skip_errors,
     )
     try:
         run = roster_imports.start_import(name, data, request, actor=actor, origin="cli")
@@ -239,7 +251,7 @@ def roster_import(
     roster_imports.remember_preview(run, plan)
     applied = False
     code = 0
-    if plan.errors:
+    if not plan.errors_allow_apply:
         code = EXIT_ERRORS
     elif plan.needs_confirmation and not yes:
         run.status = roster_imports.NEEDS_CONFIRMATION
@@ -260,9 +272,17 @@ def roster_import(
             for question in plan.roster.date_questions:
                 if question.order is None:
                     click.echo(date_order_hint(question))
-            click.echo("Nothing applied: fix the errors and run again.")
+            click.echo(
+                "Nothing applied: fix the errors and run again"
+                + (
+                    ", or add --skip-errors to apply the rest."
+                    if not plan.blocking_errors and not skip_errors
+                    else "."
+                )
+            )
         elif applied:
-            click.echo(f"Applied (import run {run.id}).")
+            held = " (the rows in error were held back)" if plan.errors else ""
+            click.echo(f"Applied{held} (import run {run.id}).")
             if send != "none":
                 click.echo(
                     f"New accounts are sent their credentials by {send}; people given a "

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import PASSWORD, make_school, make_user
+from tests.factories import PASSWORD
 from webapp.extensions import db
-from webapp.models import AuditEvent, ImportRun, Role, Setting, User
+from webapp.models import AuditEvent, ImportRun, Setting, User
 
 PEOPLE = (
     "Pupil ID,Forename,Surname,Email,Year\n"
@@ -19,24 +18,6 @@ PEOPLE = (
     "2,Alan,Turing,alan@example.org,5\n"
     "3,Grace,Hopper,,6\n"
 )
-
-
-@dataclass
-class World:
-    school_a: int
-    school_b: int
-
-
-@pytest.fixture
-def world(app) -> World:
-    with app.app_context():
-        a, b = make_school("Alpha School"), make_school("Beta School")
-        make_user(Role.ADMIN, school=a, username="admin.a", email="admin.a@example.org")
-        make_user(Role.ADMIN, school=b, username="admin.b")
-        make_user(Role.ADMIN, username="district", district_wide=True)
-        make_user(Role.TEACHER, school=a, username="teach.a")
-        db.session.commit()
-        return World(a.id, b.id)
 
 
 def upload(client, data: bytes | str, name: str = "people.csv", **fields):
@@ -165,11 +146,11 @@ def test_preview_pages_fifty_rows_at_a_time(app, client, world):
     assert last.get_data(as_text=True).count("<tr><td>Given") == 20
 
 
-def test_errors_block_applying(app, client, world):
+def test_errors_block_applying_unless_the_rest_is_applied_on_purpose(app, client, world):
     client.sign_in("admin.a", PASSWORD)
     run_id = mapped_run(client, world.school_a, PEOPLE + "4,,NoFirstName,,5\n")
     page = client.get(f"/admin/imports/{run_id}?tab=problems").get_data(as_text=True)
-    assert "cannot be applied" in page and "Apply this import" not in page
+    assert "1 row of the file has errors" in page and 'name="skip_errors" required' in page
     assert "people.csv" in page and ">5<" in page  # file and line of the bad row
     response = apply(client, run_id)
     assert response.status_code == 422 and users(app) == 0

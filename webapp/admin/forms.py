@@ -77,7 +77,8 @@ class ImportUploadForm(FlaskForm):
 
 
 class ApplyForm(FlaskForm):
-    confirm_deactivation = BooleanField("I confirm these people should be deactivated")
+    confirm_deactivation = BooleanField("I confirm these removals")
+    skip_errors = BooleanField("Apply the rest")
 
 
 class DateOrderForm(FlaskForm):

@@ -187,6 +187,8 @@ def imports_show(run_id: int) -> Response:
             actor=current_user,
             tab=request.args.get("tab", ""),
             page=request.args.get("page", 1, type=int),
+            severity=request.args.get("severity", ""),
+            file=request.args.get("file", ""),
         )
     except uploads.UploadMissing:
         return _expired(run)
@@ -216,7 +218,10 @@ def imports_apply(run_id: int) -> Response:
         return error_response(400)
     try:
         roster_imports.request_apply(
-            run, actor=current_user, confirm=form.confirm_deactivation.data
+            run,
+            actor=current_user,
+            confirm=form.confirm_deactivation.data,
+            skip_errors=form.skip_errors.data,
         )
     except (PolicyError, uploads.UploadMissing) as exc:
         db.session.rollback()

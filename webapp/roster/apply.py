@@ -74,6 +74,8 @@ class ImportOptions:
     password_column: str = "password"  # noqa: S105 (a column name)
     # A spreadsheet's password column was chosen, even if every cell in it is blank.
     password_mapped: bool = False
+    # Apply everything but the rows in error and what depends on them ("apply the rest").
+    skip_errors: bool = False
 
 
 @dataclass(slots=True)
@@ -136,6 +138,13 @@ class ImportPlan:
     options: ImportOptions
     complete: bool
     problems: list[Problem] = field(default_factory=list)
+    # A complete file without errors: what it lacks in the schools it covers is removed.
+    # A file with errors removes nothing (a row in error would look like someone leaving).
+    removes_absent: bool = False
+    # Class places and parent links the planner left out because a person in them was
+    # held back (readers warn of the ones they left out themselves: see held_dependents).
+    held_enrollments: int = 0
+    held_links: int = 0
     new: list[PersonChange] = field(default_factory=list)
     updated: list[PersonChange] = field(default_factory=list)
     unchanged: int = 0
@@ -180,6 +189,29 @@ class ImportPlan:
         return [p for p in self.problems if p.severity == "warning"]
 
     @property
+    def blocking_errors(self) -> list[Problem]:
+        """Return the errors that no choice gets past (a whole file or column is wrong)."""
+        return [p for p in self.errors if not p.holds_back_row]
+
+    @property
+    def held_rows(self) -> int:
+        """Count the rows in error that "apply the rest" leaves out."""
+        return len({(p.file, p.line) for p in self.errors if p.holds_back_row})
+
+    @property
+    def held_dependents(self) -> int:
+        """Count the rows left out because what they refer to is not imported."""
+        if not self.errors:
+            return 0
+        dangling = sum(1 for p in self.roster.problems if (p.kind or "").startswith("dangling-"))
+        return dangling + self.held_enrollments + self.held_links
+
+    @property
+    def errors_allow_apply(self) -> bool:
+        """Tell whether the errors, if any, leave something that may be applied."""
+        return not self.errors or (self.options.skip_errors and not self.blocking_errors)
+
+    @property
     def needs_confirmation(self) -> bool:
         """True when some school would lose more than the safety threshold of anything."""
         limit = self.options.deactivation_threshold
@@ -190,7 +222,7 @@ class ImportPlan:
 
     @property
     def can_apply(self) -> bool:
-        return not self.errors and (
+        return self.errors_allow_apply and (
             not self.needs_confirmation or self.options.confirm_deactivation
         )
 
@@ -215,6 +247,8 @@ class ImportPlan:
             "credentials_to_generate": self.generate_passwords,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
+            "held_back_rows": self.held_rows,
+            "held_back_dependents": self.held_dependents,
         }
 
 
@@ -247,11 +281,10 @@ def _plan_import(roster: Roster, options: ImportOptions, actor: User) -> ImportP
     complete = roster.complete if options.complete is None else options.complete
     plan = ImportPlan(roster=roster, options=options, complete=complete)
     plan.problems.extend(roster.problems)
-    if complete and roster.has_errors:
-        _warning(plan, "upload", None, "The file has errors, so nobody will be deactivated.")
+    known_problems = len(plan.problems)
     _plan_schools(plan, actor)
-    if plan.errors and not plan.school_ids:
-        return plan
+    if len(plan.problems) > known_problems and not plan.school_ids:
+        return plan  # no school to place anyone in
     if not (actor.role == Role.ADMIN and actor.district_wide):
         plan.visible_user_ids = set(
             db.session.scalars(scope.visible_users(actor).with_only_columns(User.id))
@@ -260,6 +293,16 @@ def _plan_import(roster: Roster, options: ImportOptions, actor: User) -> ImportP
         plan.password_context = _school_names(plan)
     known = _plan_people(plan)
     _plan_ignored_passwords(plan)
+    # Every error is known by now: the steps below only warn.
+    plan.removes_absent = complete and not plan.errors
+    if complete and plan.errors:
+        _warning(
+            plan,
+            "upload",
+            None,
+            "The file has errors, so nothing will be removed: people, classes, class places "
+            "and parent links missing from it stay as they are.",
+        )
     _plan_leavers(plan, known)
     _plan_classes_and_enrollments(plan, known)
     _plan_guardians(plan, known)
@@ -618,7 +661,7 @@ def _plan_leavers(plan: ImportPlan, known: _Known) -> None:
     Someone who is also at a school the file does not cover only leaves the covered ones;
     the rest are deactivated.
     """
-    if not plan.complete or plan.roster.has_errors or plan.roster.modes.get("users") == "delta":
+    if not plan.removes_absent or plan.roster.modes.get("users") == "delta":
         return
     school_ids = set(plan.school_ids.values())
     if not school_ids:
@@ -745,7 +788,7 @@ def _plan_classes(plan: ImportPlan, existing: _ExistingClasses) -> None:
                     f"Class {record.title!r} is for a school not in this import; skipped.",
                 )
             )
-    if not (plan.complete and roster.modes.get("classes", "bulk") == "bulk"):
+    if not (plan.removes_absent and roster.modes.get("classes", "bulk") == "bulk"):
         return
     # A snapshot speaks only for the schools it covers.
     covered = set(plan.school_ids.values())
@@ -774,6 +817,9 @@ def _plan_enrollments(plan: ImportPlan, known: _Known, existing: _ExistingClasse
         if record.class_id not in existing.by_sid and record.class_id not in new_class_sids:
             continue  # the readers already warned about the dangling class
         if record.user_id not in known.roles:
+            if plan.errors:
+                plan.held_enrollments += 1
+                _held_back(plan, record, f"{record.user_id} in class {record.class_id}")
             continue
         wanted[key] = (record.role, record.primary)
     held = _existing_enrollments(plan, known, existing)
@@ -785,7 +831,7 @@ def _plan_enrollments(plan: ImportPlan, known: _Known, existing: _ExistingClasse
         school_id = existing.school(key[0])
         if school_id in covered:
             plan.removals_at(school_id).enrollments_total += 1
-    bulk = plan.complete and roster.modes.get("enrollments", "bulk") == "bulk"
+    bulk = plan.removes_absent and roster.modes.get("enrollments", "bulk") == "bulk"
     removed = set(plan.removed_classes)
     for key, enrollment_id in held.items():
         school_id = existing.school(key[0])
@@ -828,13 +874,29 @@ def _existing_enrollments(
     }
 
 
+def _held_back(plan: ImportPlan, record: Any, what: str) -> None:
+    plan.problems.append(
+        Problem(
+            "warning",
+            record.file,
+            record.line,
+            None,
+            f"Held back: {what}, because a person in it has an error (or is not in the "
+            "file). It is added once that row is fixed and imported.",
+            "held-back",
+        )
+    )
+
+
 def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
     roster = plan.roster
-    wanted = {
-        (g.parent_id, g.student_id)
-        for g in roster.guardians
-        if g.parent_id in known.roles and g.student_id in known.roles
-    }
+    wanted = set()
+    for g in roster.guardians:
+        if g.parent_id in known.roles and g.student_id in known.roles:
+            wanted.add((g.parent_id, g.student_id))
+        elif plan.errors:
+            plan.held_links += 1
+            _held_back(plan, g, f"the link of parent {g.parent_id} to {g.student_id}")
     existing: dict[tuple[str, str], int] = {}
     # Roster links between two people of this source: known.rows holds exactly those people.
     sids = known.sourced_ids()
@@ -847,7 +909,7 @@ def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
         if parent_id in sids and student_id in sids:
             existing[(sids[parent_id], sids[student_id])] = link_id
     plan.links_add = wanted - set(existing)
-    links_bulk = plan.complete and roster.modes.get("users", "bulk") == "bulk"
+    links_bulk = plan.removes_absent and roster.modes.get("users", "bulk") == "bulk"
     if links_bulk and roster.guardians:
         plan.links_remove = [
             link_id
@@ -919,7 +981,7 @@ def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -
 
 
 def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportRun:
-    if plan.errors:
+    if not plan.errors_allow_apply:
         raise ValueError("an import with errors cannot be applied")
     if plan.needs_confirmation and not plan.options.confirm_deactivation:
         raise ValueError("these deactivations need an explicit confirmation")
@@ -1133,7 +1195,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
     run.dry_run = False
     run.status = "applied"
     run.counts = {**(run.counts or {}), **counts}
-    run.row_errors = [_problem_dict(p) for p in plan.problems]
+    run.row_errors = [p.as_dict() for p in plan.problems]
     run.finished_at = now
     session.flush()
     audit_rows = _audit_rows(actor, "account_deactivated", deactivated, now, import_run=run.id)
@@ -1267,19 +1329,9 @@ def record_preview(plan: ImportPlan, *, actor: User) -> ImportRun:
         if plan.needs_confirmation and not plan.errors
         else ("blocked" if plan.errors else "previewed"),
         counts=plan.counts(),
-        row_errors=[_problem_dict(p) for p in plan.problems],
+        row_errors=[p.as_dict() for p in plan.problems],
         finished_at=utcnow(),
     )
     db.session.add(run)
     db.session.flush()
     return run
-
-
-def _problem_dict(problem: Problem) -> dict[str, Any]:
-    return {
-        "severity": problem.severity,
-        "file": problem.file,
-        "line": problem.line,
-        "column": problem.column,
-        "message": problem.message,
-    }

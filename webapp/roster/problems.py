@@ -1,26 +1,28 @@
-"""Collect problems while reading, without letting one bad column flood the report."""
+"""Collect problems while reading; order and cap them only when they are shown."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from webapp.roster.records import Problem, Severity
 
-# Past this many problems of one kind in one file and column, further ones are
-# only counted: 50,000 identical "invalid phone" rows help nobody.
+# A page shows at most this many problems of one kind in one file and column, then says how
+# many more there are: 50,000 identical "invalid phone" rows help nobody read. The run, its
+# counts and its problems CSV keep every one.
 SIMILAR_LIMIT = 100
+SEVERITY_ORDER = {"error": 0, "warning": 1}
 
 
 class ProblemLog:
-    """Gather Problems and notes for one import."""
+    """Gather every Problem and note for one import."""
 
-    __slots__ = ("problems", "notes", "_seen", "_hidden")
+    __slots__ = ("problems", "notes")
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.notes: list[str] = []
-        self._seen: Counter[tuple[str, str, str | None, str]] = Counter()
-        self._hidden: Counter[tuple[str, str, str | None, str]] = Counter()
 
     def add(
         self,
@@ -32,13 +34,8 @@ class ProblemLog:
         *,
         kind: str | None = None,
     ) -> None:
-        """Record a problem; kind groups similar ones for capping."""
-        key = (severity, file, column, kind or message)
-        self._seen[key] += 1
-        if self._seen[key] > SIMILAR_LIMIT:
-            self._hidden[key] += 1
-            return
-        self.problems.append(Problem(severity, file, line, column, message))
+        """Record a problem; kind groups similar ones when they are shown."""
+        self.problems.append(Problem(severity, file, line, column, message, kind))
 
     def error(
         self,
@@ -77,17 +74,43 @@ class ProblemLog:
         )
 
     def finish(self) -> list[Problem]:
-        """Return all problems, with one summary per capped kind."""
-        for (severity, file, column, _kind), hidden in self._hidden.items():
-            self.problems.append(
-                Problem(
-                    severity,
-                    file,
-                    None,
-                    column,
-                    f"... and {hidden} more problems like the ones above in this "
-                    "file; fix those and upload again to see them all.",
-                )
-            )
-        self._hidden.clear()
+        """Return every problem recorded."""
         return self.problems
+
+
+def errors_first(problems: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Order problems as people fix them: errors, then warnings; file order within each."""
+    return sorted(problems, key=lambda p: SEVERITY_ORDER.get(p["severity"], 2))
+
+
+def capped(
+    problems: Iterable[Mapping[str, Any]], limit: int = SIMILAR_LIMIT
+) -> list[Mapping[str, Any]]:
+    """Keep the first `limit` problems of each kind, then one line saying how many more."""
+    seen: Counter[tuple[Any, ...]] = Counter()
+    shown: list[Mapping[str, Any]] = []
+    for problem in problems:
+        key = _similar(problem)
+        seen[key] += 1
+        if seen[key] <= limit:
+            shown.append(problem)
+    for key, total in seen.items():
+        if total > limit:
+            severity, file, column, _ = key
+            shown.append(
+                {
+                    "severity": severity,
+                    "file": file,
+                    "line": None,
+                    "column": column,
+                    "message": f"... and {total - limit} more like the ones above "
+                    "(the problems CSV lists them all).",
+                    "kind": "more",
+                }
+            )
+    return errors_first(shown)
+
+
+def _similar(problem: Mapping[str, Any]) -> tuple[Any, ...]:
+    kind = problem.get("kind") or problem["message"]
+    return (problem["severity"], problem["file"], problem.get("column"), kind)

@@ -13,6 +13,8 @@ Mode = Literal["bulk", "delta", "absent"]
 DateOrder = Literal["DMY", "MDY"]
 
 ROLES: tuple[str, ...] = ("student", "teacher", "staff", "parent", "admin")
+# Error kinds that concern a whole column or file even though they name a line.
+WHOLE_FILE = frozenset({"date-order", "mixed-encoding", "mixed-dates"})
 FORMATS: tuple[str, ...] = ("oneroster-1.1", "oneroster-1.2", "clever", "sds-2.1", "sds-uk", "csv")
 
 
@@ -25,6 +27,25 @@ class Problem:
     line: int | None
     column: str | None
     message: str
+    # Groups similar problems for display ("... and 418 more like these"), and names the
+    # kinds that concern a whole column rather than a row (see holds_back_row).
+    kind: str | None = None
+
+    @property
+    def holds_back_row(self) -> bool:
+        """Tell whether this error concerns one row, which "apply the rest" can leave out."""
+        return self.severity == "error" and self.line is not None and self.kind not in WHOLE_FILE
+
+    def as_dict(self) -> dict[str, str | int | None]:
+        """Return the problem as JSON-ready values, as runs and previews keep them."""
+        return {
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "kind": self.kind,
+        }
 
     def __str__(self) -> str:
         where = self.file

@@ -55,6 +55,7 @@ from webapp.roster.apply import (
 from webapp.roster.bulk import paused_gc
 from webapp.roster.detect import detect_format
 from webapp.roster.normalise import parse_date
+from webapp.roster.problems import capped, errors_first
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
 from webapp.roster.spreadsheet import guess_mapping
 from webapp.roster.upload import display_name, unpack_upload
@@ -102,6 +103,8 @@ class ImportRequest:
     passwords: str = "keep"
     # After applying, send the new accounts their credentials: "none" or a channel.
     send: str = "none"
+    # Apply everything but the rows in error and what depends on them.
+    skip_errors: bool = False
 
 
 def default_source(fmt: str, school_id: int | None) -> str:
@@ -176,6 +179,7 @@ def start_import(
             "date_order": request.date_order or _remembered(request.school_id, DATE_ORDER_SETTING),
             "passwords": request.passwords,
             "send": request.send,
+            "skip_errors": request.skip_errors,
         },
         upload_key=key,
     )
@@ -321,11 +325,13 @@ def build_plan(
     *,
     actor: User,
     confirm: bool = False,
+    skip_errors: bool | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> ImportPlan:
     """Re-read the stored upload and plan it against the database. Changes nothing.
 
-    on_stage, when given, hears "reading" and then "checking" as each step starts.
+    on_stage, when given, hears "reading" and then "checking" as each step starts;
+    skip_errors, when not given, is what the run was asked to do.
     """
     options = run.options or {}
     if on_stage:
@@ -355,27 +361,44 @@ def build_plan(
             passwords=options.get("passwords") or "keep",  # type: ignore[arg-type]
             password_column=mapping.get("password") or "password",
             password_mapped="password" in mapping,
+            skip_errors=bool(options.get("skip_errors")) if skip_errors is None else skip_errors,
         ),
         actor=actor,
     )
 
 
-def request_apply(run: ImportRun, *, actor: User, confirm: bool) -> ImportPlan:
-    """Check the plan once more and queue the apply job; the caller commits."""
+def request_apply(
+    run: ImportRun, *, actor: User, confirm: bool, skip_errors: bool = False
+) -> ImportPlan:
+    """Check the plan once more and queue the apply job; the caller commits.
+
+    skip_errors applies everything but the rows in error and what depends on them.
+    """
     _require_pending(run)
     if needs_mapping(run):
         raise PolicyError(["Choose the columns first."])
-    plan = build_plan(run, actor=actor, confirm=confirm)
-    if plan.errors:
-        raise PolicyError(["The file has errors; fix them and upload it again."])
+    plan = build_plan(run, actor=actor, confirm=confirm, skip_errors=skip_errors)
+    if plan.blocking_errors:
+        raise PolicyError(
+            ["The file has errors that concern the whole file; fix them and upload it again."]
+        )
+    if not plan.errors_allow_apply:
+        raise PolicyError(
+            [
+                "The file has errors: fix them and upload it again, or tick "
+                "“Apply the rest” to leave the rows in error out."
+            ]
+        )
     if plan.needs_confirmation and not confirm:
         raise PolicyError(["Tick the box to confirm the removals, or upload a complete file."])
     run.dry_run = False
     run.status = PENDING
     run.requested_by_id = actor.id
-    run.options = {**run.options, "confirm_deactivation": confirm}
+    run.options = {**run.options, "confirm_deactivation": confirm, "skip_errors": skip_errors}
     run.counts = {**run.counts, **plan.counts()}
-    audit.record(actor, "import_requested", run, confirm_deactivation=confirm)
+    audit.record(
+        actor, "import_requested", run, confirm_deactivation=confirm, skip_errors=skip_errors
+    )
     db.session.flush()
     enqueue(apply_import, run.id)
     return plan
@@ -446,11 +469,11 @@ def _apply_run(run: ImportRun) -> str:
     except NotAllowed:
         return _finish(run, FAILED, [_note("The file names a school outside your schools.")])
     run.counts = {**run.counts, **plan.counts()}
-    if plan.errors:
-        return _finish(run, FAILED, [_problem(p) for p in plan.problems])
+    if not plan.errors_allow_apply:
+        return _finish(run, FAILED, [p.as_dict() for p in plan.problems])
     if plan.needs_confirmation and not plan.options.confirm_deactivation:
         run.dry_run = True
-        return _finish(run, NEEDS_CONFIRMATION, [_problem(p) for p in plan.problems], keep=True)
+        return _finish(run, NEEDS_CONFIRMATION, [p.as_dict() for p in plan.problems], keep=True)
     stage(WRITING)
     finish_apply(run, plan, actor=actor)
     run.stage = None
@@ -601,20 +624,10 @@ def _finish(
     return status
 
 
-def _problem(problem: Any) -> dict[str, Any]:
-    return {
-        "severity": problem.severity,
-        "file": problem.file,
-        "line": problem.line,
-        "column": problem.column,
-        "message": problem.message,
-    }
-
-
 def remember_preview(run: ImportRun, plan: ImportPlan) -> None:
     """Keep the preview's counts and problems on the pending run; caller commits."""
     run.counts = {**run.counts, **plan.counts()}
-    run.row_errors = [_problem(p) for p in plan.problems]
+    run.row_errors = [p.as_dict() for p in plan.problems]
     if plan.school_ids and run.school_id is None:
         ids = set(plan.school_ids.values())
         if len(ids) == 1:
@@ -792,7 +805,7 @@ def problems_csv(run: ImportRun, *, actor: User) -> str:
     out = io.StringIO()
     writer = SafeWriter(out)
     writer.writerow(PROBLEM_COLUMNS)
-    for problem in run.row_errors or []:
+    for problem in errors_first(run.row_errors or []):
         writer.writerow(["" if problem.get(c) is None else problem.get(c) for c in PROBLEM_COLUMNS])
     audit.record(actor, "export_downloaded", run, kind="import_problems", rows=len(run.row_errors))
     return out.getvalue()
@@ -870,6 +883,8 @@ class Preview:
 
     counts: dict[str, int]
     errors: int
+    # Errors no choice gets past; the others "apply the rest" can leave out.
+    blocking: int
     needs_confirmation: bool
     threshold: float
     tab: str
@@ -880,6 +895,10 @@ class Preview:
     shares: list[SchoolShare]
     # Date columns that could be read day or month first: open questions have order None.
     date_questions: list[DateQuestion] = dataclasses.field(default_factory=list)
+    # The problems tab's filters, and the files it can filter by.
+    severity: str = ""
+    file: str = ""
+    problem_files: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def date_question(self) -> DateQuestion | None:
@@ -894,8 +913,19 @@ class Preview:
         return date_readings(question) if question else []
 
 
-def preview(run: ImportRun, *, actor: User, tab: str = "new", page: int = 1) -> Preview:
+def preview(
+    run: ImportRun,
+    *,
+    actor: User,
+    tab: str = "new",
+    page: int = 1,
+    severity: str = "",
+    file: str = "",
+) -> Preview:
     """Return one page of one tab of the upload's plan; keeps the counts on the run.
+
+    The problems tab lists errors first, at most SIMILAR_LIMIT of a kind, and may be
+    filtered by severity and by file; the counts and the problems CSV keep every one.
 
     Planning a district file takes seconds, so the first preview keeps every tab, encrypted
     like the upload, and the next tab or page reads it back while nothing it depends on has
@@ -910,10 +940,18 @@ def preview(run: ImportRun, *, actor: User, tab: str = "new", page: int = 1) -> 
         _cache_preview(run, tag, data)
     tabs = data["tabs"]
     tab = tab if tab in TABS else ("problems" if data["errors"] else "new")
-    rows, pages = paginate(tabs[tab], page)
+    items = tabs[tab]
+    if tab == "problems":
+        items = capped(
+            p
+            for p in items
+            if (not severity or p["severity"] == severity) and (not file or p["file"] == file)
+        )
+    rows, pages = paginate(items, page)
     return Preview(
         counts=data["counts"],
         errors=data["errors"],
+        blocking=data.get("blocking", data["errors"]),
         needs_confirmation=data["needs_confirmation"],
         threshold=data["threshold"],
         tab=tab,
@@ -923,6 +961,9 @@ def preview(run: ImportRun, *, actor: User, tab: str = "new", page: int = 1) -> 
         tab_sizes={name: len(items) for name, items in tabs.items()},
         shares=[SchoolShare(**share) for share in data["shares"]],
         date_questions=[DateQuestion(**q) for q in data["date_questions"]],
+        severity=severity,
+        file=file,
+        problem_files=sorted({p["file"] for p in tabs["problems"]}),
     )
 
 
@@ -945,6 +986,7 @@ def _preview_data(plan: ImportPlan) -> dict[str, Any]:
     return {
         "counts": plan.counts(),
         "errors": len(plan.errors),
+        "blocking": len(plan.blocking_errors),
         "needs_confirmation": plan.needs_confirmation,
         "threshold": limit,
         "tabs": {
@@ -962,7 +1004,7 @@ def _preview_data(plan: ImportPlan) -> dict[str, Any]:
                 for x in plan.deactivate
             ],
             "removed": removed_rows(plan),
-            "problems": [_problem(p) for p in plan.problems],
+            "problems": errors_first(p.as_dict() for p in plan.problems),
         },
         "shares": [
             {
