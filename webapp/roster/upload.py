@@ -6,7 +6,7 @@ import io
 import re
 import zipfile
 
-from webapp.roster.decode import EMPTY, not_text, office_document
+from webapp.roster.decode import EMPTY, is_empty, not_text, office_document
 from webapp.roster.normalise import clean_text
 from webapp.roster.records import Problem
 
@@ -40,7 +40,7 @@ def unpack_upload(name: str, data: bytes) -> tuple[dict[str, bytes], list[Proble
     shown = display_name(name)
     if data.startswith(_ZIP_MAGIC):
         return _unpack_zip(shown, data)
-    if shown.casefold().endswith(".zip") and data.strip():
+    if shown.casefold().endswith(".zip") and not is_empty(data):
         message = "This is not a zip archive. Upload the .zip the SIS exported, or a .csv."
         return {}, [Problem("error", shown, None, None, message)]
     reason = not_text(data)
