@@ -152,6 +152,7 @@ def not_text(data: bytes) -> str | None:
             return f"This looks like {what}, not a CSV or ZIP roster export.{hint}"
     where = binary_at(data)
     if where is not None:
+        # Counted from 1, as lines and columns are in every other message.
         return (
             f"The file does not look like text (binary data at byte {where + 1}): it is a "
             "binary file, not a CSV or ZIP roster export."
