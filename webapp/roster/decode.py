@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Collection, Iterator
 
 from webapp.roster.problems import ProblemLog
 
@@ -15,7 +17,7 @@ MAX_FIELD = 64 * 1024
 csv.field_size_limit(MAX_FIELD)
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "a zip archive or an Excel .xlsx workbook"),
+    (b"PK\x03\x04", "a zip archive"),
     (b"PK\x05\x06", "an empty zip archive"),
     (b"PK\x07\x08", "a zip archive"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel .xls (or other Office) file"),
@@ -29,6 +31,13 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"{\\rtf", "an RTF document"),
 )
 _SAVE_AS = "Save it as 'CSV UTF-8 (comma delimited)' and upload that file instead."
+EMPTY = "The file is empty: it has no header row and no data."
+XLSX = "This is an Excel workbook (.xlsx), not a CSV file: save it as CSV (UTF-8) and upload that."
+# Bytes that never occur in a text export; tab, line breaks, form feed, vertical tab (some
+# tools' in-cell line break) and Ctrl-Z (an old end-of-file mark) do.
+_BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x19\x1b-\x1f\x7f]")
+_HEAD = 65536
+_BLANK = re.compile(rb"[ \t\r\n\xef\xbb\xbf]*\Z")
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 _SEP_LINE = re.compile(r"sep=([,;\t|])[ \t]*(\r\n|\r|\n|$)", re.IGNORECASE)
 DELIMITERS = (",", ";", "\t")
@@ -52,29 +61,121 @@ def _line_at(data: bytes, pos: int) -> int:
     return prefix.count(b"\n") + prefix.count(b"\r") - crlf + 1
 
 
-def sniff_non_csv(data: bytes) -> str | None:
-    """Say what a non-CSV upload looks like, or None if it may be text."""
+def is_empty(data: bytes) -> bool:
+    """Tell whether a file holds nothing but blanks and a byte order mark."""
+    # A match, not data.strip(): that would copy a 200 MB upload to look at its first byte.
+    return _BLANK.match(data) is not None
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """Return utf-16-le or -be for BOM-less UTF-16 text (a NUL beside each ASCII byte)."""
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even, odd = head[0 : 2 * pairs : 2].count(0), head[1 : 2 * pairs : 2].count(0)
+    if odd > 0.4 * pairs and even < 0.05 * pairs:
+        return "utf-16-le"
+    if even > 0.4 * pairs and odd < 0.05 * pairs:
+        return "utf-16-be"
+    return None
+
+
+def _utf8_error_at(head: bytes, whole: int) -> int | None:
+    """Return where head stops being UTF-8 (None if it is), forgiving a cut last character."""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if (
+            whole > len(head)
+            and exc.start >= len(head) - 3
+            and exc.reason == "unexpected end of data"
+        ):
+            return None
+        return exc.start
+    return None
+
+
+def binary_at(data: bytes) -> int | None:
+    """Return the 0-based offset of the first binary byte if data is not text, else None.
+
+    A few stray control bytes (a NUL in one row) are a row problem, not a reason to refuse
+    the file; charset-normalizer judges anything that is not plain UTF-8, so Latin-1,
+    Windows-1252 and UTF-16 exports are kept.
+    """
+    head = data[:_HEAD]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(head):
+        return None
+    controls = _BINARY_BYTES.search(head)
+    if controls and len(_BINARY_BYTES.findall(head)) > 0.05 * len(head):
+        return controls.start()
+    not_utf8 = _utf8_error_at(head, len(data))
+    if controls is None and not_utf8 is None:
+        return None
+    from charset_normalizer import from_bytes
+
+    if from_bytes(head).best() is not None:
+        return None
+    return controls.start() if controls else not_utf8
+
+
+def office_document(names: Collection[str]) -> str | None:
+    """Say what Office document a zip's member names make (an .xlsx is a zip), or None."""
+    if "[Content_Types].xml" not in names:
+        return None
+    if any(n.startswith("xl/") for n in names):
+        return XLSX
+    return (
+        "This is an Office document (Word or PowerPoint), not a CSV or ZIP roster export. "
+        f"{_SAVE_AS}"
+    )
+
+
+def _zip_names(data: bytes) -> list[str]:
+    try:
+        return zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return []
+
+
+def not_text(data: bytes) -> str | None:
+    """Say why data cannot be a CSV file (empty, an image, a workbook, binary), or None."""
+    if is_empty(data):
+        return EMPTY
+    if data.startswith(b"PK\x03\x04"):
+        return office_document(_zip_names(data)) or (
+            "This is a zip archive, not a CSV file: upload the zip itself (named .zip) "
+            "or the CSV files inside it."
+        )
     for magic, what in _MAGIC:
         if data.startswith(magic):
-            return what
-    head = data[:8192]
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return None
-    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
-    if head and controls / len(head) > 0.05:
-        return "a binary file"
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+            hint = f" {_SAVE_AS}" if "Excel" in what else ""
+            return f"This looks like {what}, not a CSV or ZIP roster export.{hint}"
+    where = binary_at(data)
+    if where is not None:
+        # Counted from 1, as lines and columns are in every other message.
+        return (
+            f"The file does not look like text (binary data at byte {where + 1}): it is a "
+            "binary file, not a CSV or ZIP roster export."
+        )
+    stripped = data[:8192].lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped[:1] == b"<":
-        return "an HTML or XML document"
+        return f"This looks like an HTML or XML document, not a CSV file. {_SAVE_AS}"
     return None
 
 
 def decode_bytes(data: bytes, file: str, log: ProblemLog) -> tuple[str, str] | None:
     """Decode an upload to text; return (text, encoding) or None after a file error."""
-    what = sniff_non_csv(data)
-    if what is not None:
-        log.error(file, None, None, f"This is {what}, not a CSV file. {_SAVE_AS}")
+    reason = not_text(data)
+    if reason is not None:
+        log.error(file, None, None, reason)
         return None
+    bomless = _utf16_without_bom(data[:_HEAD])
+    if bomless:
+        try:
+            return data.decode(bomless), bomless
+        except UnicodeDecodeError:
+            log.error(file, None, None, f"The file looks like UTF-16 but is not. {_SAVE_AS}")
+            return None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16"), "utf-16"
@@ -328,9 +429,6 @@ def _quote_hint(spans: bool, last: int) -> str:
 
 def read_table(file: str, data: bytes, log: ProblemLog) -> Table | None:
     """Decode and open one CSV file; None (with a file error) if it is unusable."""
-    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        log.error(file, None, None, "The file is empty: it has no header row and no data.")
-        return None
     decoded = decode_bytes(data, file, log)
     if decoded is None:
         return None

@@ -6,6 +6,7 @@ import io
 import re
 import zipfile
 
+from webapp.roster.decode import EMPTY, is_empty, not_text, office_document
 from webapp.roster.normalise import clean_text
 from webapp.roster.records import Problem
 
@@ -14,6 +15,7 @@ MAX_CSV_FILES = 50
 MAX_MEMBER_BYTES = 128 * 1024 * 1024
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def display_name(name: str) -> str:
@@ -31,20 +33,30 @@ def _unsafe(name: str) -> bool:
 def unpack_upload(name: str, data: bytes) -> tuple[dict[str, bytes], list[Problem]]:
     """Return the CSV files in an upload and problems; never touches the filesystem.
 
-    The uploaded name decides only whether a zip is expected; the content is
-    checked either way, and names are only ever dictionary keys.
+    The content decides what the upload is (a zip named .csv is still a zip, an image
+    named .csv is refused); names are only ever dictionary keys. A file that cannot be a
+    roster comes back as no files and an error, before anything reads it.
     """
     shown = display_name(name)
-    if not shown.casefold().endswith(".zip"):
-        return {shown: data}, []
+    if data.startswith(_ZIP_MAGIC):
+        return _unpack_zip(shown, data)
+    if shown.casefold().endswith(".zip") and not is_empty(data):
+        message = "This is not a zip archive. Upload the .zip the SIS exported, or a .csv."
+        return {}, [Problem("error", shown, None, None, message)]
+    reason = not_text(data)
+    if reason is not None:
+        return {}, [Problem("error", shown, None, None, reason)]
+    return {shown: data}, []
+
+
+def _unpack_zip(shown: str, data: bytes) -> tuple[dict[str, bytes], list[Problem]]:
+    """Unpack a zip's CSV members within the size limits."""
     problems: list[Problem] = []
 
     def error(message: str, file: str = shown) -> tuple[dict[str, bytes], list[Problem]]:
         problems.append(Problem("error", file, None, None, message))
         return {}, problems
 
-    if not data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return error("This is not a zip archive. Upload the .zip the SIS exported, or a .csv.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -67,8 +79,8 @@ def unpack_upload(name: str, data: bytes) -> tuple[dict[str, bytes], list[Proble
                     shown,
                     None,
                     None,
-                    f"Zip entry '{clean_text(path, 120)[0]}' has a path that leaves the archive; "
-                    "it was skipped.",
+                    f"Zip entry '{clean_text(path, 120)[0]}' has an unsafe path (it leaves "
+                    "the archive); it was skipped.",
                 )
             )
             continue
@@ -98,13 +110,11 @@ def unpack_upload(name: str, data: bytes) -> tuple[dict[str, bytes], list[Proble
             return error(f"The zip unpacks to more than {MAX_TOTAL_BYTES // 2**20} MiB.")
         files[base] = content
     if not files:
-        names = {m.filename for m in members}
-        if "[Content_Types].xml" in names:
-            return error(
-                "This is an Office document (such as an Excel workbook) renamed .zip. "
-                "Save each sheet as 'CSV UTF-8' and upload those."
-            )
-        return error("The zip holds no .csv files.")
+        return error(_nothing_usable(members, problems, skipped))
+    bad = _not_text_members(files)
+    if bad:
+        problems.extend(bad)
+        return {}, problems
     if skipped:
         problems.append(
             Problem(
@@ -116,3 +126,28 @@ def unpack_upload(name: str, data: bytes) -> tuple[dict[str, bytes], list[Proble
             )
         )
     return files, problems
+
+
+def _nothing_usable(
+    members: list[zipfile.ZipInfo], problems: list[Problem], skipped: list[str]
+) -> str:
+    """Say why a zip gave no CSV file to read."""
+    office = office_document({m.filename for m in members})
+    if office:
+        return office
+    if not members:
+        return "The ZIP file is empty."
+    unsafe = [p.message for p in problems if "unsafe path" in p.message]
+    if unsafe:
+        return f"The ZIP file holds no CSV files that can be read. {' '.join(unsafe)}"
+    listed = f" (it holds {', '.join(skipped[:10])})" if skipped else ""
+    return f"The ZIP file holds no CSV files{listed}."
+
+
+def _not_text_members(files: dict[str, bytes]) -> list[Problem]:
+    """Return an error for each member that cannot be a CSV file (an empty one may be)."""
+    return [
+        Problem("error", member, None, None, reason)
+        for member, content in files.items()
+        if (reason := not_text(content)) is not None and reason != EMPTY
+    ]

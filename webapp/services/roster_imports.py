@@ -156,10 +156,10 @@ def start_import(
 ) -> ImportRun:
     """Keep an upload encrypted and record it as a pending run to preview; caller commits."""
     check_request(request, actor=actor)
-    files, _ = unpack_upload(name, data)
+    files = check_upload(name, data)
     fmt = request.format
     if fmt == "auto":
-        fmt = detect_format(files) if files else CSV_FORMAT
+        fmt = detect_format(files)
     key = uploads.store_upload(display_name(name), data)
     run = ImportRun(
         school_id=request.school_id,
@@ -189,6 +189,15 @@ def start_import(
         _remember(run, DATE_ORDER_SETTING, request.date_order, actor=actor)
     audit.record(actor, "import_uploaded", run, format=fmt, origin=origin)
     return run
+
+
+def check_upload(name: str, data: bytes) -> dict[str, bytes]:
+    """Return the upload's CSV files, or refuse one that is no roster before it is kept."""
+    files, problems = unpack_upload(name, data)
+    refused = [f"{p.file}: {p.message}" for p in problems if p.severity == "error"]
+    if refused or not files:
+        raise PolicyError(refused or [f"{display_name(name)}: The upload holds no CSV file."])
+    return files
 
 
 def _remembered(school_id: int | None, key: str) -> Any:
