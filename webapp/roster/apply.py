@@ -354,6 +354,8 @@ def _plan_people(plan: ImportPlan) -> _Known:
     known.by_sid = {row.sourced_id: row for row in known.rows}
     # Every username in Keyslip, loaded only once a new person needs one checked or made.
     taken: set[str] | None = None
+    # The next number to try per username base, so each collision costs O(1).
+    username_counters: dict[str, int] = {}
     by_email: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     # Only people the source does not know yet are matched by email.
     wanted_emails = {
@@ -433,7 +435,7 @@ def _plan_people(plan: ImportPlan) -> _Known:
             _error(plan, record, "A new person needs a role.", "role")
             continue
         if taken is None:
-            taken = set(db.session.scalars(select(users.c.username)))
+            taken = _taken_usernames()
         username = (record.username or "").strip().lower()
         if username:
             if username in taken or username in usernames_in_file:
@@ -447,7 +449,11 @@ def _plan_people(plan: ImportPlan) -> _Known:
             taken.add(username)
         else:
             username = make_username(
-                options.username_template, record.given_name, record.family_name, taken
+                options.username_template,
+                record.given_name,
+                record.family_name,
+                taken,
+                username_counters,
             )
         usernames_in_file[username] = record
         known.roles[record.sourced_id] = role
@@ -458,6 +464,11 @@ def _plan_people(plan: ImportPlan) -> _Known:
         if options.passwords == "set":
             _plan_password(plan, record, role, record.grade, username, None)
     return known
+
+
+def _taken_usernames() -> set[str]:
+    """Return every username in Keyslip."""
+    return set(db.session.scalars(select(User.__table__.c.username)))
 
 
 def _school_names(plan: ImportPlan) -> tuple[str, ...]:
