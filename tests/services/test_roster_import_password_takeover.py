@@ -291,3 +291,16 @@ def test_someone_who_chooses_a_password_after_planning_keeps_it(app, ids):
             0,
             1,
         )
+
+
+def test_ties_outside_scope_are_found_among_thousands_of_people(app, ids):
+    from webapp.roster.apply import _tied_outside_scope
+
+    with app.app_context():
+        mum = make_user(Role.PARENT, school=school(ids, "alpha"))
+        link_guardian(mum, make_user(Role.STUDENT, school=school(ids, "beta")))
+        ada = make_user(Role.STUDENT, school=school(ids, "alpha"))
+        many = [*range(10_000, 16_000), mum.id, ada.id]  # past SQLite's parameter limit
+        admin = db.session.get(User, ids["admin"])
+        assert _tied_outside_scope(many, admin) == {mum.id}
+        assert _tied_outside_scope(many, db.session.get(User, ids["district"])) == set()

@@ -531,7 +531,7 @@ def _plan_file_resets(plan: ImportPlan, resets: list[_FileReset], actor: User) -
     active = _using_their_account(user_ids)
     outside = _tied_outside_scope(user_ids, actor)
     for reset in resets:
-        reasons = []
+        reasons: list[str] = []
         if reset.user_id in active:
             reasons.append("they already use their account, and a file never replaces its password")
         if reset.user_id in outside:
@@ -584,7 +584,8 @@ def _tied_outside_scope(user_ids: list[int], actor: User) -> set[int]:
     allowed = scope.visible_school_ids(actor)
     members, children = user_schools.c.user_id, GuardianLink.student_id
     found: set[int] = set()
-    for chunk in _chunks(sorted(set(user_ids))):
+    # Four IN lists per query: smaller chunks stay under SQLite's bound-parameter limit.
+    for chunk in _chunks(sorted(set(user_ids)), CHUNK // 5):
         ties = union(
             select(members).where(members.in_(chunk), user_schools.c.school_id.not_in(allowed)),
             select(Enrollment.user_id)
