@@ -108,10 +108,12 @@ def echo_summary(report: dict[str, Any]) -> None:
     )
     new, reset = counts.get("file_credentials_new", 0), counts.get("file_credentials_reset", 0)
     generate = counts.get("credentials_to_generate", 0)
-    if new or reset or generate:
+    left_alone = counts.get("file_credentials_left_alone", 0)
+    if new or reset or generate or left_alone:
         click.echo(
             f"Passwords: {new} new and {reset} reset from the file; "
-            f"{generate} to generate when sent."
+            f"{generate} to generate when sent; {left_alone} left alone "
+            "(already in use, or tied to a school outside yours)."
         )
     for school in report["removals"]:
         click.echo(removal_line(school))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, tuple_, union, update
 
 from webapp.extensions import db
 from webapp.models import (
@@ -177,6 +177,8 @@ class ImportPlan:
     reset_passwords: dict[int, str] = field(default_factory=dict)
     # New people with a blank password: delivery generates theirs when they are sent.
     generate_passwords: int = 0
+    # Existing people whose file password was not used (see _plan_file_resets), by Keyslip id.
+    credentials_left_alone: list[int] = field(default_factory=list)
     # School names the file's passwords may not be built from (check_policy's context words).
     password_context: tuple[str, ...] = ()
 
@@ -244,6 +246,7 @@ class ImportPlan:
             "memberships_removed": len(self.memberships_remove),
             "file_credentials_new": len(self.new_passwords),
             "file_credentials_reset": len(self.reset_passwords),
+            "file_credentials_left_alone": len(self.credentials_left_alone),
             "credentials_to_generate": self.generate_passwords,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
@@ -292,6 +295,7 @@ def _plan_import(roster: Roster, options: ImportOptions, actor: User) -> ImportP
     if options.passwords == "set":
         plan.password_context = _school_names(plan)
     known = _plan_people(plan)
+    _plan_file_resets(plan, known.file_resets, actor)
     _plan_ignored_passwords(plan)
     # Every error is known by now: the steps below only warn.
     plan.removes_absent = complete and not plan.errors
@@ -383,6 +387,17 @@ _FIELDS_AT = _USER_ROW_COLUMNS.index(PERSON_FIELDS[0])
 assert _USER_ROW_COLUMNS[_FIELDS_AT:] == PERSON_FIELDS
 
 
+@dataclass(slots=True)
+class _FileReset:
+    """An existing person with a password in the file, before it is known whether to use it."""
+
+    record: PersonRecord
+    role: str
+    grade: str | None
+    username: str
+    user_id: int
+
+
 @dataclass
 class _Known:
     """What the database holds for this source, loaded once with plain queries."""
@@ -392,6 +407,8 @@ class _Known:
     user_ids: dict[str, int] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     in_file: set[str] = field(default_factory=set)
+    # Existing people the file gives a password, checked together once everyone is matched.
+    file_resets: list[_FileReset] = field(default_factory=list)
 
     def sourced_ids(self) -> dict[int, str | None]:
         """Map the Keyslip ids of this source's people to their sourced ids."""
@@ -422,6 +439,8 @@ def _plan_people(plan: ImportPlan) -> _Known:
     known.by_sid = {row.sourced_id: row for row in known.rows}
     # Every username in Keyslip, loaded only once a new person needs one checked or made.
     taken: set[str] | None = None
+    # The next number to try per username base, so each collision costs O(1).
+    username_counters: dict[str, int] = {}
     by_email: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     # Only people the source does not know yet are matched by email.
     wanted_emails = {
@@ -491,7 +510,7 @@ def _plan_people(plan: ImportPlan) -> _Known:
             claimed[row.id] = record
             known.user_ids[record.sourced_id] = row.id
             known.roles[record.sourced_id] = row.role
-            _plan_existing(plan, record, row)
+            _plan_existing(plan, record, row, known)
             continue
         if record.status == "tobedeleted":
             continue  # deleting someone Keyslip never had: nothing to do
@@ -501,7 +520,7 @@ def _plan_people(plan: ImportPlan) -> _Known:
             _error(plan, record, "A new person needs a role.", "role")
             continue
         if taken is None:
-            taken = set(db.session.scalars(select(users.c.username)))
+            taken = _taken_usernames()
         username = (record.username or "").strip().lower()
         if username:
             if username in taken or username in usernames_in_file:
@@ -515,7 +534,11 @@ def _plan_people(plan: ImportPlan) -> _Known:
             taken.add(username)
         else:
             username = make_username(
-                options.username_template, record.given_name, record.family_name, taken
+                options.username_template,
+                record.given_name,
+                record.family_name,
+                taken,
+                username_counters,
             )
         usernames_in_file[username] = record
         known.roles[record.sourced_id] = role
@@ -526,6 +549,11 @@ def _plan_people(plan: ImportPlan) -> _Known:
         if options.passwords == "set":
             _plan_password(plan, record, role, record.grade, username, None)
     return known
+
+
+def _taken_usernames() -> set[str]:
+    """Return every username in Keyslip."""
+    return set(db.session.scalars(select(User.__table__.c.username)))
 
 
 def _school_names(plan: ImportPlan) -> tuple[str, ...]:
@@ -575,6 +603,91 @@ def _plan_password(
         plan.reset_passwords[user_id] = password
 
 
+def _plan_file_resets(plan: ImportPlan, resets: list[_FileReset], actor: User) -> None:
+    """Use a file's password on an existing person only where no account can be taken over.
+
+    The admin holds the file's passwords, so setting one lets them sign in as that person:
+    it is left alone, with a warning on its cell, for anyone already using their account and
+    for anyone tied to a school outside the admin's scope. Such people are still updated.
+    """
+    if not resets:
+        return
+    user_ids = [reset.user_id for reset in resets]
+    active = _using_their_account(user_ids)
+    outside = _tied_outside_scope(user_ids, actor)
+    for reset in resets:
+        reasons: list[str] = []
+        if reset.user_id in active:
+            reasons.append("they already use their account, and a file never replaces its password")
+        if reset.user_id in outside:
+            reasons.append("they belong to, or are linked to, a school outside yours")
+        if not reasons:
+            _plan_password(
+                plan, reset.record, reset.role, reset.grade, reset.username, reset.user_id
+            )
+            continue
+        plan.credentials_left_alone.append(reset.user_id)
+        plan.problems.append(
+            Problem(
+                "warning",
+                reset.record.file,
+                reset.record.line,
+                plan.options.password_column,
+                f"The password of {reset.username} was left as it is: {' and '.join(reasons)}. "
+                "Send them a reset link instead.",
+            )
+        )
+
+
+def _using_their_account(user_ids: list[int]) -> set[int]:
+    """Return the ids of the people who have started using their account.
+
+    Started: they hold a password of their own. Choosing one activates the account; a
+    temporary password (from an admin or a file) must be changed first and does not count.
+    """
+    own_password = User.password_hash.is_not(None) & User.must_change_password.is_(False)
+    found: set[int] = set()
+    for chunk in _chunks(sorted(set(user_ids))):
+        found.update(
+            db.session.scalars(
+                select(User.id).where(
+                    User.id.in_(chunk), User.activated_at.is_not(None) | own_password
+                )
+            )
+        )
+    return found
+
+
+def _tied_outside_scope(user_ids: list[int], actor: User) -> set[int]:
+    """Return the ids of the people tied to a school outside the actor's scope.
+
+    Tied: a member of the school, enrolled in one of its classes, or a parent of a child who
+    is either (signing in as the parent shows the child).
+    """
+    if actor.role == Role.ADMIN and actor.district_wide:
+        return set()
+    allowed = scope.visible_school_ids(actor)
+    members, children = user_schools.c.user_id, GuardianLink.student_id
+    found: set[int] = set()
+    # Four IN lists per query: smaller chunks stay under SQLite's bound-parameter limit.
+    for chunk in _chunks(sorted(set(user_ids)), CHUNK // 5):
+        ties = union(
+            select(members).where(members.in_(chunk), user_schools.c.school_id.not_in(allowed)),
+            select(Enrollment.user_id)
+            .join(Class, Class.id == Enrollment.class_id)
+            .where(Enrollment.user_id.in_(chunk), Class.school_id.not_in(allowed)),
+            select(GuardianLink.parent_id)
+            .join(user_schools, members == children)
+            .where(GuardianLink.parent_id.in_(chunk), user_schools.c.school_id.not_in(allowed)),
+            select(GuardianLink.parent_id)
+            .join(Enrollment, Enrollment.user_id == children)
+            .join(Class, Class.id == Enrollment.class_id)
+            .where(GuardianLink.parent_id.in_(chunk), Class.school_id.not_in(allowed)),
+        )
+        found.update(db.session.scalars(ties))
+    return found
+
+
 def _plan_ignored_passwords(plan: ImportPlan) -> None:
     """Warn once when the file carries passwords an import that keeps them ignores."""
     options = plan.options
@@ -613,7 +726,7 @@ def _wanted_values(record: PersonRecord) -> tuple[Any, ...]:
     )
 
 
-def _plan_existing(plan: ImportPlan, record: PersonRecord, row: _UserRow) -> None:
+def _plan_existing(plan: ImportPlan, record: PersonRecord, row: _UserRow, known: _Known) -> None:
     leaving = record.status == "tobedeleted" or not record.enabled
     if leaving:
         if row.deactivated_at is None:
@@ -638,8 +751,10 @@ def _plan_existing(plan: ImportPlan, record: PersonRecord, row: _UserRow) -> Non
                 if old != value:
                     changes[name] = (old, value)
     if plan.options.mode != "add" and plan.options.passwords == "set":
-        grade = changes["grade"][1] if "grade" in changes else row.grade
-        _plan_password(plan, record, row.role, grade, row.username, row.id)
+        # A blank password leaves an existing person's as it is: nothing to check.
+        if record.password and record.password.strip():
+            grade = changes["grade"][1] if "grade" in changes else row.grade
+            known.file_resets.append(_FileReset(record, row.role, grade, row.username, row.id))
     if row.deactivated_at is not None:
         plan.reactivate.append(PersonChange(record, row.id, row.username, changes))
     elif changes:
@@ -987,6 +1102,7 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
         raise ValueError("these deactivations need an explicit confirmation")
     # Hashing is the slow part and may fail: it is done before anything is written.
     new_hashes, reset_hashes = _hash_file_passwords(plan)
+    _leave_alone_if_started(plan, reset_hashes)
     now = utcnow()
     source = plan.options.source
     session = db.session
@@ -1224,6 +1340,23 @@ def _hash_file_passwords(plan: ImportPlan) -> tuple[dict[str, str], dict[int, st
     new = {key: digest for (key, _), digest in zip(items[:count], hashes[:count], strict=True)}
     reset = {key: digest for (key, _), digest in zip(items[count:], hashes[count:], strict=True)}
     return new, reset
+
+
+def _leave_alone_if_started(plan: ImportPlan, reset_hashes: dict[int, str]) -> None:
+    """Drop the file passwords of people who started using their account since planning."""
+    started = _using_their_account(list(reset_hashes))
+    for user_id in sorted(started):
+        del reset_hashes[user_id]
+        plan.reset_passwords.pop(user_id, None)
+        plan.credentials_left_alone.append(user_id)
+    if started:
+        _warning(
+            plan,
+            "upload",
+            None,
+            f"{len(started)} people started using their account while the import ran; "
+            "their passwords were left as they are.",
+        )
 
 
 def _write_passwords(
