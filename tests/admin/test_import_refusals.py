@@ -6,7 +6,7 @@ import html
 
 from sqlalchemy import func, select
 
-from tests.admin.test_imports import upload, world  # noqa: F401 - world is a fixture
+from tests.admin.test_imports import upload
 from tests.factories import PASSWORD
 from webapp.extensions import db
 from webapp.models import ImportRun

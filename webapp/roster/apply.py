@@ -647,7 +647,7 @@ def _using_their_account(user_ids: list[int]) -> set[int]:
     """
     own_password = User.password_hash.is_not(None) & User.must_change_password.is_(False)
     found: set[int] = set()
-    for chunk in _chunks(sorted(set(user_ids))):
+    for chunk in chunks(sorted(set(user_ids))):
         found.update(
             db.session.scalars(
                 select(User.id).where(
@@ -670,7 +670,7 @@ def _tied_outside_scope(user_ids: list[int], actor: User) -> set[int]:
     members, children = user_schools.c.user_id, GuardianLink.student_id
     found: set[int] = set()
     # Four IN lists per query: smaller chunks stay under SQLite's bound-parameter limit.
-    for chunk in _chunks(sorted(set(user_ids)), CHUNK // 5):
+    for chunk in chunks(sorted(set(user_ids)), CHUNK // 5):
         ties = union(
             select(members).where(members.in_(chunk), user_schools.c.school_id.not_in(allowed)),
             select(Enrollment.user_id)
