@@ -16,12 +16,12 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Role, User
+from webapp.models import Role, School, User
 from webapp.roster import FORMATS, DateQuestion
 from webapp.roster.apply import MODES, PASSWORD_CHOICES, ImportPlan
 from webapp.roster.detect import detect_format
 from webapp.roster.upload import unpack_upload
-from webapp.services import roster_imports, roster_sync, uploads
+from webapp.services import audit, roster_imports, roster_sync, schools, uploads
 from webapp.services.errors import NotAllowed, PolicyError
 
 roster_cli = AppGroup("roster", help="Roster imports and scheduled sync.")
@@ -45,6 +45,26 @@ def resolve_actor(username: str | None) -> User:
             f"(there are {len(district)} district-wide admins)."
         )
     return district[0]
+
+
+def resolve_school(ref: str, actor: User) -> School:
+    """Return the school --school names (id, SIS id or exact name), or stop with why not."""
+    try:
+        return schools.find_school(ref, actor=actor)
+    except PolicyError as exc:
+        raise click.ClickException(" ".join(exc.problems)) from exc
+    except NotAllowed as exc:
+        db.session.rollback()
+        audit.record(
+            actor,
+            "authz_denied",
+            reason=exc.what,
+            object_type=exc.target_type,
+            object_id=exc.target_id,
+            endpoint="cli",
+        )
+        db.session.commit()
+        raise click.ClickException(f"Not your school: {ref.strip()}.") from exc
 
 
 def resolve_format(fmt: str, name: str, data: bytes) -> str:
@@ -145,7 +165,9 @@ def date_order_hint(question: DateQuestion) -> str:
     default=None,
     help="The file is the whole roster (absentees are deactivated), or only changes.",
 )
-@click.option("--school", "school_id", type=int, help="School id, for files that name none.")
+@click.option(
+    "--school", "school_ref", help="School id, SIS id or exact name, for files that name none."
+)
 @click.option("--as", "as_user", help="Admin username to act as.")
 @click.option("--source", help="Id namespace (default: ROSTER_SOURCE, or csv:<school>).")
 @click.option("--username-template", default="{first}.{last}", show_default=True)
@@ -178,7 +200,7 @@ def roster_import(
     fmt: str,
     mode: str,
     complete: bool | None,
-    school_id: int | None,
+    school_ref: str | None,
     as_user: str | None,
     source: str | None,
     username_template: str,
@@ -191,6 +213,7 @@ def roster_import(
 ) -> None:
     """Import a roster from a .csv, a .zip or a folder of CSV files."""
     actor = resolve_actor(as_user)
+    school_id = resolve_school(school_ref, actor).id if school_ref else None
     name, data = roster_imports.read_path(path)
     request = roster_imports.ImportRequest(
         format=resolve_format(fmt, name, data),

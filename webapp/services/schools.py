@@ -122,7 +122,7 @@ def find_school(ref: str, *, actor: User) -> School:
         raise PolicyError([f"No such school: {ref}. Known schools: {describe(known)}."])
     if len(found) > 1:
         raise PolicyError(
-            [f"{ref!r} could be any of {describe(found)}. Name the school by its id."]
+            [f"{ref!r} could be any of {describe(found)}: give the school's exact name instead."]
         )
     if found[0].id not in allowed:
         raise NotAllowed("school outside the admin's scope", "school", found[0].id)
