@@ -192,6 +192,12 @@ def date_order_hint(question: DateQuestion) -> str:
     help="After applying, send new accounts their credentials by this channel "
     "(people given a password from the file are sent nothing).",
 )
+@click.option(
+    "--create-schools",
+    is_flag=True,
+    help="Spreadsheets: create the schools the school column names that Keyslip does not "
+    "have (district-wide admins only). Without it, an unknown school is an error.",
+)
 @click.option("--dry-run", is_flag=True, help="Preview only; the run can be applied later.")
 @click.option("--yes", is_flag=True, help="Confirm deactivations above the safety limit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -207,6 +213,7 @@ def roster_import(
     date_order: str | None,
     passwords: str,
     send: str,
+    create_schools: bool,
     dry_run: bool,
     yes: bool,
     as_json: bool,
@@ -225,6 +232,7 @@ def roster_import(
         date_order=date_order.upper() if date_order else None,
         passwords=passwords,
         send=send,
+        create_schools=create_schools,
     )
     try:
         run = roster_imports.start_import(name, data, request, actor=actor, origin="cli")

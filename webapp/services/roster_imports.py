@@ -101,6 +101,8 @@ class ImportRequest:
     passwords: str = "keep"
     # After applying, send the new accounts their credentials: "none" or a channel.
     send: str = "none"
+    # Create the schools a spreadsheet's school column names that Keyslip does not have.
+    create_schools: bool = False
 
 
 def default_source(fmt: str, school_id: int | None) -> str:
@@ -139,6 +141,8 @@ def check_request(request: ImportRequest, *, actor: User) -> None:
             "Passwords are never sent by SMS. To set passwords, send by email or print; "
             "to text new accounts, keep passwords and they get a set-password link."
         )
+    if request.create_schools and not actor.district_wide:
+        problems.append("Only a district-wide admin can create schools.")
     if problems:
         raise PolicyError(problems)
     if request.school_id is not None and request.school_id not in scope.visible_school_ids(actor):
@@ -175,6 +179,7 @@ def start_import(
             "date_order": request.date_order or _remembered(request.school_id, DATE_ORDER_SETTING),
             "passwords": request.passwords,
             "send": request.send,
+            "create_schools": request.create_schools,
         },
         upload_key=key,
     )
@@ -183,6 +188,8 @@ def start_import(
     if request.date_order:
         _remember(run, DATE_ORDER_SETTING, request.date_order, actor=actor)
     audit.record(actor, "import_uploaded", run, format=fmt, origin=origin)
+    if request.create_schools:
+        audit.record(actor, "import_create_schools_chosen", run, create_schools=True)
     return run
 
 
@@ -300,6 +307,21 @@ _MONTHS = (
 )  # fmt: skip
 
 
+def choose_create_schools(run: ImportRun, create: bool, *, actor: User) -> None:
+    """Say whether the run creates the schools its file names that Keyslip lacks; caller commits.
+
+    The next preview plans again with the choice (it is one of the run's options).
+    """
+    _require_pending(run)
+    if create and not actor.district_wide:
+        raise PolicyError(["Only a district-wide admin can create schools."])
+    if bool(run.options.get("create_schools")) == create:
+        return
+    run.options = {**run.options, "create_schools": create}
+    audit.record(actor, "import_create_schools_chosen", run, create_schools=create)
+    db.session.flush()
+
+
 def date_readings(question: DateQuestion) -> list[tuple[str, str, str]]:
     """Return (order, label, the example read that way) for each possible answer."""
     readings = []
@@ -354,6 +376,7 @@ def build_plan(
             passwords=options.get("passwords") or "keep",  # type: ignore[arg-type]
             password_column=mapping.get("password") or "password",
             password_mapped="password" in mapping,
+            create_schools=bool(options.get("create_schools")),
         ),
         actor=actor,
     )
@@ -560,11 +583,11 @@ def unchanged_since_last_apply(run: ImportRun) -> bool:
     next_leave = last.counts.get("next_leave_date")
     if next_leave and date.fromisoformat(next_leave) <= date.today():
         return False
-    defaults = {"passwords": "keep", "send": "none"}
+    defaults = {"passwords": "keep", "send": "none", "create_schools": False}
     same_options = all(
         (last.options or {}).get(key, defaults.get(key))
         == (run.options or {}).get(key, defaults.get(key))
-        for key in ("mapping", "complete", "date_order", "passwords", "send")
+        for key in ("mapping", "complete", "date_order", "passwords", "send", "create_schools")
     )
     return (
         last.counts["sha256"] == run.counts.get("sha256")
