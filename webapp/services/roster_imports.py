@@ -892,6 +892,12 @@ class Preview:
     shares: list[SchoolShare]
     # Date columns that could be read day or month first: open questions have order None.
     date_questions: list[DateQuestion] = dataclasses.field(default_factory=list)
+    # A spreadsheet's school values: {"value", "school" (its name, or None), "new"}.
+    named_schools: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def unknown_schools(self) -> bool:
+        return any(not row["school"] and not row["new"] for row in self.named_schools)
 
     @property
     def date_question(self) -> DateQuestion | None:
@@ -935,6 +941,7 @@ def preview(run: ImportRun, *, actor: User, tab: str = "new", page: int = 1) -> 
         tab_sizes={name: len(items) for name, items in tabs.items()},
         shares=[SchoolShare(**share) for share in data["shares"]],
         date_questions=[DateQuestion(**q) for q in data["date_questions"]],
+        named_schools=data.get("named_schools", []),
     )
 
 
@@ -987,7 +994,24 @@ def _preview_data(plan: ImportPlan) -> dict[str, Any]:
             if leaving
         ],
         "date_questions": [dataclasses.asdict(q) for q in plan.roster.date_questions],
+        "named_schools": _named_schools(plan),
     }
+
+
+def _named_schools(plan: ImportPlan) -> list[dict[str, Any]]:
+    """Say which school each of a spreadsheet's school values maps to, or that it is new."""
+    if plan.roster.format != CSV_FORMAT:
+        return []
+    names = school_names(list(plan.school_ids.values()))
+    new = {value for value, _ in plan.new_schools}
+    return [
+        {
+            "value": record.sourced_id,
+            "school": names.get(plan.school_ids.get(record.sourced_id, 0)),
+            "new": record.sourced_id in new,
+        }
+        for record in plan.roster.schools
+    ]
 
 
 def _preview_tag(run: ImportRun, actor: User) -> str:
