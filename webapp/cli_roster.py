@@ -87,6 +87,7 @@ def summary(run_id: int, plan: ImportPlan, applied: bool) -> dict[str, Any]:
         "applied": applied,
         "needs_confirmation": plan.needs_confirmation,
         "counts": plan.counts(),
+        "new_schools": [name for _, name in plan.new_schools],
         "leaving_share": [
             {"school_id": school_id, "leaving": leaving, "total": total}
             for school_id, (leaving, total) in sorted(plan.leaving_share.items())
@@ -131,6 +132,8 @@ def echo_summary(report: dict[str, Any]) -> None:
             f"Passwords: {new} new and {reset} reset from the file; "
             f"{generate} to generate when sent."
         )
+    if report["new_schools"]:
+        click.echo(f"New schools: {', '.join(report['new_schools'])}.")
     for share in report["leaving_share"]:
         if share["leaving"]:
             click.echo(
@@ -273,6 +276,11 @@ def roster_import(
             for question in plan.roster.date_questions:
                 if question.order is None:
                     click.echo(date_order_hint(question))
+            if plan.unknown_schools and actor.district_wide and not create_schools:
+                click.echo(
+                    "To create the schools the file names that Keyslip does not have, "
+                    "run again with --create-schools (or see `flask schools --help`)."
+                )
             click.echo("Nothing applied: fix the errors and run again.")
         elif applied:
             click.echo(f"Applied (import run {run.id}).")

@@ -79,9 +79,20 @@ def test_the_cli_refuses_the_numbers_and_writes_nothing(app, ids, tmp_path):
     result = app.test_cli_runner().invoke(args=["roster", "import", str(path)])
     assert result.exit_code == 1
     assert "column School: School '1' is not in Keyslip. Known schools:" in result.output
+    assert "run again with --create-schools" in result.output
     with app.app_context():
         assert school_count() == 2
         assert db.session.scalar(select(func.count()).where(User.role == Role.STUDENT)) == 0
+
+
+def test_the_cli_creates_the_schools_when_told_to(app, ids, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(NUMBERED)
+    result = app.test_cli_runner().invoke(args=["roster", "import", str(path), "--create-schools"])
+    assert result.exit_code == 0, result.output
+    assert "New schools: 1, 2." in result.output
+    with app.app_context():
+        assert school_count() == 4 and schools_of("Alan") == ["2"]
 
 
 def test_values_map_by_sis_id_then_by_name_in_any_case(app, ids):
@@ -220,3 +231,15 @@ def test_an_sis_person_naming_an_org_not_in_the_file_makes_no_school(app, ids):
         plan = roster_imports.build_plan(run, actor=actor)
         assert [s for s, _ in plan.new_schools] == ["org-9"]
         assert plan.errors and not plan.new
+
+
+def test_a_clever_student_naming_a_school_not_in_schools_csv_makes_no_school(app, ids):
+    from tests.roster.test_clever import clever
+    from webapp.roster.apply import ImportOptions, plan_import
+
+    roster = clever("S1,s1,1001,Ann,Lee,K,,,,,,\nS9,s2,1002,Bo,Ray,K,,,,,,\n")
+    with app.app_context():
+        actor = db.session.get(User, ids["district"])
+        plan = plan_import(roster, ImportOptions(source="sis"), actor=actor)
+        assert sorted(s for s, _ in plan.new_schools) == ["S1", "S2"]
+        assert [p.line for p in plan.errors] == [3]

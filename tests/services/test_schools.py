@@ -144,3 +144,11 @@ def test_match_by_sis_id_first_then_by_name_any_case(ctx):
     assert schools.match_school("elm school ", every) == [elm]
     assert schools.match_school("OAK SCHOOL", [oak]) == [oak]
     assert schools.match_school("1", every) == []
+
+
+def test_find_refuses_a_reference_that_fits_two_schools(ctx):
+    ctx["elm"].sourced_id = str(ctx["oak"].id)
+    with pytest.raises(PolicyError) as caught:
+        schools.find_school(str(ctx["oak"].id), actor=ctx["district"])
+    assert "give the school's exact name instead" in caught.value.problems[0]
+    assert schools.find_school("Elm School", actor=ctx["district"]) is ctx["elm"]
