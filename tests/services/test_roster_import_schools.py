@@ -243,3 +243,30 @@ def test_a_clever_student_naming_a_school_not_in_schools_csv_makes_no_school(app
         plan = plan_import(roster, ImportOptions(source="sis"), actor=actor)
         assert sorted(s for s, _ in plan.new_schools) == ["S1", "S2"]
         assert [p.line for p in plan.errors] == [3]
+
+
+def test_the_preview_plans_again_once_a_school_gets_the_files_sis_id(app, ids):
+    with app.app_context():
+        run, actor = start(ids, NUMBERED)
+        assert roster_imports.preview(run, actor=actor).errors == 2
+        db.session.get(School, ids["elm"]).sourced_id = "2"
+        db.session.flush()
+        assert roster_imports.preview(run, actor=actor).errors == 1
+
+
+def test_a_same_file_is_imported_again_once_its_school_values_map_elsewhere(app, ids, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("ID,First Name,Last Name,School\n1,Ada,Lovelace,x\n")
+    with app.app_context():
+        db.session.get(School, ids["oak"]).sourced_id = "x"
+        db.session.commit()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["roster", "import", str(path)]).exit_code == 0
+    with app.app_context():
+        db.session.get(School, ids["oak"]).sourced_id = None
+        db.session.get(School, ids["elm"]).sourced_id = "x"
+        db.session.commit()
+    result = runner.invoke(args=["roster", "import", str(path)])
+    assert "skipped" not in result.output and result.exit_code == 0, result.output
+    with app.app_context():
+        assert schools_of("Ada") == ["Elm School", "Oak School"]

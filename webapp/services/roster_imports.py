@@ -515,8 +515,10 @@ def db_fingerprint(source: str) -> str:
     """Digest every value a source's imports control, to notice any change made since.
 
     People's fields and state, school memberships, classes, enrollments and roster guardian
-    links, read with plain queries in id order, plus how many users there are in all: an
-    admin's edit, a deactivation, a new link by hand or a new account anywhere change it.
+    links, read with plain queries in id order, plus how many users there are in all and
+    every school's name and SIS id (a spreadsheet's school column is matched by them): an
+    admin's edit, a deactivation, a new link by hand, a new account or school anywhere
+    change it.
     A few tenths of a second for 50,000 people.
     """
     digest = hashlib.sha256()
@@ -527,6 +529,7 @@ def db_fingerprint(source: str) -> str:
     queries = (
         # Anyone added anywhere may take a username or match an email the file needs.
         select(func.count(User.id), func.max(User.id)),
+        select(School.id, School.name, School.source, School.sourced_id).order_by(School.id),
         select(*user_columns, *person_columns).where(User.source == source).order_by(User.id),
         select(user_schools.c.user_id, user_schools.c.school_id)
         .where(user_schools.c.user_id.in_(people))
