@@ -270,3 +270,17 @@ def test_a_same_file_is_imported_again_once_its_school_values_map_elsewhere(app,
     assert "skipped" not in result.output and result.exit_code == 0, result.output
     with app.app_context():
         assert schools_of("Ada") == ["Elm School", "Oak School"]
+
+
+def test_an_sis_org_named_like_a_school_without_its_id_is_warned_about(app, ids):
+    bundle = Bundle(schools=[("org-9", "ELM school")])
+    bundle.user("s1", "student", "Ada", "Lovelace")
+    with app.app_context():
+        actor = db.session.get(User, ids["district"])
+        run = roster_imports.start_import(
+            "export.zip", zipped(bundle), roster_imports.ImportRequest(), actor=actor
+        )
+        plan = roster_imports.build_plan(run, actor=actor)
+        assert plan.new_schools == [("org-9", "ELM school")] and not plan.errors
+        (warning,) = [w for w in plan.warnings if "Schools page" in w.message]
+        assert (warning.file, warning.line) == ("orgs.csv", 2)

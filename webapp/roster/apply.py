@@ -254,6 +254,7 @@ def _plan_org_schools(plan: ImportPlan, actor: User, allowed: set[int]) -> None:
             select(School.sourced_id, School.id).where(School.source == plan.options.source)
         ).all()
     )
+    names = {schools.name_key(name) for name in db.session.scalars(select(School.name))}
     for record in plan.roster.schools:
         school_id = existing.get(record.sourced_id)
         if school_id is not None:
@@ -264,6 +265,15 @@ def _plan_org_schools(plan: ImportPlan, actor: User, allowed: set[int]) -> None:
             plan.school_ids[record.sourced_id] = school_id
         elif actor.role == Role.ADMIN and actor.district_wide:
             plan.new_schools.append((record.sourced_id, record.name))
+            if schools.name_key(record.name) in names:
+                _warning(
+                    plan,
+                    record.file,
+                    record.line,
+                    f"A school called {record.name!r} is already in Keyslip, without the SIS "
+                    f"id {record.sourced_id}, so a second one will be created. To use the one "
+                    "you have, give it this SIS id on the Schools page and preview again.",
+                )
         else:
             plan.problems.append(
                 Problem(

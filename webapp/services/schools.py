@@ -135,14 +135,14 @@ def match_school(value: str, schools: Sequence[School]) -> list[School]:
     by_sis_id = [s for s in schools if s.sourced_id is not None and s.sourced_id.strip() == value]
     if by_sis_id:
         return by_sis_id
-    key = _name_key(value)
-    return [s for s in schools if _name_key(s.name) == key]
+    key = name_key(value)
+    return [s for s in schools if name_key(s.name) == key]
 
 
 def describe(schools: Iterable[School]) -> str:
     """Name schools for a message: "Oak School (SIS id oak, id 3), Elm (id 4)"."""
     parts = []
-    for school in sorted(schools, key=lambda s: _name_key(s.name)):
+    for school in sorted(schools, key=lambda s: name_key(s.name)):
         sis = f"SIS id {school.sourced_id}, " if school.sourced_id else ""
         parts.append(f"{school.name} ({sis}id {school.id})")
     return ", ".join(parts) or "none yet"
@@ -155,7 +155,8 @@ def _get(school_id: int) -> School:
     return school
 
 
-def _name_key(name: str) -> str:
+def name_key(name: str) -> str:
+    """Return what two names must share to be the same school's: spaces and case aside."""
     return " ".join(name.split()).casefold()
 
 
@@ -180,10 +181,10 @@ def _clean_sis_id(sis_id: str | None) -> str | None:
 
 
 def _require_free_name(name: str, school: School | None = None) -> None:
-    key = _name_key(name)
+    key = name_key(name)
     # Few schools: compared in Python, since SQLite's lower() folds only ASCII.
     for other_id, other in db.session.execute(select(School.id, School.name)):
-        if _name_key(other) == key and (school is None or other_id != school.id):
+        if name_key(other) == key and (school is None or other_id != school.id):
             raise SchoolProblem("name", f"There is already a school called {other!r}.")
 
 
