@@ -59,7 +59,7 @@ def test_school_limited_admin_gets_404_and_an_audit_row(app, client, ids):
     assert renamed.status_code == 404
     with app.app_context():
         denied = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "authz_denied")
+            select(AuditEvent).where(AuditEvent.action == "authz_denied").order_by(AuditEvent.id)
         ).all()
         assert len(denied) == 4 and denied[0].details["endpoint"] == "admin.schools_index"
         assert db.session.scalar(select(func.count()).select_from(School)) == 2

@@ -153,7 +153,9 @@ def test_the_choice_can_be_made_on_the_preview_and_is_audited(app, ids):
         roster_imports.choose_create_schools(run, False, actor=actor)
         assert roster_imports.build_plan(run, actor=actor).errors
         actions = db.session.scalars(
-            select(AuditEvent.details).where(AuditEvent.action == "import_create_schools_chosen")
+            select(AuditEvent.details)
+            .where(AuditEvent.action == "import_create_schools_chosen")
+            .order_by(AuditEvent.id)
         ).all()
         assert actions == [{"create_schools": True}, {"create_schools": False}]
 
