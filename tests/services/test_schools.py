@@ -154,3 +154,10 @@ def test_find_refuses_a_reference_that_fits_two_schools(ctx):
         schools.find_school(str(ctx["oak"].id), actor=ctx["district"])
     assert "give the school's exact name instead" in caught.value.problems[0]
     assert schools.find_school("Elm School", actor=ctx["district"]) is ctx["elm"]
+
+
+def test_an_ambiguous_reference_names_only_the_actors_schools(ctx):
+    ctx["elm"].sourced_id = str(ctx["oak"].id)
+    with pytest.raises(PolicyError) as caught:
+        schools.find_school(str(ctx["oak"].id), actor=ctx["limited"])
+    assert "Oak School" in caught.value.problems[0] and "Elm" not in caught.value.problems[0]

@@ -121,8 +121,13 @@ def find_school(ref: str, *, actor: User) -> School:
         known = [s for s in every if s.id in allowed]
         raise PolicyError([f"No such school: {ref}. Known schools: {describe(known)}."])
     if len(found) > 1:
+        # Only the actor's own schools are named: the others' names are not theirs to see.
+        visible = [s for s in found if s.id in allowed]
+        if not visible:
+            raise NotAllowed("school outside the admin's scope", "school", found[0].id)
+        listed = f" ({describe(visible)} among them)"
         raise PolicyError(
-            [f"{ref!r} could be any of {describe(found)}: give the school's exact name instead."]
+            [f"{ref!r} fits more than one school{listed}: give the school's exact name instead."]
         )
     if found[0].id not in allowed:
         raise NotAllowed("school outside the admin's scope", "school", found[0].id)
