@@ -17,13 +17,13 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Role, User
+from webapp.models import Role, School, User
 from webapp.roster import FORMATS, DateQuestion
 from webapp.roster.apply import MODES, PASSWORD_CHOICES, ImportPlan
 from webapp.roster.detect import detect_format
 from webapp.roster.problems import capped, errors_first
 from webapp.roster.upload import unpack_upload
-from webapp.services import roster_imports, roster_sync, uploads
+from webapp.services import audit, roster_imports, roster_sync, schools, uploads
 from webapp.services.errors import NotAllowed, PolicyError
 
 roster_cli = AppGroup("roster", help="Roster imports and scheduled sync.")
@@ -51,6 +51,26 @@ def resolve_actor(username: str | None) -> User:
     return district[0]
 
 
+def resolve_school(ref: str, actor: User) -> School:
+    """Return the school --school names (id, SIS id or exact name), or stop with why not."""
+    try:
+        return schools.find_school(ref, actor=actor)
+    except PolicyError as exc:
+        raise click.ClickException(" ".join(exc.problems)) from exc
+    except NotAllowed as exc:
+        db.session.rollback()
+        audit.record(
+            actor,
+            "authz_denied",
+            reason=exc.what,
+            object_type=exc.target_type,
+            object_id=exc.target_id,
+            endpoint="cli",
+        )
+        db.session.commit()
+        raise click.ClickException(f"Not your school: {ref.strip()}.") from exc
+
+
 def resolve_format(fmt: str, name: str, data: bytes) -> str:
     """Turn the short names (oneroster, sds) into a reader format, detecting the version."""
     if fmt not in ("oneroster", "sds"):
@@ -72,6 +92,7 @@ def summary(run_id: int, plan: ImportPlan, applied: bool) -> dict[str, Any]:
         "applied": applied,
         "needs_confirmation": plan.needs_confirmation,
         "counts": plan.counts(),
+        "new_schools": [name for _, name in plan.new_schools],
         "removals": [
             {
                 "school_id": school_id,
@@ -115,6 +136,8 @@ def echo_summary(report: dict[str, Any]) -> None:
             f"{generate} to generate when sent; {left_alone} left alone "
             "(already in use, or tied to a school outside yours)."
         )
+    if report["new_schools"]:
+        click.echo(f"New schools: {', '.join(report['new_schools'])}.")
     for school in report["removals"]:
         click.echo(removal_line(school))
     held = counts.get("held_back_rows", 0)
@@ -169,7 +192,9 @@ def date_order_hint(question: DateQuestion) -> str:
     default=None,
     help="The whole roster of its schools (what it lacks there is removed), or only changes.",
 )
-@click.option("--school", "school_id", type=int, help="School id, for files that name none.")
+@click.option(
+    "--school", "school_ref", help="School id, SIS id or exact name, for files that name none."
+)
 @click.option("--as", "as_user", help="Admin username to act as.")
 @click.option("--source", help="Id namespace (default: ROSTER_SOURCE, or csv:<school>).")
 @click.option("--username-template", default="{first}.{last}", show_default=True)
@@ -200,6 +225,12 @@ def date_order_hint(question: DateQuestion) -> str:
     help="Apply everything but the rows in error and what depends on them (held back, "
     "listed in the summary). Errors that concern a whole file still stop the import.",
 )
+@click.option(
+    "--create-schools",
+    is_flag=True,
+    help="Spreadsheets: create the schools the school column names that Keyslip does not "
+    "have (district-wide admins only). Without it, an unknown school is an error.",
+)
 @click.option("--dry-run", is_flag=True, help="Preview only; the run can be applied later.")
 @click.option("--yes", is_flag=True, help="Confirm removals above the safety limit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -208,7 +239,7 @@ def roster_import(
     fmt: str,
     mode: str,
     complete: bool | None,
-    school_id: int | None,
+    school_ref: str | None,
     as_user: str | None,
     source: str | None,
     username_template: str,
@@ -216,12 +247,14 @@ def roster_import(
     passwords: str,
     send: str,
     skip_errors: bool,
+    create_schools: bool,
     dry_run: bool,
     yes: bool,
     as_json: bool,
 ) -> None:
     """Import a roster from a .csv, a .zip or a folder of CSV files."""
     actor = resolve_actor(as_user)
+    school_id = resolve_school(school_ref, actor).id if school_ref else None
     name, data = roster_imports.read_path(path)
     request = roster_imports.ImportRequest(
         format=resolve_format(fmt, name, data),
@@ -234,6 +267,7 @@ def roster_import(
         passwords=passwords,
         send=send,
         skip_errors=skip_errors,
+        create_schools=create_schools,
     )
     try:
         run = roster_imports.start_import(name, data, request, actor=actor, origin="cli")
@@ -274,6 +308,11 @@ def roster_import(
             for question in plan.roster.date_questions:
                 if question.order is None:
                     click.echo(date_order_hint(question))
+            if plan.unknown_schools and actor.district_wide and not create_schools:
+                click.echo(
+                    "To create the schools the file names that Keyslip does not have, "
+                    "run again with --create-schools (or see `flask schools --help`)."
+                )
             click.echo(
                 "Nothing applied: fix the errors and run again"
                 + (

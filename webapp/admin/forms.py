@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from webapp.roster import FORMATS
 
@@ -76,9 +76,20 @@ class ImportUploadForm(FlaskForm):
     )
 
 
+class SchoolForm(FlaskForm):
+    name = StringField(
+        "Name", validators=[DataRequired("Give the school a name."), Length(max=200)]
+    )
+    sis_id = StringField("SIS id", validators=[Optional(), Length(max=255)])
+
+
 class ApplyForm(FlaskForm):
     confirm_deactivation = BooleanField("I confirm these removals")
     skip_errors = BooleanField("Apply the rest")
+
+
+class CreateSchoolsForm(FlaskForm):
+    create_schools = BooleanField("Create the schools named in the file that Keyslip does not have")
 
 
 class DateOrderForm(FlaskForm):

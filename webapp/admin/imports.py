@@ -8,7 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.fields.choices import SelectChoice
 
 from webapp.admin import bp
-from webapp.admin.forms import ApplyForm, DateOrderForm, ImportUploadForm
+from webapp.admin.forms import ApplyForm, CreateSchoolsForm, DateOrderForm, ImportUploadForm
 from webapp.extensions import db
 from webapp.models import Role
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
@@ -253,6 +253,33 @@ def imports_date_order(run_id: int) -> Response:
     except (PolicyError, uploads.UploadMissing) as exc:
         db.session.rollback()
         if isinstance(exc, uploads.UploadMissing) or not _previewable(run):
+            return redirect(url_for("admin.imports_show", run_id=run.id))
+        view = roster_imports.preview(run, actor=current_user)
+        db.session.commit()  # keeps the preview it may have stored (nothing else is pending)
+        return render(
+            "admin/imports/preview.html",
+            run=run,
+            view=view,
+            form=ApplyForm(),
+            problems=exc.problems,
+            status=422,
+        )
+    db.session.commit()
+    return redirect(url_for("admin.imports_show", run_id=run.id))
+
+
+@bp.post("/imports/<int:run_id>/create-schools")
+@role_required(Role.ADMIN)
+def imports_create_schools(run_id: int) -> Response:
+    run = roster_imports.require_run(current_user, run_id)
+    form = CreateSchoolsForm()
+    if not form.validate_on_submit():
+        return error_response(400)
+    try:
+        roster_imports.choose_create_schools(run, form.create_schools.data, actor=current_user)
+    except PolicyError as exc:
+        db.session.rollback()
+        if not _previewable(run):
             return redirect(url_for("admin.imports_show", run_id=run.id))
         view = roster_imports.preview(run, actor=current_user)
         db.session.commit()  # keeps the preview it may have stored (nothing else is pending)

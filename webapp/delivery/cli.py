@@ -17,9 +17,10 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from webapp.cli_roster import resolve_school
 from webapp.delivery import batches
 from webapp.extensions import db
-from webapp.models import CredentialBatch, Role, School, User, user_schools
+from webapp.models import CredentialBatch, Role, User, user_schools
 from webapp.services.audit import Origin, current_origin
 from webapp.services.errors import NotAllowed, PolicyError
 
@@ -46,19 +47,6 @@ def _cli_origin() -> Iterator[None]:
         current_origin.reset(token)
 
 
-def _school(value: str) -> School:
-    query = select(School)
-    query = (
-        query.where(School.id == int(value))
-        if value.isdigit()
-        else query.where(School.name == value)
-    )
-    schools = db.session.scalars(query).all()
-    if len(schools) != 1:
-        raise click.ClickException(f"No single school matches {value!r}.")
-    return schools[0]
-
-
 def _wait(batch: CredentialBatch) -> dict:
     """Follow the batch with a progress bar until its run settles."""
     progress = batches.batch_progress(batch)
@@ -82,7 +70,7 @@ def _wait(batch: CredentialBatch) -> dict:
 @credentials_cli.command("send")
 @click.option("--as", "as_username", required=True, help="Admin username to act as.")
 @click.option("--role", "roles", type=click.Choice(ROLES), multiple=True, required=True)
-@click.option("--school", "school_ref", required=True, help="School name or id.")
+@click.option("--school", "school_ref", required=True, help="School id, SIS id or exact name.")
 @click.option("--kind", type=click.Choice(batches.KINDS), default="link", show_default=True)
 @click.option("--channel", type=click.Choice(batches.CHANNELS), default="email", show_default=True)
 @click.option("--only-not-sent", is_flag=True, help="Only people never sent anything.")
@@ -109,7 +97,7 @@ def _send(
     yes: bool,
 ) -> None:
     actor = _actor(as_username)
-    school = _school(school_ref)
+    school = resolve_school(school_ref, actor)
     ids = list(
         db.session.scalars(
             select(User.id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,7 +42,7 @@ from webapp.models.bulk import BulkWrite
 from webapp.roster.bulk import paused_gc
 from webapp.roster.normalise import make_username
 from webapp.roster.records import PersonRecord, Problem, Roster
-from webapp.services import audit, passwords, scope, settings
+from webapp.services import audit, passwords, schools, scope, settings
 from webapp.services.audit import current_origin
 from webapp.services.errors import NotAllowed, PolicyError
 
@@ -76,6 +76,9 @@ class ImportOptions:
     password_mapped: bool = False
     # Apply everything but the rows in error and what depends on them ("apply the rest").
     skip_errors: bool = False
+    # The admin chose to create the schools a spreadsheet's school column names that are
+    # not in Keyslip; otherwise each is an error (district-wide admins only either way).
+    create_schools: bool = False
 
 
 @dataclass(slots=True)
@@ -166,6 +169,8 @@ class ImportPlan:
     school_ids: dict[str, int] = field(default_factory=dict)
     # The schools the actor may change: explicit deletions elsewhere are ignored.
     allowed_school_ids: set[int] = field(default_factory=set)
+    # A spreadsheet's school values that name no school of the admin's (each reported once).
+    unknown_schools: set[str] = field(default_factory=set)
     # Ids of the users the actor may touch; None for a district-wide admin (everyone).
     visible_user_ids: set[int] | None = None
     # Filled by apply_plan: the Keyslip ids of the people it created.
@@ -317,12 +322,29 @@ def _plan_schools(plan: ImportPlan, actor: User) -> None:
     roster, options = plan.roster, plan.options
     allowed = set(scope.visible_school_ids(actor))
     plan.allowed_school_ids = allowed
+    if roster.format == "csv":
+        _plan_named_schools(plan, actor, allowed)
+    else:
+        _plan_org_schools(plan, actor, allowed)
+    if options.school_id is not None:
+        if options.school_id not in allowed:
+            raise NotAllowed(
+                "import into a school outside the admin's scope", "school", options.school_id
+            )
+        plan.school_ids[""] = options.school_id
+    elif not roster.schools and not any(p.school_ids for p in roster.people):
+        _error(plan, None, "Choose the school these people belong to: the file names none.")
+
+
+def _plan_org_schools(plan: ImportPlan, actor: User, allowed: set[int]) -> None:
+    """Match an SIS's orgs to schools by their ids in this source; new ones are created."""
     existing = dict(
         db.session.execute(
-            select(School.sourced_id, School.id).where(School.source == options.source)
+            select(School.sourced_id, School.id).where(School.source == plan.options.source)
         ).all()
     )
-    for record in roster.schools:
+    names = {schools.name_key(name) for name in db.session.scalars(select(School.name))}
+    for record in plan.roster.schools:
         school_id = existing.get(record.sourced_id)
         if school_id is not None:
             if school_id not in allowed:
@@ -332,6 +354,15 @@ def _plan_schools(plan: ImportPlan, actor: User) -> None:
             plan.school_ids[record.sourced_id] = school_id
         elif actor.role == Role.ADMIN and actor.district_wide:
             plan.new_schools.append((record.sourced_id, record.name))
+            if schools.name_key(record.name) in names:
+                _warning(
+                    plan,
+                    record.file,
+                    record.line,
+                    f"A school called {record.name!r} is already in Keyslip, without the SIS "
+                    f"id {record.sourced_id}, so a second one will be created. To use the one "
+                    "you have, give it this SIS id on the Schools page and preview again.",
+                )
         else:
             plan.problems.append(
                 Problem(
@@ -343,14 +374,64 @@ def _plan_schools(plan: ImportPlan, actor: User) -> None:
                     "Ask a district admin to import it.",
                 )
             )
-    if options.school_id is not None:
-        if options.school_id not in allowed:
-            raise NotAllowed(
-                "import into a school outside the admin's scope", "school", options.school_id
-            )
-        plan.school_ids[""] = options.school_id
-    elif not roster.schools and not any(p.school_ids for p in roster.people):
-        _error(plan, None, "Choose the school these people belong to: the file names none.")
+
+
+def _plan_named_schools(plan: ImportPlan, actor: User, allowed: set[int]) -> None:
+    """Map a spreadsheet's school values to the admin's schools, by SIS id, then by name.
+
+    A spreadsheet's school column is whatever the admin typed ("1", "Oak", "oak-101"), not
+    an SIS's org ids: a value that names no school of theirs is an error, unless the admin
+    chose to create the schools named in the file.
+    """
+    if not plan.roster.schools:
+        return
+    every = db.session.scalars(select(School).order_by(School.id)).all()
+    mine = [school for school in every if school.id in allowed]
+    rows = Counter(sid for person in plan.roster.people for sid in person.school_ids)
+    for record in plan.roster.schools:
+        value = record.sourced_id
+        found = schools.match_school(value, mine)
+        if len(found) == 1:
+            plan.school_ids[value] = found[0].id
+            continue
+        if not found and plan.options.create_schools and actor.district_wide:
+            plan.new_schools.append((value, record.name))
+            continue
+        plan.unknown_schools.add(value)
+        elsewhere = not found and bool(schools.match_school(value, every))
+        message = _unknown_school(value, rows[value], found, mine, elsewhere, plan.options)
+        plan.problems.append(
+            Problem("error", record.file, record.line, record.column or "school", message)
+        )
+
+
+def _unknown_school(
+    value: str,
+    rows: int,
+    found: list[School],
+    mine: list[School],
+    elsewhere: bool,
+    options: ImportOptions,
+) -> str:
+    """Say why a spreadsheet's school value was not used, and what would work."""
+    named = f"School '{value}'" + (f" (named on {rows} rows)" if rows > 1 else "")
+    if found:
+        return (
+            f"{named} could be any of {schools.describe(found)}. Give each its own SIS id "
+            "on the Schools page and use those in the file."
+        )
+    if elsewhere:
+        return f"{named} is not one of your schools."
+    if options.create_schools:
+        return (
+            f"{named} is not in Keyslip, and only a district-wide admin can create schools. "
+            "Ask one to create it, then preview again."
+        )
+    return (
+        f"{named} is not in Keyslip. Known schools: {schools.describe(mine)}. Use a "
+        "school's name or SIS id in the file, give the school this SIS id on the Schools "
+        "page, or choose to create the schools named in the file."
+    )
 
 
 def _person_schools(plan: ImportPlan, record: PersonRecord, new_schools: set[str]) -> list[str]:
@@ -543,7 +624,8 @@ def _plan_people(plan: ImportPlan) -> _Known:
         usernames_in_file[username] = record
         known.roles[record.sourced_id] = role
         if not _person_schools(plan, record, new_schools):
-            _error(plan, record, "This person's school is not in the import.", "orgSourcedIds")
+            if not plan.unknown_schools.intersection(record.school_ids):  # else said once
+                _error(plan, record, "This person's school is not in the import.", "orgSourcedIds")
             continue
         plan.new.append(PersonChange(record, None, username))
         if options.passwords == "set":
@@ -805,11 +887,11 @@ def _plan_leavers(plan: ImportPlan, known: _Known) -> None:
         for user_id, school_id in db.session.execute(query).tuples():
             memberships[user_id].add(school_id)
     leaving_ids: set[int] = set()
-    for user_id, schools in memberships.items():
-        covered = schools & school_ids
+    for user_id, member_of in memberships.items():
+        covered = member_of & school_ids
         if not covered:
             continue
-        if schools - school_ids:
+        if member_of - school_ids:
             for school_id in sorted(covered):
                 plan.memberships_remove.append((user_id, school_id))
                 plan.removals_at(school_id).memberships += 1

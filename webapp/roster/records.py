@@ -64,6 +64,8 @@ class SchoolRecord:
     name: str
     file: str
     line: int | None
+    # The file's column that named it, when a person row did (a spreadsheet's school column).
+    column: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -383,7 +383,7 @@ class SpreadsheetReader:
                 continue
             school = school_constant or ctx.ident(cols.get(cells, "school"))
             if school and school not in self.schools:
-                self.schools[school] = SchoolRecord(school, school, file, line)
+                self.schools[school] = SchoolRecord(school, school, file, line, cols.name("school"))
             linked = ctx.ident(cols.get(cells, "linked_student"))
             if linked:
                 self.links.append((sid, linked, file, line))

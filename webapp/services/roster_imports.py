@@ -105,6 +105,8 @@ class ImportRequest:
     send: str = "none"
     # Apply everything but the rows in error and what depends on them.
     skip_errors: bool = False
+    # Create the schools a spreadsheet's school column names that Keyslip does not have.
+    create_schools: bool = False
 
 
 def default_source(fmt: str, school_id: int | None) -> str:
@@ -143,6 +145,8 @@ def check_request(request: ImportRequest, *, actor: User) -> None:
             "Passwords are never sent by SMS. To set passwords, send by email or print; "
             "to text new accounts, keep passwords and they get a set-password link."
         )
+    if request.create_schools and not actor.district_wide:
+        problems.append("Only a district-wide admin can create schools.")
     if problems:
         raise PolicyError(problems)
     if request.school_id is not None and request.school_id not in scope.visible_school_ids(actor):
@@ -180,6 +184,7 @@ def start_import(
             "passwords": request.passwords,
             "send": request.send,
             "skip_errors": request.skip_errors,
+            "create_schools": request.create_schools,
         },
         upload_key=key,
     )
@@ -188,6 +193,8 @@ def start_import(
     if request.date_order:
         _remember(run, DATE_ORDER_SETTING, request.date_order, actor=actor)
     audit.record(actor, "import_uploaded", run, format=fmt, origin=origin)
+    if request.create_schools:
+        audit.record(actor, "import_create_schools_chosen", run, create_schools=True)
     return run
 
 
@@ -314,6 +321,21 @@ _MONTHS = (
 )  # fmt: skip
 
 
+def choose_create_schools(run: ImportRun, create: bool, *, actor: User) -> None:
+    """Say whether the run creates the schools its file names that Keyslip lacks; caller commits.
+
+    The next preview plans again with the choice (it is one of the run's options).
+    """
+    _require_pending(run)
+    if create and not actor.district_wide:
+        raise PolicyError(["Only a district-wide admin can create schools."])
+    if bool(run.options.get("create_schools")) == create:
+        return
+    run.options = {**run.options, "create_schools": create}
+    audit.record(actor, "import_create_schools_chosen", run, create_schools=create)
+    db.session.flush()
+
+
 def date_readings(question: DateQuestion) -> list[tuple[str, str, str]]:
     """Return (order, label, the example read that way) for each possible answer."""
     readings = []
@@ -371,6 +393,7 @@ def build_plan(
             password_column=mapping.get("password") or "password",
             password_mapped="password" in mapping,
             skip_errors=bool(options.get("skip_errors")) if skip_errors is None else skip_errors,
+            create_schools=bool(options.get("create_schools")),
         ),
         actor=actor,
     )
@@ -525,8 +548,10 @@ def db_fingerprint(source: str) -> str:
     """Digest every value a source's imports control, to notice any change made since.
 
     People's fields and state, school memberships, classes, enrollments and roster guardian
-    links, read with plain queries in id order, plus how many users there are in all: an
-    admin's edit, a deactivation, a new link by hand or a new account anywhere change it.
+    links, read with plain queries in id order, plus how many users there are in all and
+    every school's name and SIS id (a spreadsheet's school column is matched by them): an
+    admin's edit, a deactivation, a new link by hand, a new account or school anywhere
+    change it.
     A few tenths of a second for 50,000 people.
     """
     digest = hashlib.sha256()
@@ -537,6 +562,7 @@ def db_fingerprint(source: str) -> str:
     queries = (
         # Anyone added anywhere may take a username or match an email the file needs.
         select(func.count(User.id), func.max(User.id)),
+        select(School.id, School.name, School.source, School.sourced_id).order_by(School.id),
         select(*user_columns, *person_columns).where(User.source == source).order_by(User.id),
         select(user_schools.c.user_id, user_schools.c.school_id)
         .where(user_schools.c.user_id.in_(people))
@@ -593,11 +619,11 @@ def unchanged_since_last_apply(run: ImportRun) -> bool:
     next_leave = last.counts.get("next_leave_date")
     if next_leave and date.fromisoformat(next_leave) <= date.today():
         return False
-    defaults = {"passwords": "keep", "send": "none"}
+    defaults = {"passwords": "keep", "send": "none", "create_schools": False}
     same_options = all(
         (last.options or {}).get(key, defaults.get(key))
         == (run.options or {}).get(key, defaults.get(key))
-        for key in ("mapping", "complete", "date_order", "passwords", "send")
+        for key in ("mapping", "complete", "date_order", "passwords", "send", "create_schools")
     )
     return (
         last.counts["sha256"] == run.counts.get("sha256")
@@ -908,6 +934,12 @@ class Preview:
     severity: str = ""
     file: str = ""
     problem_files: list[str] = dataclasses.field(default_factory=list)
+    # A spreadsheet's school values: {"value", "school" (its name, or None), "new"}.
+    named_schools: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def unknown_schools(self) -> bool:
+        return any(not row["school"] and not row["new"] for row in self.named_schools)
 
     @property
     def date_question(self) -> DateQuestion | None:
@@ -973,6 +1005,7 @@ def preview(
         severity=severity,
         file=file,
         problem_files=sorted({p["file"] for p in tabs["problems"]}),
+        named_schools=data.get("named_schools", []),
     )
 
 
@@ -1025,6 +1058,7 @@ def _preview_data(plan: ImportPlan) -> dict[str, Any]:
             if removals.any
         ],
         "date_questions": [dataclasses.asdict(q) for q in plan.roster.date_questions],
+        "named_schools": _named_schools(plan),
     }
 
 
@@ -1077,6 +1111,22 @@ def _people_labels(ids: Sequence[int]) -> dict[int, str]:
         )
         labels.update({i: f"{g} {f} ({u})" for i, g, f, u in db.session.execute(query)})
     return labels
+
+
+def _named_schools(plan: ImportPlan) -> list[dict[str, Any]]:
+    """Say which school each of a spreadsheet's school values maps to, or that it is new."""
+    if plan.roster.format != CSV_FORMAT:
+        return []
+    names = school_names(list(plan.school_ids.values()))
+    new = {value for value, _ in plan.new_schools}
+    return [
+        {
+            "value": record.sourced_id,
+            "school": names.get(plan.school_ids.get(record.sourced_id, 0)),
+            "new": record.sourced_id in new,
+        }
+        for record in plan.roster.schools
+    ]
 
 
 def _preview_tag(run: ImportRun, actor: User) -> str:
