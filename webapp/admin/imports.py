@@ -38,6 +38,7 @@ FIELD_LABELS = {
     "leave_date": "Leaving date (on or after it, the person is deactivated)",
     "password": "Password (used only by an import that sets passwords; blank = generate one)",
 }
+FIELD_NAMES = {field: label.split(" (", 1)[0] for field, label in FIELD_LABELS.items()}
 MAPPED_FIELDS = [f for f in SHEET_FIELDS if f in FIELD_LABELS]
 
 
@@ -101,6 +102,7 @@ def imports_create() -> Response:
         date_order=form.date_order.data or None,
         passwords=form.passwords.data,
         send=form.send.data,
+        has_header=not form.no_header.data,
     )
     try:
         run = roster_imports.start_import(
@@ -130,6 +132,7 @@ def imports_mapping(run_id: int) -> Response:
         choice=choice,
         fields=MAPPED_FIELDS,
         labels=FIELD_LABELS,
+        names=FIELD_NAMES,
         role_constants=roster_imports.ROLE_CONSTANTS,
     )
 
@@ -142,8 +145,9 @@ def imports_mapping_save(run_id: int) -> Response:
     if not form.validate_on_submit():
         return error_response(400)
     chosen = {field: request.form.get(f"map-{field}", "") for field in MAPPED_FIELDS}
+    confirmed = request.form.get("confirm-columns") == "yes"
     try:
-        roster_imports.save_mapping(run, chosen, actor=current_user)
+        roster_imports.save_mapping(run, chosen, actor=current_user, confirmed=confirmed)
     except PolicyError as exc:
         db.session.rollback()
         choice = roster_imports.mapping_choice(run)
@@ -155,6 +159,7 @@ def imports_mapping_save(run_id: int) -> Response:
             choice=choice,
             fields=MAPPED_FIELDS,
             labels=FIELD_LABELS,
+            names=FIELD_NAMES,
             role_constants=roster_imports.ROLE_CONSTANTS,
             problems=exc.problems,
             status=422,
