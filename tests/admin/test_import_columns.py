@@ -85,3 +85,23 @@ def test_the_same_columns_reuse_the_remembered_mapping_without_a_question(
     page = client.get(f"/admin/imports/{second}/mapping").get_data(as_text=True)
     assert "the columns you chose last time" in page and 'name="confirm-columns"' not in page
     assert save_mapping(client, second).status_code == 303
+
+
+def test_a_first_row_that_looks_like_data_can_be_read_as_data_on_the_mapping_page(
+    app, client, world: World
+):
+    client.sign_in("admin.a", PASSWORD)
+    data = b"1001;anna@example.org;Anna;Schmidt\n1002;ben@example.org;Ben;Meyer\n"
+    run_id = run_id_from(upload(client, data, name="klasse.csv", school_id=world.school_a))
+    page = client.get(f"/admin/imports/{run_id}/mapping").get_data(as_text=True)
+    assert "The first row looks like data" in page
+    response = client.post_form(
+        f"/admin/imports/{run_id}/header",
+        {"has-header": "no"},
+        token_from=f"/admin/imports/{run_id}/mapping",
+    )
+    assert response.status_code == 303 and response.headers["Location"].endswith("/mapping")
+    page = client.get(f"/admin/imports/{run_id}/mapping").get_data(as_text=True)
+    assert '<option value="Column 3">Column 3 (e.g. Anna)</option>' in page
+    with app.app_context():
+        assert db.session.get(ImportRun, run_id).options["has_header"] is False

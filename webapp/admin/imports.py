@@ -170,6 +170,24 @@ def imports_mapping_save(run_id: int) -> Response:
     return redirect(url_for("admin.imports_show", run_id=run.id))
 
 
+@bp.post("/imports/<int:run_id>/header")
+@role_required(Role.ADMIN)
+def imports_header_save(run_id: int) -> Response:
+    run = roster_imports.require_run(current_user, run_id)
+    form = CsrfOnlyForm()
+    if not form.validate_on_submit():
+        return error_response(400)
+    try:
+        roster_imports.choose_header(
+            run, request.form.get("has-header") != "no", actor=current_user
+        )
+    except PolicyError as exc:
+        db.session.rollback()
+        return error_response(422, " ".join(exc.problems))
+    db.session.commit()
+    return redirect(url_for("admin.imports_mapping", run_id=run.id))
+
+
 def _expired(run) -> Response:
     return render("admin/imports/expired.html", run=run, status=410)
 

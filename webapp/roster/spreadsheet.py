@@ -410,6 +410,11 @@ _MEANINGFUL: tuple[tuple[str, str], ...] = (
 _NOT_KEPT = ("birth", "geburt", "naissance", "nacimiento", "geboorte", "dob")
 
 
+def looks_like_data(header: str) -> bool:
+    """Tell whether a header cell looks like a value (an email, a long number) instead."""
+    return bool(_LOOKS_LIKE_DATA.search(header))
+
+
 def unmapped_meaningful(
     headers: Sequence[str], mapping: Mapping[str, str]
 ) -> list[tuple[str, str]]:

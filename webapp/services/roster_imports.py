@@ -56,7 +56,7 @@ from webapp.roster.columns import norm_header
 from webapp.roster.detect import detect_format, peek_files
 from webapp.roster.normalise import parse_date
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
-from webapp.roster.spreadsheet import guess_mapping, unmapped_meaningful
+from webapp.roster.spreadsheet import guess_mapping, looks_like_data, unmapped_meaningful
 from webapp.roster.upload import display_name, unpack_upload
 from webapp.services import audit, scope, uploads
 from webapp.services.errors import NotAllowed, PolicyError
@@ -276,6 +276,11 @@ class MappingChoice:
     unknown_before: bool = False
 
     @property
+    def header_looks_like_data(self) -> bool:
+        """Tell whether the row read as column names looks like a person instead."""
+        return self.has_header and any(looks_like_data(h) for h in self.headers)
+
+    @property
     def changed(self) -> bool:
         """Tell whether a remembered mapping was made for a file with other columns."""
         return self.remembered and bool(
@@ -418,6 +423,20 @@ def save_mapping(
         raise PolicyError(problems)
     run.options = {**run.options, "mapping": chosen}
     _remember(run, MAPPING_SETTING, {"mapping": chosen, "headers": headers}, actor=actor)
+    db.session.flush()
+
+
+def choose_header(run: ImportRun, has_header: bool, *, actor: User) -> None:
+    """Say whether the run's spreadsheet starts with a header row; the caller commits.
+
+    The columns change with the answer, so any mapping chosen for the run is dropped.
+    """
+    _require_pending(run)
+    if run.format != CSV_FORMAT:
+        raise PolicyError(["Only spreadsheets may come without a header row."])
+    options = {k: v for k, v in run.options.items() if k not in ("mapping", "has_header")}
+    run.options = options if has_header else {**options, "has_header": False}
+    audit.record(actor, "import_header_chosen", run, has_header=has_header)
     db.session.flush()
 
 
