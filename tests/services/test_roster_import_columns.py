@@ -147,3 +147,17 @@ def test_a_mapping_remembered_without_its_headers_must_be_confirmed(app, ids):
         assert choice.remembered and choice.changed
         with pytest.raises(PolicyError):
             roster_imports.automatic_mapping(run)
+
+
+def test_a_remembered_mapping_that_names_missing_columns_is_neither_used_nor_replaced_quietly(
+    app, ids
+):
+    with app.app_context():
+        remember_first_file(ids)
+        run = start(ids, b"Pupil ID,Forename,Surname\n1,Ada,Lovelace\n")
+        choice = roster_imports.mapping_choice(run)
+        assert choice.previous and not choice.remembered and choice.changed
+        assert choice.mapping["given_name"] == "Forename"  # a guess, offered for checking
+        assert choice.gone_columns == ["ID", "First Name", "Last Name"]
+        with pytest.raises(PolicyError, match="lacks: ID, First Name, Last Name"):
+            roster_imports.automatic_mapping(run)

@@ -259,10 +259,11 @@ SAMPLE_ROWS = 3
 class MappingChoice:
     """The columns to offer on the mapping page, and what to tell the admin about them.
 
-    remembered: the mapping is the one saved from the school's last upload. changed: that
-    upload had other columns (new_columns it lacked, gone_columns it had), so the admin
-    must confirm the mapping before it is used. unmapped: columns the mapping leaves out
-    that look like they matter, as (column, field it resembles).
+    remembered: the mapping is the one saved from the school's last upload (previous: the
+    school has one, offered or not). changed: that upload had other columns (new_columns
+    it lacked, gone_columns it had), so the admin must confirm the mapping before use.
+    unmapped: columns the mapping leaves out that look like they matter, as (column, field
+    it resembles).
     """
 
     headers: list[str]
@@ -274,6 +275,8 @@ class MappingChoice:
     gone_columns: list[str] = dataclasses.field(default_factory=list)
     # A mapping remembered before Keyslip kept the headers with it: nobody can tell what is new.
     unknown_before: bool = False
+    # The school has a remembered mapping, offered or (when it names missing columns) not.
+    previous: bool = False
 
     @property
     def header_looks_like_data(self) -> bool:
@@ -282,10 +285,8 @@ class MappingChoice:
 
     @property
     def changed(self) -> bool:
-        """Tell whether a remembered mapping was made for a file with other columns."""
-        return self.remembered and bool(
-            self.new_columns or self.gone_columns or self.unknown_before
-        )
+        """Tell whether the remembered mapping was made for a file with other columns."""
+        return self.previous and bool(self.new_columns or self.gone_columns or self.unknown_before)
 
     @property
     def unmapped(self) -> list[tuple[str, str]]:
@@ -303,7 +304,9 @@ class MappingChoice:
             parts.append(
                 f"the last one had columns this file lacks: {', '.join(self.gone_columns)}"
             )
-        return "; ".join(parts) or "the columns of the last file were not recorded"
+        if self.unknown_before:
+            parts.append("the columns of the last file were not recorded")
+        return "; ".join(parts)
 
 
 def _remembered_mapping(run: ImportRun) -> tuple[dict[str, str], list[str] | None] | None:
@@ -328,17 +331,21 @@ def mapping_choice(run: ImportRun) -> MappingChoice:
     }
     choice = MappingChoice(headers, {}, False, samples=samples, has_header=_has_header(run))
     current = (run.options or {}).get("mapping")
-    remembered = _remembered_mapping(run)
+    remembered = _remembered_mapping(run) if not current else None
     if current:
         choice.mapping = dict(current)
-    elif remembered and all(v in headers or v in ROLE_CONSTANTS for v in remembered[0].values()):
+    elif remembered:
         mapping, old = remembered
-        choice.mapping, choice.remembered = mapping, True
+        choice.previous = True
         if old is None:
             choice.unknown_before = True
+            old = [*headers, *(v for v in mapping.values() if v not in ROLE_CONSTANTS)]
+        choice.new_columns = [h for h in headers if h not in old]
+        choice.gone_columns = [h for h in dict.fromkeys(old) if h not in headers]
+        if all(v in headers or v in ROLE_CONSTANTS for v in mapping.values()):
+            choice.mapping, choice.remembered = mapping, True
         else:
-            choice.new_columns = [h for h in headers if h not in old]
-            choice.gone_columns = [h for h in old if h not in headers]
+            choice.mapping = guess_mapping(headers)
     else:
         choice.mapping = guess_mapping(headers)
     return choice
