@@ -174,3 +174,12 @@ def test_unmapped_columns_that_matter_are_pointed_out(app, school, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["unmapped_columns"] == [{"column": "Leaver", "looks_like": "status"}]
+
+
+def test_a_headerless_file_without_no_header_is_refused_with_the_way_out(app, school, tmp_path):
+    path = tmp_path / "klasse.csv"
+    path.write_text(HEADERLESS.replace("Kind1", "kind1@example.org"))
+    result = invoke(app, str(path), "--school", str(school))
+    assert result.exit_code == 1
+    assert "looks like data" in result.output and "--no-header" in result.output
+    assert people(app) == []

@@ -527,7 +527,9 @@ class SpreadsheetReader:
                 table.file,
                 table.header_line,
                 None,
-                "The first row looks like data, not column names. Add a header row (for "
+                "The first row looks like data, not column names. If the file has no header "
+                "row, say the first row is data (on the upload or column page, or "
+                "--no-header) and choose the columns by position; or add a header row (for "
                 "example: ID, First Name, Last Name, Email, Role) and upload again.",
             )
             return None
