@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Role, User
+from webapp.models import ImportRun, Role, User
 from webapp.roster import FORMATS, DateQuestion
 from webapp.roster.apply import MODES, PASSWORD_CHOICES, ImportPlan
 from webapp.roster.detect import detect_format
@@ -90,7 +90,9 @@ def parse_mapping(text: str | None, path: Path | None) -> dict[str, str] | None:
     return mapping
 
 
-def choose_columns(run: Any, given: dict[str, str] | None, actor: User) -> list[dict[str, str]]:
+def choose_columns(
+    run: ImportRun, given: dict[str, str] | None, actor: User
+) -> list[dict[str, str]]:
     """Give a spreadsheet run its columns; return unmapped columns that look meaningful."""
     if given is not None:
         roster_imports.save_mapping(run, given, actor=actor, confirmed=True)
@@ -105,7 +107,6 @@ def summary(
 ) -> dict[str, Any]:
     """Return what the CLI reports, as plain data."""
     return {
-        "unmapped_columns": unmapped or [],
         "run_id": run_id,
         "format": plan.roster.format,
         "source": plan.options.source,
@@ -136,6 +137,7 @@ def summary(
             }
             for p in plan.problems
         ],
+        "unmapped_columns": unmapped or [],
     }
 
 
