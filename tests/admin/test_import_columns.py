@@ -105,3 +105,16 @@ def test_a_first_row_that_looks_like_data_can_be_read_as_data_on_the_mapping_pag
     assert '<option value="Column 3">Column 3 (e.g. Anna)</option>' in page
     with app.app_context():
         assert db.session.get(ImportRun, run_id).options["has_header"] is False
+
+
+def test_another_schools_admin_cannot_switch_the_header_choice(app, client, world: World):
+    client.sign_in("admin.a", PASSWORD)
+    run_id = run_id_from(upload(client, BEFORE, school_id=world.school_a))
+    other = app.test_client()
+    other.sign_in("admin.b", PASSWORD)
+    response = other.post_form(
+        f"/admin/imports/{run_id}/header", {"has-header": "no"}, token_from="/admin/imports/new"
+    )
+    assert response.status_code == 404
+    with app.app_context():
+        assert "has_header" not in db.session.get(ImportRun, run_id).options
