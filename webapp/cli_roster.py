@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Role, School, User
+from webapp.models import ImportRun, Role, School, User
 from webapp.roster import FORMATS, DateQuestion
 from webapp.roster.apply import MODES, PASSWORD_CHOICES, ImportPlan
 from webapp.roster.detect import detect_format
@@ -82,7 +82,53 @@ def resolve_format(fmt: str, name: str, data: bytes) -> str:
     return detected if detected.startswith("sds") else "sds-2.1"
 
 
-def summary(run_id: int, plan: ImportPlan, applied: bool) -> dict[str, Any]:
+def parse_mapping(text: str | None, path: Path | None) -> dict[str, str] | None:
+    """Read --mapping field=column,... or --mapping-file (a JSON object field -> column)."""
+    if text is not None and path is not None:
+        raise click.UsageError("Give --mapping or --mapping-file, not both.")
+    if path is not None:
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise click.BadParameter(f"{path} is not readable JSON ({exc}).") from exc
+        if not isinstance(loaded, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
+        ):
+            raise click.BadParameter(
+                f'{path} must hold one JSON object of field -> column, e.g. {{"given_name": '
+                '"Vorname", "family_name": "Nachname"}.'
+            )
+        return loaded
+    if text is None:
+        return None
+    mapping: dict[str, str] = {}
+    for pair in text.split(","):
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise click.BadParameter(
+                f"{pair.strip()!r} is not field=column (for example given_name=Vorname). "
+                "For a column whose name holds a comma, use --mapping-file.",
+                param_hint="--mapping",
+            )
+        mapping[field.strip()] = column.strip()
+    return mapping
+
+
+def choose_columns(
+    run: ImportRun, given: dict[str, str] | None, actor: User
+) -> list[dict[str, str]]:
+    """Give a spreadsheet run its columns; return unmapped columns that look meaningful."""
+    if given is not None:
+        roster_imports.save_mapping(run, given, actor=actor, confirmed=True)
+        choice = roster_imports.mapping_choice(run)
+    else:
+        choice = roster_imports.automatic_mapping(run)
+    return [{"column": column, "looks_like": field} for column, field in choice.unmapped]
+
+
+def summary(
+    run_id: int, plan: ImportPlan, applied: bool, unmapped: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     """Return what the CLI reports, as plain data."""
     names = roster_imports.school_names(list(plan.removals))
     return {
@@ -113,6 +159,7 @@ def summary(run_id: int, plan: ImportPlan, applied: bool) -> dict[str, Any]:
             for q in plan.roster.date_questions
         ],
         "problems": errors_first(p.as_dict() for p in plan.problems),
+        "unmapped_columns": unmapped or [],
     }
 
 
@@ -135,6 +182,11 @@ def echo_summary(report: dict[str, Any]) -> None:
             f"Passwords: {new} new and {reset} reset from the file; "
             f"{generate} to generate when sent; {left_alone} left alone "
             "(already in use, or tied to a school outside yours)."
+        )
+    for column in report["unmapped_columns"]:
+        click.echo(
+            f"  Column '{column['column']}' is not imported but looks like "
+            f"{column['looks_like'].replace('_', ' ')}; give it with --mapping if it matters."
         )
     if report["new_schools"]:
         click.echo(f"New schools: {', '.join(report['new_schools'])}.")
@@ -231,6 +283,23 @@ def date_order_hint(question: DateQuestion) -> str:
     help="Spreadsheets: create the schools the school column names that Keyslip does not "
     "have (district-wide admins only). Without it, an unknown school is an error.",
 )
+@click.option(
+    "--no-header",
+    is_flag=True,
+    help="The spreadsheet's first row is data: columns are named Column 1, Column 2, ...",
+)
+@click.option(
+    "--mapping",
+    "mapping_text",
+    metavar="FIELD=COLUMN,...",
+    help="Spreadsheet columns, e.g. given_name=Vorname,family_name=Nachname,role==student "
+    "(with --no-header, a column may be given by number: given_name=2).",
+)
+@click.option(
+    "--mapping-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A JSON object of field -> column, as --mapping.",
+)
 @click.option("--dry-run", is_flag=True, help="Preview only; the run can be applied later.")
 @click.option("--yes", is_flag=True, help="Confirm removals above the safety limit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -248,11 +317,15 @@ def roster_import(
     send: str,
     skip_errors: bool,
     create_schools: bool,
+    no_header: bool,
+    mapping_text: str | None,
+    mapping_file: Path | None,
     dry_run: bool,
     yes: bool,
     as_json: bool,
 ) -> None:
     """Import a roster from a .csv, a .zip or a folder of CSV files."""
+    given = parse_mapping(mapping_text, mapping_file)
     actor = resolve_actor(as_user)
     school_id = resolve_school(school_ref, actor).id if school_ref else None
     name, data = roster_imports.read_path(path)
@@ -268,12 +341,17 @@ def roster_import(
         send=send,
         skip_errors=skip_errors,
         create_schools=create_schools,
+        has_header=not no_header,
     )
+    unmapped: list[dict[str, str]] = []
     try:
         run = roster_imports.start_import(name, data, request, actor=actor, origin="cli")
         if roster_imports.needs_mapping(run):
-            choice = roster_imports.mapping_choice(run)
-            run.options = {**run.options, "mapping": choice.mapping}
+            unmapped = choose_columns(run, given, actor)
+        elif given is not None:
+            raise PolicyError(
+                [f"--mapping is for spreadsheets; this upload is {run.format}, mapped by name."]
+            )
         if not dry_run and roster_imports.unchanged_since_last_apply(run):
             roster_imports.skip_run(run)
             db.session.commit()
@@ -282,7 +360,7 @@ def roster_import(
         plan = roster_imports.build_plan(run, actor=actor, confirm=yes)
     except (PolicyError, NotAllowed) as exc:
         db.session.rollback()
-        message = " ".join(exc.problems) if isinstance(exc, PolicyError) else "Not your school."
+        message = "\n".join(exc.problems) if isinstance(exc, PolicyError) else "Not your school."
         raise click.ClickException(message) from exc
     roster_imports.remember_preview(run, plan)
     applied = False
@@ -297,7 +375,7 @@ def roster_import(
         roster_imports.finish_apply(run, plan, actor=actor)
         applied = True
     db.session.commit()
-    report = summary(run.id, plan, applied)
+    report = summary(run.id, plan, applied, unmapped)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

@@ -153,3 +153,26 @@ def test_periodic_job_syncs_and_purges(app, school):
         with pytest.raises(uploads.UploadMissing):
             uploads.load_upload(stale)
     assert [r.status for r in runs(app)] == ["applied"]
+
+
+def test_a_remembered_mapping_that_no_longer_fits_stops_the_sync(app, school):
+    from webapp.models import Setting
+
+    with app.app_context():
+        mapping = {"sourced_id": "ID", "given_name": "First Name", "family_name": "Last Name"}
+        headers = ["ID", "First Name", "Last Name"]
+        db.session.add(
+            Setting(
+                school_id=school,
+                key="roster.csv_mapping",
+                value={"mapping": mapping, "headers": headers},
+            )
+        )
+        db.session.commit()
+    drop(app, str(school), "people.csv", "ID,First Name,Last Name,Status\n1,Ada,Lovelace,left\n")
+    [outcome] = sync(app)
+    assert outcome.status == "failed"
+    [run] = runs(app)
+    assert "columns the last one did not: Status" in run.row_errors[0]["message"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(User.role != Role.ADMIN)) == 0

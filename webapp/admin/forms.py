@@ -49,6 +49,7 @@ class ImportUploadForm(FlaskForm):
         default="add-update",
     )
     complete = BooleanField("This file is the complete roster (spreadsheets)")
+    no_header = BooleanField("The first row is data: the file has no header row (spreadsheets)")
     school_id = SelectField("School", coerce=lambda v: int(v) if v else None, default=None)
     date_order = SelectField(
         "Dates such as 03/04/2025 are written",

@@ -38,6 +38,7 @@ FIELD_LABELS = {
     "leave_date": "Leaving date (on or after it, the person is deactivated)",
     "password": "Password (used only by an import that sets passwords; blank = generate one)",
 }
+FIELD_NAMES = {field: label.split(" (", 1)[0] for field, label in FIELD_LABELS.items()}
 MAPPED_FIELDS = [f for f in SHEET_FIELDS if f in FIELD_LABELS]
 
 
@@ -101,6 +102,7 @@ def imports_create() -> Response:
         date_order=form.date_order.data or None,
         passwords=form.passwords.data,
         send=form.send.data,
+        has_header=not form.no_header.data,
     )
     try:
         run = roster_imports.start_import(
@@ -130,6 +132,7 @@ def imports_mapping(run_id: int) -> Response:
         choice=choice,
         fields=MAPPED_FIELDS,
         labels=FIELD_LABELS,
+        names=FIELD_NAMES,
         role_constants=roster_imports.ROLE_CONSTANTS,
     )
 
@@ -142,8 +145,9 @@ def imports_mapping_save(run_id: int) -> Response:
     if not form.validate_on_submit():
         return error_response(400)
     chosen = {field: request.form.get(f"map-{field}", "") for field in MAPPED_FIELDS}
+    confirmed = request.form.get("confirm-columns") == "yes"
     try:
-        roster_imports.save_mapping(run, chosen, actor=current_user)
+        roster_imports.save_mapping(run, chosen, actor=current_user, confirmed=confirmed)
     except PolicyError as exc:
         db.session.rollback()
         choice = roster_imports.mapping_choice(run)
@@ -155,6 +159,7 @@ def imports_mapping_save(run_id: int) -> Response:
             choice=choice,
             fields=MAPPED_FIELDS,
             labels=FIELD_LABELS,
+            names=FIELD_NAMES,
             role_constants=roster_imports.ROLE_CONSTANTS,
             problems=exc.problems,
             status=422,
@@ -163,6 +168,24 @@ def imports_mapping_save(run_id: int) -> Response:
         return _expired(run)
     db.session.commit()
     return redirect(url_for("admin.imports_show", run_id=run.id))
+
+
+@bp.post("/imports/<int:run_id>/header")
+@role_required(Role.ADMIN)
+def imports_header_save(run_id: int) -> Response:
+    run = roster_imports.require_run(current_user, run_id)
+    form = CsrfOnlyForm()
+    if not form.validate_on_submit():
+        return error_response(400)
+    try:
+        roster_imports.choose_header(
+            run, request.form.get("has-header") != "no", actor=current_user
+        )
+    except PolicyError as exc:
+        db.session.rollback()
+        return error_response(422, " ".join(exc.problems))
+    db.session.commit()
+    return redirect(url_for("admin.imports_mapping", run_id=run.id))
 
 
 def _expired(run) -> Response:

@@ -95,13 +95,15 @@ def read_roster(
     complete: bool | None = None,
     date_order: str | None = None,
     today: date | None = None,
+    has_header: bool = True,
 ) -> Roster:
     """Read named CSV files (name -> bytes) in any supported format into a Roster.
 
     format is "auto" or a key of FORMATS; mapping ({keyslip_field: header}) is
     for the "csv" format; complete overrides whether absentees may be deactivated;
     date_order ("DMY" or "MDY") answers a date column that could be read either
-    way; today (default: the server's date) is what leaving dates are compared with.
+    way; today (default: the server's date) is what leaving dates are compared with;
+    has_header False reads a spreadsheet's first row as data, its columns named by position.
     """
     order = date_order.upper() if date_order else None
     ctx = ReadContext(
@@ -125,6 +127,18 @@ def read_roster(
         ctx.log.error("upload", None, None, "No files were uploaded.")
         return finish(roster, ctx.log, ctx.encodings)
     fmt = detect_format(files) if format == "auto" else format
+    if not has_header:
+        if fmt != "csv":
+            roster = Roster(format=fmt)
+            ctx.log.error(
+                "upload",
+                None,
+                None,
+                "Only spreadsheets may come without a header row; this upload is "
+                f"{fmt}, whose files must start with their header row.",
+            )
+            return finish(roster, ctx.log, ctx.encodings)
+        ctx.has_header = False
     with paused_gc():
         return _read(fmt, fileset, ctx, mapping, complete)
 
@@ -166,6 +180,7 @@ def read_upload(
     complete: bool | None = None,
     date_order: str | None = None,
     today: date | None = None,
+    has_header: bool = True,
 ) -> Roster:
     """Read one uploaded .zip bundle or .csv file into a Roster."""
     files, problems = unpack_upload(name, data)
@@ -180,6 +195,7 @@ def read_upload(
         complete=complete,
         date_order=date_order,
         today=today,
+        has_header=has_header,
     )
     roster.problems[:0] = problems
     return roster

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from operator import itemgetter
 
 from webapp.roster.decode import Table
 from webapp.roster.problems import ProblemLog
 
-_INVISIBLE = re.compile(r"[\s_\-\ufeff\u200b-\u200f\u202a-\u202e\u2060-\u2069]+")
 _QUIET_PREFIXES = ("metadata.", "ext_", "ext.")
 
 
+@lru_cache(maxsize=4096)
 def norm_header(name: str) -> str:
-    """Reduce a header to a comparison key: case-, space- and underscore-blind."""
-    return _INVISIBLE.sub("", name).casefold()
+    """Reduce a header to a comparison key: blind to case, accents, spaces and punctuation.
+
+    "E-Mail" and "email", "Prénom" and "prenom", "Student_ID" and "student id" each
+    compare equal.
+    """
+    # NFKD splits an accented letter into the letter and its accent; only letters and
+    # digits are kept, so accents, spaces, punctuation and invisible characters go.
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(ch for ch in folded if ch.isalnum())
 
 
 class Columns:

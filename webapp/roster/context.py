@@ -104,7 +104,16 @@ class ReadContext:
     values cannot tell; today is the date leaving dates are compared with.
     """
 
-    __slots__ = ("log", "region", "date_order", "today", "encodings", "_interned", "_phones")
+    __slots__ = (
+        "log",
+        "region",
+        "date_order",
+        "today",
+        "encodings",
+        "has_header",
+        "_interned",
+        "_phones",
+    )
 
     def __init__(
         self,
@@ -118,6 +127,8 @@ class ReadContext:
         self.date_order = date_order
         self.today = today or date.today()
         self.encodings: dict[str, str] = {}
+        # False only for a spreadsheet whose first row is data: columns go by position.
+        self.has_header = True
         self._interned: dict[tuple[str, ...], tuple[str, ...]] = {}
         # Per import, not per process: parents' numbers repeat across siblings,
         # and nothing personal should outlive the import in a module cache.
@@ -125,7 +136,7 @@ class ReadContext:
 
     def open(self, name: str, data: bytes) -> Table | None:
         """Decode one file, remembering which encoding it used."""
-        table = read_table(name, data, self.log)
+        table = read_table(name, data, self.log, has_header=self.has_header)
         if table is not None:
             self.encodings[name] = table.encoding
         return table

@@ -271,10 +271,16 @@ class Table:
         "_last_line",
         "_offset",
         "_has_nul",
+        "_first",
+        "has_header",
     )
 
-    def __init__(self, file: str, text: str, encoding: str, log: ProblemLog) -> None:
+    def __init__(
+        self, file: str, text: str, encoding: str, log: ProblemLog, *, has_header: bool = True
+    ) -> None:
+        """Open text as CSV; without a header row, columns are named by position."""
         self.file = file
+        self.has_header = has_header
         self.encoding = encoding
         self._log = log
         self._last_line = 0
@@ -294,9 +300,16 @@ class Table:
         )
         self.header: list[str] = []
         self.header_line = 0
+        # Without a header row, the first record is data: rows() yields it first.
+        self._first: tuple[int, list[str]] | None = None
         for line, cells, _ in self._records():
             if cells is None:
                 continue
+            if not has_header:
+                cells[0] = cells[0].lstrip("\ufeff")
+                self.header = position_names(len(cells))
+                self._first = (line, cells)
+                break
             header = [c.strip().lstrip("\ufeff") for c in cells]
             # Trailing empty header cells come from spreadsheets; they name nothing.
             while header and not header[-1]:
@@ -342,6 +355,13 @@ class Table:
         reader = self._reader
         offset = self._offset
         has_nul = self._has_nul
+        if self._first is not None:
+            line, cells = self._first
+            self._first = None
+            checked = self._check(line, cells, line, width)
+            if checked is not None:
+                self.row_count += 1
+                yield line, checked
         while True:
             # The common case (one well-formed record) is handled inline: this loop
             # runs once per row of a 100,000-row file, and a nested generator per
@@ -368,6 +388,9 @@ class Table:
                 self.row_count += 1
                 yield start, checked
 
+    def _widest(self) -> str:
+        return "the header has" if self.has_header else "the first row has"
+
     def _check(self, line: int, cells: list[str], last: int, width: int) -> list[str] | None:
         """Fit a row to the header's width; None (after an error) if it must be skipped."""
         if self._has_nul and any("\x00" in c for c in cells):
@@ -388,7 +411,7 @@ class Table:
                     self.file,
                     line,
                     None,
-                    f"This row has {len(cells)} values but the header has {width} "
+                    f"This row has {len(cells)} values but {self._widest()} {width} "
                     "columns, so it was skipped. A value with a comma inside probably "
                     "needs quotes around it." + _quote_hint(spans, last),
                     kind="too-many",
@@ -401,7 +424,7 @@ class Table:
                     self.file,
                     line,
                     None,
-                    f"This row has {len(cells)} values but the header has {width} "
+                    f"This row has {len(cells)} values but {self._widest()} {width} "
                     "columns, so it was skipped." + _quote_hint(spans, last),
                     kind="too-few",
                 )
@@ -410,12 +433,17 @@ class Table:
                 self.file,
                 line,
                 None,
-                f"This row has {len(cells)} values but the header has {width} columns; "
+                f"This row has {len(cells)} values but {self._widest()} {width} columns; "
                 "the missing values at the end were read as empty.",
                 kind="too-few",
             )
             cells.extend([""] * (width - len(cells)))
         return cells
+
+
+def position_names(width: int) -> list[str]:
+    """Name the columns of a file without a header row: Column 1, Column 2, ..."""
+    return [f"Column {i}" for i in range(1, width + 1)]
 
 
 def _quote_hint(spans: bool, last: int) -> str:
@@ -427,14 +455,35 @@ def _quote_hint(spans: bool, last: int) -> str:
     )
 
 
-def read_table(file: str, data: bytes, log: ProblemLog) -> Table | None:
+def read_table(file: str, data: bytes, log: ProblemLog, *, has_header: bool = True) -> Table | None:
     """Decode and open one CSV file; None (with a file error) if it is unusable."""
     decoded = decode_bytes(data, file, log)
     if decoded is None:
         return None
     text, encoding = decoded
-    table = Table(file, text, encoding, log)
+    table = Table(file, text, encoding, log, has_header=has_header)
     if not table.header:
-        log.error(file, None, None, "The file has no header row that could be read.")
+        what = "header row" if has_header else "row"
+        log.error(file, None, None, f"The file has no {what} that could be read.")
         return None
     return table
+
+
+def peek_table(
+    file: str, data: bytes, *, has_header: bool = True, samples: int = 3
+) -> tuple[list[str], list[list[str]]]:
+    """Return a file's column names and its first few rows, decoded as an import reads it.
+
+    ([], []) when the file cannot be read; the import's own reading reports why.
+    """
+    table = read_table(file, data, ProblemLog(), has_header=has_header)
+    if table is None:
+        return [], []
+    rows: list[list[str]] = []
+    if samples <= 0:
+        return table.header, rows
+    for _, cells in table.rows():
+        rows.append([c.strip() for c in cells])
+        if len(rows) >= samples:
+            break
+    return table.header, rows

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from webapp.roster.columns import norm_header
 from webapp.roster.context import FileSet
-from webapp.roster.decode import sniff_delimiter
+from webapp.roster.decode import peek_table
 
 _CLEVER_IDS = {"studentid", "teacherid", "sectionid", "staffid"}
 # ROSTER_FORMATS.md section 3: the files of a Clever SFTP upload (staff.csv since v2, and
@@ -33,23 +33,23 @@ _UK_FILES = {"student.csv", "teacher.csv", "section.csv", "school.csv"}
 
 
 def first_row(data: bytes) -> list[str]:
-    """Return the first CSV row of a file, decoded leniently, or [] if unreadable."""
-    head = data[:65536]
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    text = head.decode("utf-8", errors="replace")
-    try:
-        for row in csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text)):
-            if any(cell.strip() for cell in row):
-                return [cell.strip() for cell in row]
-    except csv.Error:
-        return []
-    return []
+    """Return the header row of a file, decoded as the import decodes it, or [] if unreadable."""
+    return peek_table("file", data, samples=0)[0]
 
 
-def read_headers(files: Mapping[str, bytes]) -> dict[str, list[str]]:
-    """Return each file's header row as written, for a column-mapping screen."""
-    return {name: first_row(data) for name, data in FileSet(files)}
+def read_headers(files: Mapping[str, bytes], *, has_header: bool = True) -> dict[str, list[str]]:
+    """Return each file's column names, decoded exactly as the import reads the rows."""
+    return {name: columns for name, (columns, _) in peek_files(files, has_header).items()}
+
+
+def peek_files(
+    files: Mapping[str, bytes], has_header: bool = True, samples: int = 0
+) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Return each file's column names and first rows, for a column-mapping screen."""
+    return {
+        name: peek_table(name, data, has_header=has_header, samples=samples)
+        for name, data in FileSet(files)
+    }
 
 
 def manifest_version(data: bytes) -> str:

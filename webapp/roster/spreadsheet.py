@@ -24,7 +24,9 @@ from webapp.roster.records import (
     Status,
 )
 
-# Keyslip field -> header names seen in spreadsheets, most specific first.
+# Keyslip field -> header names seen in spreadsheets, most specific first: English,
+# then German, French, Spanish and Dutch. Headers are compared by norm_header(), so case,
+# accents, spaces and punctuation do not matter ("Prenom" finds "Prénom").
 # Keyslip's own account export uses the field names themselves, so an
 # export -> edit -> re-import round trip maps with no help.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -46,8 +48,39 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "Adno",
         "External ID",
         "Identifier",
+        # de
+        "Schüler-ID",
+        "Schueler-ID",
+        "Personen-ID",
+        "Lehrer-ID",
+        "Eltern-ID",
+        # fr
+        "Identifiant",
+        "ID élève",
+        "Identifiant élève",
+        # es
+        "ID alumno",
+        "ID estudiante",
+        # nl
+        "Leerling-ID",
+        "Leerlingid",
     ),
-    "username": ("Username", "User name", "Login", "Login name", "Login ID", "Account name"),
+    "username": (
+        "Username",
+        "User name",
+        "Login",
+        "Login name",
+        "Login ID",
+        "Account name",
+        "Benutzername",
+        "Anmeldename",
+        "Nom d'utilisateur",
+        "Identifiant de connexion",
+        "Nombre de usuario",
+        "Usuario",
+        "Gebruikersnaam",
+        "Inlognaam",
+    ),
     "given_name": (
         "First Name",
         "Forename",
@@ -59,6 +92,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "Legal forename",
         "Parent first name",
         "Student first name",
+        "Vorname",
+        "Rufname",
+        "Prénom",
+        "Nombre",
+        "Nombres",
+        "Voornaam",
+        "Roepnaam",
     ),
     "family_name": (
         "Surname",
@@ -72,9 +112,31 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "Parent surname",
         "Student last name",
         "Student surname",
+        "Nachname",
+        "Familienname",
+        "Zuname",
+        "Nom",
+        "Nom de famille",
+        "Apellido",
+        "Apellidos",
+        "Achternaam",
+        "Familienaam",
+        "Geslachtsnaam",
     ),
-    "middle_name": ("Middle name", "Middle names", "Middle initial"),
-    "name": ("Full name", "Name", "Student name", "Pupil name", "Parent name", "Display name"),
+    "middle_name": ("Middle name", "Middle names", "Middle initial", "Zweitname", "Segundo nombre"),
+    "name": (
+        "Full name",
+        "Name",
+        "Student name",
+        "Pupil name",
+        "Parent name",
+        "Display name",
+        "Vollständiger Name",
+        "Nom complet",
+        "Nombre completo",
+        "Volledige naam",
+        "Naam",
+    ),
     "email": (
         "Email",
         "E-mail",
@@ -85,6 +147,16 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "Parent email",
         "Work email",
         "Primary email",
+        "E-Mail-Adresse",
+        "Mailadresse",
+        "Courriel",
+        "Adresse e-mail",
+        "Adresse électronique",
+        "Mél",
+        "Correo",
+        "Correo electrónico",
+        "Email alumno",
+        "E-mailadres",
     ),
     "phone": (
         "Mobile",
@@ -99,15 +171,117 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "Tel",
         "Parent mobile",
         "Parent phone",
+        "Handy",
+        "Handynummer",
+        "Mobiltelefon",
+        "Mobilnummer",
+        "Telefon",
+        "Telefonnummer",
+        "Portable",
+        "Téléphone portable",
+        "Téléphone",
+        "Móvil",
+        "Celular",
+        "Teléfono",
+        "Mobiel",
+        "Mobiel nummer",
+        "Telefoon",
+        "Telefoonnummer",
     ),
-    "grade": ("Grade", "Grade level", "Year", "Year group", "Year level", "NC Year", "Class year"),
-    "role": ("Role", "Type", "User type", "Account type", "Person type", "Relationship"),
-    "student_number": ("Student number", "UPN", "Pupil number", "Student no", "Candidate number"),
-    "school": ("School", "School name", "School ID", "Campus", "Site", "School code"),
-    "password": ("Password", "Initial password", "Temporary password", "Temp password"),
-    "status": ("Status", "Account status"),
-    "enabled": ("Enabled", "Active", "Login enabled"),
-    "linked_student": ("Child ID", "Child", "Linked student", "Linked student ID"),
+    "grade": (
+        "Grade",
+        "Grade level",
+        "Year",
+        "Year group",
+        "Year level",
+        "NC Year",
+        "Class year",
+        "Jahrgang",
+        "Jahrgangsstufe",
+        "Klassenstufe",
+        "Klasse",
+        "Niveau",
+        "Classe",
+        "Curso",
+        "Grado",
+        "Nivel",
+        "Leerjaar",
+        "Klas",
+        "Groep",
+    ),
+    "role": (
+        "Role",
+        "Type",
+        "User type",
+        "Account type",
+        "Person type",
+        "Relationship",
+        "Rolle",
+        "Benutzertyp",
+        "Rôle",
+        "Profil",
+        "Rol",
+        "Tipo",
+        "Tipo de usuario",
+    ),
+    "student_number": (
+        "Student number",
+        "UPN",
+        "Pupil number",
+        "Student no",
+        "Candidate number",
+        "Schülernummer",
+        "Schuelernummer",
+        "Numéro d'élève",
+        "INE",
+        "Número de alumno",
+        "NIA",
+        "Leerlingnummer",
+    ),
+    "school": (
+        "School",
+        "School name",
+        "School ID",
+        "Campus",
+        "Site",
+        "School code",
+        "Schule",
+        "Schulname",
+        "Schulnummer",
+        "École",
+        "Établissement",
+        "Escuela",
+        "Colegio",
+        "Centro",
+        "Schoolnaam",
+        "Vestiging",
+    ),
+    "password": (
+        "Password",
+        "Initial password",
+        "Temporary password",
+        "Temp password",
+        "Passwort",
+        "Kennwort",
+        "Mot de passe",
+        "Contraseña",
+        "Wachtwoord",
+    ),
+    "status": ("Status", "Account status", "Statut", "Estado"),
+    "enabled": ("Enabled", "Active", "Login enabled", "Aktiv", "Actif", "Activo", "Actief"),
+    "linked_student": (
+        "Child ID",
+        "Child",
+        "Linked student",
+        "Linked student ID",
+        "Kind",
+        "Kind-ID",
+        "Enfant",
+        "ID enfant",
+        "Hijo",
+        "Hija",
+        "ID hijo",
+    ),
     # Only the leaving date: Keyslip keeps no birth dates (data minimisation).
     "leave_date": (
         "Leaving Date",
@@ -117,6 +291,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "End Date",
         "Withdrawal Date",
         "Date Left",
+        "Austrittsdatum",
+        "Abgangsdatum",
+        "Date de sortie",
+        "Date de départ",
+        "Fecha de baja",
+        "Fecha de salida",
+        "Uitschrijfdatum",
+        "Datum uitschrijving",
     ),
 }
 FIELDS = tuple(ALIASES)
@@ -180,7 +362,74 @@ def guess_mapping(headers: Sequence[str]) -> dict[str, str]:
                 break
     if "name" in mapping and "given_name" in mapping and "family_name" in mapping:
         del mapping["name"]
+    elif "name" in mapping and "given_name" in mapping:
+        # "Vorname" beside "Name" (or "Prénom" beside "Nom") is a first name and a surname.
+        mapping["family_name"] = mapping.pop("name")
     return mapping
+
+
+# Words that mark a column as mattering to accounts, for columns left unmapped: a status
+# or leaving column left out keeps a leaver active; an email left out sends nothing.
+_MEANINGFUL: tuple[tuple[str, str], ...] = (
+    ("status", "status"),
+    ("statut", "status"),
+    ("estado", "status"),
+    ("left", "status"),
+    ("leaver", "status"),
+    ("leav", "leave_date"),
+    ("withdraw", "leave_date"),
+    ("exit", "leave_date"),
+    ("austritt", "leave_date"),
+    ("abgang", "leave_date"),
+    ("sortie", "leave_date"),
+    ("baja", "leave_date"),
+    ("uitschrijf", "leave_date"),
+    ("active", "enabled"),
+    ("aktiv", "enabled"),
+    ("enabled", "enabled"),
+    ("mail", "email"),
+    ("courriel", "email"),
+    ("correo", "email"),
+    ("phone", "phone"),
+    ("mobil", "phone"),
+    ("tele", "phone"),
+    ("handy", "phone"),
+    ("role", "role"),
+    ("rolle", "role"),
+    ("type", "role"),
+    ("school", "school"),
+    ("schule", "school"),
+    ("ecole", "school"),
+    ("grade", "grade"),
+    ("year", "grade"),
+    ("klass", "grade"),
+    ("password", "password"),
+    ("passwort", "password"),
+)
+# Columns Keyslip deliberately does not keep, which are not worth pointing out.
+_NOT_KEPT = ("birth", "geburt", "naissance", "nacimiento", "geboorte", "dob")
+
+
+def looks_like_data(header: str) -> bool:
+    """Tell whether a header cell looks like a value (an email, a long number) instead."""
+    return bool(_LOOKS_LIKE_DATA.search(header))
+
+
+def unmapped_meaningful(
+    headers: Sequence[str], mapping: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """Return (header, field it looks like) for columns left unmapped that may matter."""
+    used = {norm_header(v) for v in mapping.values() if not v.startswith("=")}
+    aliases = {norm_header(a): f for f, names in ALIASES.items() for a in (f, *names)}
+    found: list[tuple[str, str]] = []
+    for header in headers:
+        key = norm_header(header)
+        if not key or key in used or any(word in key for word in _NOT_KEPT):
+            continue
+        field = aliases.get(key) or next((f for word, f in _MEANINGFUL if word in key), None)
+        if field is not None and field not in mapping:
+            found.append((header, field))
+    return found
 
 
 def _guess_links(headers: Sequence[str]) -> dict[str, str]:
@@ -272,15 +521,28 @@ class SpreadsheetReader:
                 f"header row does not have (it has: {', '.join(h for h in table.header if h)}).",
             )
             return None
-        if not headers and any(_LOOKS_LIKE_DATA.search(h) for h in table.header):
+        looks_like_data = table.has_header and any(_LOOKS_LIKE_DATA.search(h) for h in table.header)
+        if not headers and looks_like_data:
             self.log.error(
                 table.file,
                 table.header_line,
                 None,
-                "The first row looks like data, not column names. Add a header row (for "
+                "The first row looks like data, not column names. If the file has no header "
+                "row, say the first row is data (on the upload or column page, or "
+                "--no-header) and choose the columns by position; or add a header row (for "
                 "example: ID, First Name, Last Name, Email, Role) and upload again.",
             )
             return None
+        if looks_like_data:
+            self.log.warning(
+                table.file,
+                table.header_line,
+                None,
+                "The first row was read as column names, but it looks like data (an email "
+                "or a number). If the file has no header row, upload it again and say the "
+                "first row is data, so that row is imported too.",
+                kind="header-like-data",
+            )
         fields = {field: (header,) for field, header in headers.items()}
         required = ["given_name", "family_name"] if "name" not in fields else ["name"]
         missing_id = not ({"sourced_id", "username", "email", "student_number"} & set(fields))

@@ -41,7 +41,7 @@ from webapp.models import (
     user_schools,
     utcnow,
 )
-from webapp.roster import DATE_ORDERS, FORMATS, DateQuestion, read_headers, read_upload
+from webapp.roster import DATE_ORDERS, FORMATS, DateQuestion, read_upload
 from webapp.roster.apply import (
     MODES,
     PASSWORD_CHOICES,
@@ -53,11 +53,12 @@ from webapp.roster.apply import (
     plan_import,
 )
 from webapp.roster.bulk import paused_gc
-from webapp.roster.detect import detect_format
+from webapp.roster.columns import norm_header
+from webapp.roster.detect import detect_format, peek_files
 from webapp.roster.normalise import parse_date
 from webapp.roster.problems import capped, errors_first
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
-from webapp.roster.spreadsheet import guess_mapping
+from webapp.roster.spreadsheet import guess_mapping, looks_like_data, unmapped_meaningful
 from webapp.roster.upload import display_name, unpack_upload
 from webapp.services import audit, scope, uploads
 from webapp.services.errors import NotAllowed, PolicyError
@@ -107,6 +108,8 @@ class ImportRequest:
     skip_errors: bool = False
     # Create the schools a spreadsheet's school column names that Keyslip does not have.
     create_schools: bool = False
+    # False: a spreadsheet's first row is data; its columns are mapped by position.
+    has_header: bool = True
 
 
 def default_source(fmt: str, school_id: int | None) -> str:
@@ -138,6 +141,11 @@ def check_request(request: ImportRequest, *, actor: User) -> None:
         problems.append("Choose a date order: day/month (DMY) or month/day (MDY).")
     if request.passwords not in PASSWORD_CHOICES:
         problems.append("Choose whether to keep passwords or set them from the file.")
+    if not request.has_header and request.format not in ("auto", CSV_FORMAT):
+        problems.append(
+            "Only spreadsheets may come without a header row; choose the spreadsheet format "
+            "or let Keyslip detect it."
+        )
     if request.send not in SEND_CHOICES:
         problems.append(f"Choose how to send credentials: {', '.join(SEND_CHOICES)}.")
     elif request.passwords == "set" and request.send == "sms":
@@ -162,7 +170,9 @@ def start_import(
     check_request(request, actor=actor)
     files = check_upload(name, data)
     fmt = request.format
-    if fmt == "auto":
+    if not request.has_header:
+        fmt = CSV_FORMAT
+    elif fmt == "auto":
         fmt = detect_format(files)
     key = uploads.store_upload(display_name(name), data)
     run = ImportRun(
@@ -185,6 +195,7 @@ def start_import(
             "send": request.send,
             "skip_errors": request.skip_errors,
             "create_schools": request.create_schools,
+            **({} if request.has_header else {"has_header": False}),
         },
         upload_key=key,
     )
@@ -241,44 +252,169 @@ def needs_mapping(run: ImportRun) -> bool:
     return run.format == CSV_FORMAT and "mapping" not in (run.options or {})
 
 
-def _people_headers(run: ImportRun) -> list[str]:
+def _has_header(run: ImportRun) -> bool:
+    return (run.options or {}).get("has_header", True) is not False
+
+
+def _people_columns(run: ImportRun) -> tuple[list[str], list[list[str]]]:
+    """Return the people file's column names and first rows, decoded as the import reads them."""
     name, data = uploads.load_upload(run.upload_key)
     files, _ = unpack_upload(name, data)
-    headers = read_headers(files)
+    peeked = peek_files(files, _has_header(run), samples=SAMPLE_ROWS)
     # The people file is the one whose headers look most like names and emails.
-    best: list[str] = []
+    best: tuple[list[str], list[list[str]]] = ([], [])
     best_score = -1
-    for row in headers.values():
-        guessed = guess_mapping(row)
+    for headers, rows in peeked.values():
+        guessed = guess_mapping(headers)
         score = sum(f in guessed for f in ("given_name", "family_name", "name", "email"))
         if score > best_score:
-            best, best_score = row, score
-    return [h for h in best if h]
+            best, best_score = (headers, rows), score
+    return best
+
+
+# Rows shown under each column on the mapping page, so a file without headers can be mapped.
+SAMPLE_ROWS = 3
 
 
 @dataclass
 class MappingChoice:
+    """The columns to offer on the mapping page, and what to tell the admin about them.
+
+    remembered: the mapping is the one saved from the school's last upload (previous: the
+    school has one, offered or not). changed: that upload had other columns (new_columns
+    it lacked, gone_columns it had), so the admin must confirm the mapping before use.
+    unmapped: columns the mapping leaves out that look like they matter, as (column, field
+    it resembles).
+    """
+
     headers: list[str]
     mapping: dict[str, str]
     remembered: bool
+    samples: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    has_header: bool = True
+    new_columns: list[str] = dataclasses.field(default_factory=list)
+    gone_columns: list[str] = dataclasses.field(default_factory=list)
+    # A mapping remembered before Keyslip kept the headers with it: nobody can tell what is new.
+    unknown_before: bool = False
+    # The school has a remembered mapping, offered or (when it names missing columns) not.
+    previous: bool = False
+
+    @property
+    def header_looks_like_data(self) -> bool:
+        """Tell whether the row read as column names looks like a person instead."""
+        return self.has_header and any(looks_like_data(h) for h in self.headers)
+
+    @property
+    def changed(self) -> bool:
+        """Tell whether the remembered mapping was made for a file with other columns."""
+        return self.previous and bool(self.new_columns or self.gone_columns or self.unknown_before)
+
+    @property
+    def unmapped(self) -> list[tuple[str, str]]:
+        """Return columns left unmapped that look meaningful, with the field they resemble."""
+        return unmapped_meaningful(self.headers, self.mapping)
+
+    def differences(self) -> str:
+        """Say how this file's columns differ from the ones the remembered mapping was for."""
+        parts = []
+        if self.new_columns:
+            parts.append(
+                f"this file has columns the last one did not: {', '.join(self.new_columns)}"
+            )
+        if self.gone_columns:
+            parts.append(
+                f"the last one had columns this file lacks: {', '.join(self.gone_columns)}"
+            )
+        if self.unknown_before:
+            parts.append("the columns of the last file were not recorded")
+        return "; ".join(parts)
+
+
+def _remembered_mapping(run: ImportRun) -> tuple[dict[str, str], list[str] | None] | None:
+    """Return the school's remembered (mapping, headers it was made for), if any.
+
+    Mappings remembered before headers were stored come back with headers None.
+    """
+    saved = _remembered(run.school_id, MAPPING_SETTING)
+    if not isinstance(saved, dict) or not saved:
+        return None
+    if isinstance(saved.get("mapping"), dict):
+        return dict(saved["mapping"]), list(saved.get("headers") or []) or None
+    return dict(saved), None
 
 
 def mapping_choice(run: ImportRun) -> MappingChoice:
     """Return the upload's headers and the mapping to offer: remembered, else guessed."""
-    headers = _people_headers(run)
+    columns, rows = _people_columns(run)
+    headers = [h for h in columns if h]
+    samples = {
+        h: [row[i] for row in rows if i < len(row) and row[i]] for i, h in enumerate(columns) if h
+    }
+    choice = MappingChoice(headers, {}, False, samples=samples, has_header=_has_header(run))
     current = (run.options or {}).get("mapping")
+    remembered = _remembered_mapping(run) if not current else None
     if current:
-        return MappingChoice(headers, dict(current), remembered=False)
-    saved = _remembered(run.school_id, MAPPING_SETTING)
-    if saved and all(v in headers or v in ROLE_CONSTANTS for v in saved.values()):
-        return MappingChoice(headers, dict(saved), remembered=True)
-    return MappingChoice(headers, guess_mapping(headers), remembered=False)
+        choice.mapping = dict(current)
+    elif remembered:
+        mapping, old = remembered
+        choice.previous = True
+        if old is None:
+            choice.unknown_before = True
+            old = [*headers, *(v for v in mapping.values() if v not in ROLE_CONSTANTS)]
+        choice.new_columns = [h for h in headers if h not in old]
+        choice.gone_columns = [h for h in dict.fromkeys(old) if h not in headers]
+        if all(v in headers or v in ROLE_CONSTANTS for v in mapping.values()):
+            choice.mapping, choice.remembered = mapping, True
+        else:
+            choice.mapping = guess_mapping(headers)
+    else:
+        choice.mapping = guess_mapping(headers)
+    return choice
 
 
-def save_mapping(run: ImportRun, mapping: Mapping[str, str], *, actor: User) -> None:
-    """Store the chosen columns on the run and remember them for the school; caller commits."""
+def automatic_mapping(run: ImportRun) -> MappingChoice:
+    """Give a run nobody can ask (the CLI without --mapping, sync) its mapping; caller commits.
+
+    The remembered mapping is used only for a file with exactly the columns it was made
+    for; otherwise PolicyError says which columns changed. With nothing remembered, the
+    guess from the headers is used.
+    """
+    choice = mapping_choice(run)
+    if choice.changed:
+        raise PolicyError(
+            [
+                f"The column mapping remembered from the last upload does not fit this file: "
+                f"{choice.differences()}. Choose the columns on the import page, or give them "
+                "with --mapping or --mapping-file, so no column is ignored by mistake."
+            ]
+        )
+    run.options = {**run.options, "mapping": choice.mapping}
+    return choice
+
+
+def _column(value: str, headers: Sequence[str], has_header: bool) -> str | None:
+    """Return the file's column a mapping value names: as spelt, folded, or by position."""
+    if value in headers:
+        return value
+    folded = [h for h in headers if norm_header(h) == norm_header(value)]
+    if len(folded) == 1:
+        return folded[0]
+    if not has_header and value.strip().isdigit() and 1 <= int(value) <= len(headers):
+        return headers[int(value) - 1]
+    return None
+
+
+def save_mapping(
+    run: ImportRun, mapping: Mapping[str, str], *, actor: User, confirmed: bool = False
+) -> None:
+    """Store the chosen columns on the run and remember them for the school; caller commits.
+
+    confirmed says the admin checked the columns; it is needed when the remembered mapping
+    was made for a file with other columns.
+    """
     _require_pending(run)
-    headers = _people_headers(run)
+    choice = mapping_choice(run)
+    headers = choice.headers
     chosen: dict[str, str] = {}
     problems = []
     for field, header in mapping.items():
@@ -287,19 +423,48 @@ def save_mapping(run: ImportRun, mapping: Mapping[str, str], *, actor: User) -> 
         # An explicit allow-list: unknown fields and made-up columns are refused, not stored.
         # The password column is read only by an import told to set passwords.
         if field not in SHEET_FIELDS:
+            problems.append(
+                f"{field!r} is not a Keyslip field. The fields are: {', '.join(SHEET_FIELDS)}."
+            )
             continue
-        if header in headers or (field == "role" and header in ROLE_CONSTANTS):
+        if field == "role" and header in ROLE_CONSTANTS:
             chosen[field] = header
+            continue
+        column = _column(header, headers, choice.has_header)
+        if column is None:
+            problems.append(
+                f"The file has no column {header!r} (for {field}). Its columns are: "
+                f"{', '.join(headers)}."
+            )
         else:
-            problems.append(f"The file has no column {header!r}.")
+            chosen[field] = column
     if "name" not in chosen and not {"given_name", "family_name"} <= set(chosen):
         problems.append("Choose the first name and last name columns (or one full-name column).")
     if not {"sourced_id", "username", "email", "student_number"} & set(chosen):
         problems.append("Choose a column that identifies each person: an ID, username or email.")
+    if choice.changed and not confirmed:
+        problems.append(
+            f"The columns remembered from the last upload were offered, but {choice.differences()}."
+            " Check each column and tick the box to confirm."
+        )
     if problems:
         raise PolicyError(problems)
     run.options = {**run.options, "mapping": chosen}
-    _remember(run, MAPPING_SETTING, chosen, actor=actor)
+    _remember(run, MAPPING_SETTING, {"mapping": chosen, "headers": headers}, actor=actor)
+    db.session.flush()
+
+
+def choose_header(run: ImportRun, has_header: bool, *, actor: User) -> None:
+    """Say whether the run's spreadsheet starts with a header row; the caller commits.
+
+    The columns change with the answer, so any mapping chosen for the run is dropped.
+    """
+    _require_pending(run)
+    if run.format != CSV_FORMAT:
+        raise PolicyError(["Only spreadsheets may come without a header row."])
+    options = {k: v for k, v in run.options.items() if k not in ("mapping", "has_header")}
+    run.options = options if has_header else {**options, "has_header": False}
+    audit.record(actor, "import_header_chosen", run, has_header=has_header)
     db.session.flush()
 
 
@@ -376,6 +541,7 @@ def build_plan(
         default_region=current_app.config["ROSTER_DEFAULT_REGION"],
         complete=options.get("complete"),
         date_order=options.get("date_order"),
+        has_header=_has_header(run),
     )
     if on_stage:
         on_stage(CHECKING)
@@ -623,7 +789,15 @@ def unchanged_since_last_apply(run: ImportRun) -> bool:
     same_options = all(
         (last.options or {}).get(key, defaults.get(key))
         == (run.options or {}).get(key, defaults.get(key))
-        for key in ("mapping", "complete", "date_order", "passwords", "send", "create_schools")
+        for key in (
+            "mapping",
+            "complete",
+            "date_order",
+            "passwords",
+            "send",
+            "create_schools",
+            "has_header",
+        )
     )
     return (
         last.counts["sha256"] == run.counts.get("sha256")
@@ -632,6 +806,11 @@ def unchanged_since_last_apply(run: ImportRun) -> bool:
         and same_options
         and last.counts["db"] == db_fingerprint(run.source)
     )
+
+
+def refuse_run(run: ImportRun, problems: Sequence[str]) -> str:
+    """End a run that cannot go on without an admin's answer, saying why; commits."""
+    return _finish(run, FAILED, [_note(problem) for problem in problems])
 
 
 def skip_run(run: ImportRun) -> None:

@@ -23,6 +23,7 @@ from webapp.jobs import job
 from webapp.models import ImportRun, Role, School, User, user_schools, utcnow
 from webapp.roster.normalise import clean_text
 from webapp.services import roster_imports, uploads
+from webapp.services.errors import PolicyError
 from webapp.services.mail import send_mail
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,12 @@ def sync_folder(folder: Path, school_id: int | None, group: list[Path]) -> SyncO
         name, data, request, actor=actor, origin=f"sync:{folder.name}"
     )
     if roster_imports.needs_mapping(run):
-        choice = roster_imports.mapping_choice(run)
-        run.options = {**run.options, "mapping": choice.mapping}
+        try:
+            roster_imports.automatic_mapping(run)
+        except PolicyError as exc:
+            return SyncOutcome(
+                folder.name, names, run.id, roster_imports.refuse_run(run, exc.problems)
+            )
     run.dry_run = False
     run.options = {**run.options, "confirm_deactivation": False}
     db.session.commit()
