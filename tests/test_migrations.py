@@ -1,4 +1,4 @@
-"""The models and the migrations describe the same schema, on SQLite and PostgreSQL."""
+"""The models and the migrations describe the same schema, and every migration can be undone."""
 
 from __future__ import annotations
 
