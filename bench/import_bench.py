@@ -14,6 +14,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -22,6 +23,7 @@ import tempfile
 import time
 import zipfile
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import finish, make_app, report
@@ -222,8 +224,18 @@ def fresh_app():
     return app
 
 
-def timed_process(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command to its exit; return wall seconds, its peak RSS in MB and its output."""
+@dataclass
+class Process:
+    """One timed run of a command, from start to exit."""
+
+    seconds: float
+    cpu_seconds: float
+    peak_mb: float
+    output: str
+
+
+def timed_process(args: list[str], env: dict[str, str]) -> Process:
+    """Run a command to its exit, timing it and reading its own resource use."""
     with tempfile.TemporaryFile("w+") as out:
         start = time.perf_counter()
         child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -234,7 +246,7 @@ def timed_process(args: list[str], env: dict[str, str]) -> tuple[float, float, s
         output = out.read()
     if child.returncode != 0:
         raise RuntimeError(f"{args[1:4]} exited {child.returncode}:\n{output[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, output
+    return Process(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
 
 
 def table_counts(database: str) -> dict[str, int]:
@@ -243,7 +255,7 @@ def table_counts(database: str) -> dict[str, int]:
         return {n: conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}  # noqa: S608
 
 
-def cli_import(folder: Path) -> tuple[float, float, dict[str, int]]:
+def cli_import(folder: Path) -> tuple[Process, dict[str, int]]:
     """Time `flask roster import FOLDER` into a fresh migrated database (set up untimed)."""
     app = fresh_app()
     database = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
@@ -255,22 +267,28 @@ def cli_import(folder: Path) -> tuple[float, float, dict[str, int]]:
         "FLASK_SECRET_KEY": "bench",
         "FLASK_JOBS_BACKEND": "inline",
     }
-    args = [sys.executable, "-m", "flask", "roster", "import", str(folder)]
-    elapsed, rss, output = timed_process(args, env)
-    assert "Applied" in output, output[-2000:]
-    counts = table_counts(database)
+    try:
+        run = timed_process([sys.executable, "-m", "flask", "roster", "import", str(folder)], env)
+        assert "Applied" in run.output, run.output[-2000:]
+        counts = table_counts(database)
+    finally:
+        shutil.rmtree(Path(database).parent, ignore_errors=True)
     counts["users"] -= 1  # the admin who ran it
-    return elapsed, rss, counts
+    return run, counts
 
 
-def raw_import(folder: Path) -> tuple[float, float, dict[str, int]]:
+def raw_import(folder: Path) -> tuple[Process, dict[str, int]]:
     """Time bench/raw_import.py into a fresh migrated database (set up untimed)."""
     app = make_app()
     database = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
     args = [sys.executable, str(ROOT / "bench" / "raw_import.py"), str(folder), database]
-    elapsed, rss, output = timed_process(args, dict(os.environ))
-    assert json.loads(output) == table_counts(database), output
-    return elapsed, rss, table_counts(database)
+    try:
+        run = timed_process(args, dict(os.environ))
+        counts = table_counts(database)
+    finally:
+        shutil.rmtree(Path(database).parent, ignore_errors=True)
+    assert json.loads(run.output) == counts, run.output
+    return run, counts
 
 
 def whole_process(files: dict[str, bytes], rounds: int) -> None:
@@ -278,34 +296,35 @@ def whole_process(files: dict[str, bytes], rounds: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="keyslip-bench-bundle-"))
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    cli, raw, cli_rss = [], [], []
+    runs: dict[object, list[Process]] = {cli_import: [], raw_import: []}
+    counts = {}
     # Alternate the two (and which goes first) so a slow minute on a shared machine
     # falls on both sides; each side's median is compared.
-    for i in range(rounds):
-        sides = (raw_import, cli_import) if i % 2 == 0 else (cli_import, raw_import)
-        for side in sides:
-            elapsed, rss, counts = side(folder)
-            if side is cli_import:
-                cli.append(elapsed)
-                cli_rss.append(rss)
-                cli_counts = counts
-            else:
-                raw.append(elapsed)
-                raw_counts = counts
-    assert cli_counts == raw_counts, (cli_counts, raw_counts)
+    try:
+        for i in range(rounds):
+            for side in (raw_import, cli_import) if i % 2 == 0 else (cli_import, raw_import):
+                run, counts[side] = side(folder)
+                runs[side].append(run)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert counts[cli_import] == counts[raw_import], counts
+    cli, raw = runs[cli_import], runs[raw_import]
+    wall = statistics.median(r.seconds for r in cli) / statistics.median(r.seconds for r in raw)
+    cpu = statistics.median(r.cpu_seconds for r in cli) / statistics.median(
+        r.cpu_seconds for r in raw
+    )
+    done = counts[cli_import]
     print(
-        f"whole process: flask roster import {statistics.median(cli):.2f} s (peak RSS "
-        f"{max(cli_rss):.0f} MB), csv + executemany script {statistics.median(raw):.2f} s; "
-        f"medians of {rounds} alternating rounds (each round, import/script: "
-        + ", ".join(f"{c:.1f}/{r:.1f}" for c, r in zip(cli, raw, strict=True))
-        + f" s); {cli_counts['users']} people, {cli_counts['enrollments']} enrollments, "
-        f"{cli_counts['guardian_links']} parent links"
+        f"whole process: flask roster import {statistics.median(r.seconds for r in cli):.2f} s "
+        f"(peak RSS {max(r.peak_mb for r in cli):.0f} MB), csv + executemany script "
+        f"{statistics.median(r.seconds for r in raw):.2f} s; medians of {rounds} alternating "
+        "rounds (each round, import/script: "
+        + ", ".join(f"{c.seconds:.1f}/{r.seconds:.1f}" for c, r in zip(cli, raw, strict=True))
+        + f" s); CPU time {cpu:.2f}x (info: less moved by a busy machine); "
+        f"{done['users']} people, {done['enrollments']} enrollments, "
+        f"{done['guardian_links']} parent links"
     )
-    report(
-        "whole-process CLI import 50k vs csv + executemany",
-        statistics.median(cli) / statistics.median(raw),
-        3,
-    )
+    report("whole-process CLI import 50k vs csv + executemany", wall, 3)
 
 
 def main() -> None:
