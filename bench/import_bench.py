@@ -1,17 +1,29 @@
-"""Roster import of a 50,000-person OneRoster bundle against raw sqlite3 executemany."""
+"""Roster import of a 50,000-person OneRoster bundle against raw sqlite3 executemany.
+
+In process (read, plan and apply against inserting prepared rows) and as whole processes
+(`flask roster import FOLDER` from start to exit against a script that reads the same CSVs
+with the csv module and inserts them with executemany). `--whole-process` runs only the
+second.
+"""
 
 from __future__ import annotations
 
+import argparse
 import gc
 import io
+import json
+import os
 import resource
+import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import zipfile
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import finish, make_app, report
@@ -20,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.roster.bundles import district_bundle  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"students": 30_000, "parents": 18_000, "teachers": 2_000, "classes": 2_000}
 
 
@@ -198,8 +211,133 @@ def service_import(app, data: bytes) -> tuple[float, str]:
         return time.perf_counter() - start, outcome
 
 
+def fresh_app():
+    """A migrated app on its own SQLite file, with one district-wide admin."""
+    from tests.factories import make_user
+    from webapp.extensions import db
+    from webapp.models import Role
+
+    app = make_app()
+    with app.app_context():
+        make_user(Role.ADMIN, username="bench.admin", district_wide=True, password=None)
+        db.session.commit()
+    return app
+
+
+@dataclass
+class Process:
+    """One timed run of a command, from start to exit."""
+
+    seconds: float
+    cpu_seconds: float
+    peak_mb: float
+    output: str
+
+
+def timed_process(args: list[str], env: dict[str, str]) -> Process:
+    """Run a command to its exit, timing it and reading its own resource use."""
+    with tempfile.TemporaryFile("w+") as out:
+        start = time.perf_counter()
+        child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        output = out.read()
+    if child.returncode != 0:
+        raise RuntimeError(f"{args[1:4]} exited {child.returncode}:\n{output[-2000:]}")
+    return Process(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
+
+
+def table_counts(database: str) -> dict[str, int]:
+    names = ("users", "classes", "enrollments", "guardian_links")
+    with closing(sqlite3.connect(database)) as conn:
+        return {n: conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}  # noqa: S608
+
+
+def cli_import(folder: Path) -> tuple[Process, dict[str, int]]:
+    """Time `flask roster import FOLDER` into a fresh migrated database (set up untimed)."""
+    app = fresh_app()
+    database = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi.py",
+        "KEYSLIP_INSTANCE_PATH": str(Path(database).parent),
+        "FLASK_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "FLASK_SECRET_KEY": "bench",
+        "FLASK_JOBS_BACKEND": "inline",
+    }
+    try:
+        run = timed_process([sys.executable, "-m", "flask", "roster", "import", str(folder)], env)
+        assert "Applied" in run.output, run.output[-2000:]
+        counts = table_counts(database)
+    finally:
+        shutil.rmtree(Path(database).parent, ignore_errors=True)
+    counts["users"] -= 1  # the admin who ran it
+    return run, counts
+
+
+def raw_import(folder: Path) -> tuple[Process, dict[str, int]]:
+    """Time bench/raw_import.py into a fresh migrated database (set up untimed)."""
+    app = make_app()
+    database = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    args = [sys.executable, str(ROOT / "bench" / "raw_import.py"), str(folder), database]
+    try:
+        run = timed_process(args, dict(os.environ))
+        counts = table_counts(database)
+    finally:
+        shutil.rmtree(Path(database).parent, ignore_errors=True)
+    assert json.loads(run.output) == counts, run.output
+    return run, counts
+
+
+def whole_process(files: dict[str, bytes], rounds: int) -> None:
+    """Report the CLI import as one process against the csv + executemany script."""
+    folder = Path(tempfile.mkdtemp(prefix="keyslip-bench-bundle-"))
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    runs: dict[object, list[Process]] = {cli_import: [], raw_import: []}
+    counts = {}
+    # Alternate the two (and which goes first) so a slow minute on a shared machine
+    # falls on both sides; each side's median is compared.
+    try:
+        for i in range(rounds):
+            for side in (raw_import, cli_import) if i % 2 == 0 else (cli_import, raw_import):
+                run, counts[side] = side(folder)
+                runs[side].append(run)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert counts[cli_import] == counts[raw_import], counts
+    cli, raw = runs[cli_import], runs[raw_import]
+    wall = statistics.median(r.seconds for r in cli) / statistics.median(r.seconds for r in raw)
+    cpu = statistics.median(r.cpu_seconds for r in cli) / statistics.median(
+        r.cpu_seconds for r in raw
+    )
+    done = counts[cli_import]
+    print(
+        f"whole process: flask roster import {statistics.median(r.seconds for r in cli):.2f} s "
+        f"(peak RSS {max(r.peak_mb for r in cli):.0f} MB), csv + executemany script "
+        f"{statistics.median(r.seconds for r in raw):.2f} s; medians of {rounds} alternating "
+        "rounds (each round, import/script: "
+        + ", ".join(f"{c.seconds:.1f}/{r.seconds:.1f}" for c, r in zip(cli, raw, strict=True))
+        + f" s); CPU time {cpu:.2f}x (info: less moved by a busy machine); "
+        f"{done['users']} people, {done['enrollments']} enrollments, "
+        f"{done['guardian_links']} parent links"
+    )
+    report("whole-process CLI import 50k vs csv + executemany", wall, 3)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--whole-process", action="store_true", help="Only the whole-process figure."
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="Whole-process rounds.")
+    args = parser.parse_args()
     files = district_bundle(**SIZES)
+    if args.whole_process:
+        whole_process(files, args.rounds)
+        finish()
     small = district_bundle(**{k: v // 5 for k, v in SIZES.items()})
     rows = _people_rows(files)
     # Median of three: the baseline is short, so one stray pause would move every ratio.
@@ -207,17 +345,6 @@ def main() -> None:
     simple = statistics.median(raw_baseline(rows, SIMPLE_DDL) for _ in range(3))
     del rows
     gc.collect()
-
-    def fresh_app():
-        from tests.factories import make_user
-        from webapp.extensions import db
-        from webapp.models import Role
-
-        app = make_app()
-        with app.app_context():
-            make_user(Role.ADMIN, username="bench.admin", district_wide=True, password=None)
-            db.session.commit()
-        return app
 
     app = fresh_app()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -254,6 +381,7 @@ def main() -> None:
     report("unchanged re-import vs raw executemany", skipped / baseline, 1)
     report("peak memory", peak, 300, unit=" MB")
     report("50k vs 5 x 10k import (linear = 1)", full / (5 * small_time), 1.3)
+    whole_process(files, args.rounds)
     finish()
 
 

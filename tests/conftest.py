@@ -23,7 +23,7 @@ from webapp.extensions import db, limiter
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("REDIS_URL")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 BASE_SETTINGS = {
     "ENVIRONMENT": "testing",
@@ -127,5 +127,6 @@ def client(app: Flask) -> KeyslipClient:
 
 
 @pytest.fixture
-def shared_fixtures() -> Path:
-    return SHARED / "fixtures"
+def roster_fixtures() -> Path:
+    """Return the folder of real roster files written by other projects (see its README)."""
+    return FIXTURES / "roster"

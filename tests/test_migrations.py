@@ -1,10 +1,20 @@
-"""The models and the migrations describe the same schema, on SQLite and PostgreSQL."""
+"""The models and the migrations describe the same schema, and every migration can be undone."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import Connection, create_engine, inspect, text
 
+from tests.conftest import BASE_SETTINGS, TEST_DATABASE_URL
+from webapp import create_app
 from webapp.extensions import db
 
 
@@ -29,3 +39,106 @@ def test_cli_create_admin_refuses_a_weak_password(app):
     assert result.exit_code == 0, result.output
     client = app.test_client()
     assert client.sign_in("boss", "a long admin passphrase").headers["Location"] == "/admin/"
+
+
+@pytest.fixture
+def empty_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
+    """Return settings for an empty database of this test's own: a SQLite file or a schema."""
+    monkeypatch.setenv("KEYSLIP_INSTANCE_PATH", str(tmp_path / "instance"))
+    if not TEST_DATABASE_URL:
+        yield {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'migrations.db'}"}
+        return
+    # Its own schema, so the other tests' migrated public schema is never touched.
+    schema = f"migration_round_trip_{os.getpid()}"
+    engine = create_engine(TEST_DATABASE_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"'))
+    try:
+        yield {
+            "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": f"-csearch_path={schema}"}},
+        }
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def schema_of(connection: Connection) -> dict:
+    """Describe every table, column, index, constraint, trigger and function in the schema."""
+    inspector = inspect(connection)
+    tables = {}
+    for name in sorted(set(inspector.get_table_names()) - {"alembic_version"}):
+        tables[name] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(name)
+            ],
+            "primary key": inspector.get_pk_constraint(name)["constrained_columns"],
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(name)
+            ),
+            "foreign keys": sorted(
+                (tuple(f["constrained_columns"]), f["referred_table"], f["options"].get("ondelete"))
+                for f in inspector.get_foreign_keys(name)
+            ),
+            "unique": sorted(
+                tuple(u["column_names"]) for u in inspector.get_unique_constraints(name)
+            ),
+            "checks": sorted(
+                (c["name"], " ".join(c["sqltext"].split()))
+                for c in inspector.get_check_constraints(name)
+            ),
+        }
+    if connection.dialect.name == "postgresql":
+        triggers = connection.execute(
+            text(
+                "SELECT DISTINCT event_object_table || '.' || trigger_name "
+                "FROM information_schema.triggers WHERE trigger_schema = current_schema()"
+            )
+        )
+        functions = connection.execute(
+            text("SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace")
+        )
+        extras = {"triggers": sorted(triggers.scalars()), "functions": sorted(functions.scalars())}
+    else:
+        triggers = connection.execute(
+            text("SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'trigger'")
+        )
+        extras = {"triggers": sorted(triggers.scalars()), "functions": []}
+    return {"tables": tables, **extras}
+
+
+def test_every_migration_downgrades_to_the_schema_before_it(empty_database):
+    app = create_app({**BASE_SETTINGS, **empty_database})
+    with app.app_context():
+        script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config())
+        revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
+        assert revisions, "no migrations found"
+        for revision in revisions:
+            with db.engine.connect() as conn:
+                before = schema_of(conn)
+            upgrade(revision=revision)
+            downgrade(revision="-1")
+            with db.engine.connect() as conn:
+                assert schema_of(conn) == before, f"downgrade of {revision} left changes"
+            upgrade(revision=revision)
+        db.engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade_gives_the_same_schema(empty_database):
+    app = create_app({**BASE_SETTINGS, **empty_database})
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            first = schema_of(conn)
+        downgrade(revision="base")
+        with db.engine.connect() as conn:
+            assert schema_of(conn) == {"tables": {}, "triggers": [], "functions": []}
+        upgrade()
+        with db.engine.connect() as conn:
+            assert schema_of(conn) == first
+            assert first["triggers"], "the audit table's append-only guard is missing"
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, db.metadata) == []
+        db.engine.dispose()

@@ -277,8 +277,8 @@ def test_siblings_share_one_parent_account(app, admin):
         assert db.session.scalar(select(func.count()).where(User.role == "parent")) == 1
 
 
-def test_the_shared_sds_uk_fixture_imports(app, admin, shared_fixtures):
-    folder = shared_fixtures / "roster" / "sds-uk-format"
+def test_the_sds_uk_fixture_imports(app, admin, roster_fixtures):
+    folder = roster_fixtures / "sds-uk-format"
     files = {p.name: p.read_bytes() for p in folder.glob("*.csv")}
     with app.app_context():
         actor = db.session.get(User, admin)

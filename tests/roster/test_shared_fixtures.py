@@ -19,8 +19,8 @@ def folder(path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in path.glob("*.csv")}
 
 
-def test_oneroster_11_full_bundle(shared_roster: Path) -> None:
-    data = (shared_roster / "oneroster-catalyst" / "Test_full_data_set.zip").read_bytes()
+def test_oneroster_11_full_bundle(roster_fixtures: Path) -> None:
+    data = (roster_fixtures / "oneroster-catalyst" / "Test_full_data_set.zip").read_bytes()
     roster = read_upload("Test_full_data_set.zip", data)
 
     assert roster.format == "oneroster-1.1"
@@ -70,8 +70,8 @@ def test_oneroster_11_full_bundle(shared_roster: Path) -> None:
     assert history.status == "tobedeleted"
 
 
-def test_oneroster_11_minimal_bundle(shared_roster: Path) -> None:
-    data = (shared_roster / "oneroster-catalyst" / "Test_minimal_data_set.zip").read_bytes()
+def test_oneroster_11_minimal_bundle(roster_fixtures: Path) -> None:
+    data = (roster_fixtures / "oneroster-catalyst" / "Test_minimal_data_set.zip").read_bytes()
     roster = read_upload("Test_minimal_data_set.zip", data)
 
     assert roster.format == "oneroster-1.1"
@@ -82,8 +82,8 @@ def test_oneroster_11_minimal_bundle(shared_roster: Path) -> None:
     assert all(p.status is None for p in roster.people)
 
 
-def test_oneroster_12_bulk_with_misspelled_headers(shared_roster: Path) -> None:
-    data = (shared_roster / "oneroster-catalyst" / "v1p2_full_dataset.zip").read_bytes()
+def test_oneroster_12_bulk_with_misspelled_headers(roster_fixtures: Path) -> None:
+    data = (roster_fixtures / "oneroster-catalyst" / "v1p2_full_dataset.zip").read_bytes()
     roster = read_upload("v1p2_full_dataset.zip", data)
 
     assert roster.format == "oneroster-1.2"
@@ -111,8 +111,8 @@ def test_oneroster_12_bulk_with_misspelled_headers(shared_roster: Path) -> None:
     assert not any("dataLastModified" in n for n in roster.notes)
 
 
-def test_oneroster_12_delta_bundle(shared_roster: Path) -> None:
-    data = (shared_roster / "oneroster-catalyst" / "oneroster_test_data.zip").read_bytes()
+def test_oneroster_12_delta_bundle(roster_fixtures: Path) -> None:
+    data = (roster_fixtures / "oneroster-catalyst" / "oneroster_test_data.zip").read_bytes()
     roster = read_upload("oneroster_test_data.zip", data)
 
     assert roster.format == "oneroster-1.2"
@@ -132,8 +132,8 @@ def test_oneroster_12_delta_bundle(shared_roster: Path) -> None:
     assert len(roster.classes) == len(roster.enrollments) == 1
 
 
-def test_sds_v21_folder(shared_roster: Path) -> None:
-    roster = read_roster(folder(shared_roster / "sds-v2.1"))
+def test_sds_v21_folder(roster_fixtures: Path) -> None:
+    roster = read_roster(folder(roster_fixtures / "sds-v2.1"))
 
     assert roster.format == "sds-2.1"
     assert roster.complete is True
@@ -158,8 +158,8 @@ def test_sds_v21_folder(shared_roster: Path) -> None:
     assert professor.role == "teacher"
 
 
-def test_sds_uk_format_folder(shared_roster: Path) -> None:
-    roster = read_roster(folder(shared_roster / "sds-uk-format"))
+def test_sds_uk_format_folder(roster_fixtures: Path) -> None:
+    roster = read_roster(folder(roster_fixtures / "sds-uk-format"))
 
     assert roster.format == "sds-uk"
     assert roster.complete is True
