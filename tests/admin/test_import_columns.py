@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.admin.test_imports import World, run_id_from, save_mapping, upload
-from tests.admin.test_imports import world as world  # noqa: F401 - the fixture
+from tests.admin.conftest import World
+from tests.admin.test_imports import run_id_from, save_mapping, upload
 from tests.factories import PASSWORD
 from webapp.extensions import db
 from webapp.models import ImportRun

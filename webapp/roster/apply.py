@@ -289,9 +289,9 @@ def _plan_import(roster: Roster, options: ImportOptions, actor: User) -> ImportP
     complete = roster.complete if options.complete is None else options.complete
     plan = ImportPlan(roster=roster, options=options, complete=complete)
     plan.problems.extend(roster.problems)
-    known_problems = len(plan.problems)
+    known_errors = len(plan.errors)
     _plan_schools(plan, actor)
-    if len(plan.problems) > known_problems and not plan.school_ids:
+    if len(plan.errors) > known_errors and not plan.school_ids:
         return plan  # no school to place anyone in
     if not (actor.role == Role.ADMIN and actor.district_wide):
         plan.visible_user_ids = set(
@@ -401,7 +401,14 @@ def _plan_named_schools(plan: ImportPlan, actor: User, allowed: set[int]) -> Non
         elsewhere = not found and bool(schools.match_school(value, every))
         message = _unknown_school(value, rows[value], found, mine, elsewhere, plan.options)
         plan.problems.append(
-            Problem("error", record.file, record.line, record.column or "school", message)
+            Problem(
+                "error",
+                record.file,
+                record.line,
+                record.column or "school",
+                message,
+                "unknown-school",
+            )
         )
 
 

@@ -13,8 +13,9 @@ Mode = Literal["bulk", "delta", "absent"]
 DateOrder = Literal["DMY", "MDY"]
 
 ROLES: tuple[str, ...] = ("student", "teacher", "staff", "parent", "admin")
-# Error kinds that concern a whole column or file even though they name a line.
-WHOLE_FILE = frozenset({"date-order", "mixed-encoding", "mixed-dates"})
+# Error kinds that concern a whole column or file even though they name a line: a school
+# value stands for every row that uses it, so "apply the rest" cannot leave it out.
+WHOLE_FILE = frozenset({"date-order", "mixed-encoding", "mixed-dates", "unknown-school"})
 FORMATS: tuple[str, ...] = ("oneroster-1.1", "oneroster-1.2", "clever", "sds-2.1", "sds-uk", "csv")
 
 
