@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from webapp.roster.columns import Columns
 from webapp.roster.context import FileSet, ReadContext
 from webapp.roster.decode import Table
+from webapp.roster.dedupe import Repeats
 from webapp.roster.normalise import clean_text, identity_key
 from webapp.roster.people import PeopleCollector
 from webapp.roster.records import (
@@ -386,6 +387,7 @@ class CleverReader:
         table, cols = opened
         ctx, file = self.ctx, table.file
         teacher_keys = ["Teacher_id", *(f"Teacher_{n}_id" for n in range(2, 21))]
+        repeats = Repeats("teacher")
         for line, cells in table.rows():
             sid = ctx.ident(cols.get(cells, "Section_id"))
             if not sid:
@@ -414,7 +416,12 @@ class CleverReader:
                     line=line,
                 )
             )
-            teachers = [t for key in teacher_keys if (t := ctx.ident(cols.get(cells, key)))]
+            named = [t for key in teacher_keys if (t := ctx.ident(cols.get(cells, key)))]
+            # The same teacher in two co-teacher columns is one enrollment, kept where
+            # first named (Teacher_id first: the primary teacher).
+            teachers = list(dict.fromkeys(named))
+            for _ in range(len(named) - len(teachers)):
+                repeats.add(file, line, None)
             if not teachers:
                 self.log.warning(
                     file,
@@ -437,6 +444,7 @@ class CleverReader:
                 self.roster.enrollments.append(
                     EnrollmentRecord(sid, teacher, "teacher", n == 0, file, line)
                 )
+        repeats.report(log=self.log, detail="named twice in one section's teacher columns")
 
     def read_enrollments(self) -> None:
         """Read enrollments.csv (students only)."""

@@ -57,7 +57,7 @@ from webapp.roster.normalise import parse_date
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
 from webapp.roster.spreadsheet import guess_mapping
 from webapp.roster.upload import display_name, unpack_upload
-from webapp.services import audit, scope, uploads
+from webapp.services import audit, scope, settings, uploads
 from webapp.services.errors import NotAllowed, PolicyError
 
 log = logging.getLogger(__name__)
@@ -338,6 +338,7 @@ def build_plan(
         default_region=current_app.config["ROSTER_DEFAULT_REGION"],
         complete=options.get("complete"),
         date_order=options.get("date_order"),
+        other_contacts=settings.get("import_other_contacts", run.school_id),
     )
     if on_stage:
         on_stage(CHECKING)
