@@ -80,6 +80,20 @@ def test_the_same_enrollment_listed_again_is_kept_once_with_one_warning_per_file
     )
 
 
+def test_a_co_teacher_enrolled_again_as_primary_is_one_primary_enrollment() -> None:
+    bundle = Bundle()
+    bundle.user("t1", "teacher", "Tia", "Moss")
+    bundle.klass("c1", "Maths", "t1", [])
+    bundle.enrollments[0]["primary"] = "false"
+    bundle.enrollments.append({**bundle.enrollments[0], "sourcedId": "e2", "primary": "true"})
+
+    roster = read_roster(bundle.files())
+
+    assert [(e.user_id, e.primary) for e in roster.enrollments] == [("t1", True)]
+    assert roster.errors == []
+    assert len(warnings_of(roster, "listed more than once")) == 1
+
+
 def test_an_enrollment_repeated_with_another_role_is_still_an_error() -> None:
     bundle = Bundle()
     bundle.user("t1", "teacher", "Tia", "Moss")
@@ -137,13 +151,15 @@ def test_relationship_words_decide_who_gets_a_parent_account() -> None:
     roster = clever(FAMILY)
 
     assert parent_names(roster) == ["Gran", "Max", "Mia"]
-    left_out = warnings_of(roster, "not a parent or guardian")
+    left_out = warnings_of(roster, "not as a parent or guardian")
     assert [(p.file, p.line, p.column) for p in left_out] == [
         ("students.csv", 4, "Contact_relationship"),
         ("students.csv", 5, "Contact_relationship"),
         ("students.csv", 6, "Contact_relationship"),
     ]
-    assert "Ben Lee" in left_out[0].message and "Brother" in left_out[0].message
+    assert left_out[0].message.startswith(
+        "Contact 'Ben Lee' of student 's1' is listed as 'Brother', not as a parent"
+    )
     assert any(note.startswith("3 contacts who are not a parent") for note in roster.notes)
     assert roster.errors == []
 
@@ -152,7 +168,7 @@ def test_the_other_contacts_setting_makes_them_parents_too() -> None:
     roster = clever(FAMILY, other_contacts=True)
 
     assert parent_names(roster) == ["Ben", "Cal", "Fay", "Gran", "Max", "Mia"]
-    assert warnings_of(roster, "not a parent or guardian") == []
+    assert warnings_of(roster, "not as a parent or guardian") == []
 
 
 def test_an_unknown_relationship_is_left_out_and_a_bare_primary_contact_is_a_parent() -> None:
@@ -162,8 +178,8 @@ def test_an_unknown_relationship_is_left_out_and_a_bare_primary_contact_is_a_par
     )
 
     assert parent_names(roster) == ["Pat"]
-    [left_out] = warnings_of(roster, "not a parent or guardian")
-    assert left_out.line == 3 and "(Coach)" in left_out.message
+    [left_out] = warnings_of(roster, "not as a parent or guardian")
+    assert left_out.line == 3 and "'Coach'" in left_out.message
 
 
 def test_sds_relationships_make_parents_only_of_guardians() -> None:
@@ -183,13 +199,28 @@ def test_sds_relationships_make_parents_only_of_guardians() -> None:
 
     assert [(p.sourced_id, p.role) for p in roster.people] == [("s1", "student"), ("g1", "parent")]
     assert [(g.parent_id, g.student_id) for g in roster.guardians] == [("g1", "s1")]
-    [left_out] = warnings_of(roster, "not a parent or guardian")
+    [left_out] = warnings_of(roster, "not as a parent or guardian")
     assert (left_out.file, left_out.line, left_out.column) == (
         "relationships.csv",
         3,
         "relationshipRole",
     )
     assert roster.errors == []
+
+
+def test_an_sds_guardian_by_role_is_linked_whatever_the_relationship_word() -> None:
+    files = {
+        "orgs.csv": "sourcedId,name,type\no1,Oak,school\n",
+        "users.csv": "sourcedId,username,givenName,familyName\ns1,ann,Ann,Lee\ng1,mia,Mia,Lee\n",
+        "roles.csv": (
+            "userSourcedId,orgSourcedId,role,isPrimary\ns1,o1,student,true\ng1,o1,guardian,true\n"
+        ),
+        "relationships.csv": ("userSourcedId,relationshipUserSourcedId,relationshipRole\ns1,g1,\n"),
+    }
+    roster = read_roster({n: t.encode() for n, t in files.items()}, format="sds-2.1")
+
+    assert [(g.parent_id, g.student_id) for g in roster.guardians] == [("g1", "s1")]
+    assert warnings_of(roster, "not as a parent or guardian") == []
 
 
 def test_a_spreadsheet_relationship_column_names_parents_and_other_contacts() -> None:
@@ -204,8 +235,16 @@ def test_a_spreadsheet_relationship_column_names_parents_and_other_contacts() ->
 
     assert [(p.sourced_id, p.role) for p in roster.people] == [("1", "student"), ("2", "parent")]
     assert [(g.parent_id, g.student_id) for g in roster.guardians] == [("2", "1")]
-    assert [p.line for p in warnings_of(roster, "not a parent or guardian")] == [4, 5]
+    assert [p.line for p in warnings_of(roster, "not as a parent or guardian")] == [4, 5]
     assert roster.errors == []
+
+
+def test_in_a_role_column_an_unknown_word_is_still_an_unknown_role() -> None:
+    sheet = "ID,First Name,Last Name,Role\n1,Ann,Lee,Nurse\n2,Ben,Lee,Brother\n3,Coach,Ray,Coach\n"
+    roster = read_roster({"staff.csv": sheet.encode()}, format="csv")
+
+    assert [(e.line, e.column) for e in roster.errors] == [(2, "Role"), (4, "Role")]
+    assert [p.line for p in warnings_of(roster, "not as a parent or guardian")] == [3]
 
 
 def test_a_oneroster_role_that_is_a_relationship_word_is_read_as_one() -> None:
@@ -217,7 +256,7 @@ def test_a_oneroster_role_that_is_a_relationship_word_is_read_as_one() -> None:
     roster = read_roster(bundle.files())
 
     assert [(p.sourced_id, p.role) for p in roster.people] == [("s1", "student"), ("g1", "parent")]
-    [left_out] = warnings_of(roster, "not a parent or guardian")
+    [left_out] = warnings_of(roster, "not as a parent or guardian")
     assert (left_out.file, left_out.line, left_out.column) == ("users.csv", 4, "role")
     assert roster.errors == []
 

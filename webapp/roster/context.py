@@ -80,16 +80,18 @@ GUARDIAN_WORDS = frozenset(
     """.split()
 )
 # Contacts who are not parents or guardians: by default they get no account (a school
-# can turn on "import other contacts as parents"). Unknown words are treated the same.
+# can turn on "import other contacts as parents"). In a relationship column unknown words
+# ("Other", "Doctor") are treated the same; in a role column they stay an unknown role,
+# so words a staff file could use ("Nurse", "Other") are not listed here.
 OTHER_CONTACT_WORDS = frozenset(
     """
     sibling siblings brother sister stepbrother stepsister halfbrother halfsister cousin
     niece nephew familyfriend friend neighbour neighbor emergency emergencycontact
-    doctor physician dentist nurse babysitter nanny childminder other family
-    bruder schwester cousine nachbar nachbarin freund freundin arzt ärztin notfallkontakt
-    frère soeur sœur cousin cousine voisin voisine ami amie médecin
-    hermano hermana primo prima vecino vecina amigo amiga médico
-    broer zus neef nicht buurman buurvrouw vriend vriendin huisarts
+    babysitter nanny childminder
+    bruder schwester cousine nachbar nachbarin freund freundin notfallkontakt
+    frère soeur sœur cousin cousine voisin voisine ami amie
+    hermano hermana primo prima vecino vecina amigo amiga
+    broer zus neef nicht buurman buurvrouw vriend vriendin
     """.split()
 )
 
@@ -348,12 +350,13 @@ class ReadContext:
         if self.other_contacts:
             return True
         self.left_out_contacts += 1
-        shown = clean_text(word, 40)[0] or "no relationship given"
+        shown = clean_text(word, 40)[0]
+        listed = f"is listed as '{shown}'" if shown else "has no relationship given"
         self.log.warning(
             file,
             line,
             column,
-            f"{who} ({shown}) is not a parent or guardian, so no parent account was made. "
+            f"{who} {listed}, not as a parent or guardian, so no parent account was made. "
             "Turn on the school setting 'import other contacts as parents' to include "
             "such contacts.",
             kind="contact-left-out",

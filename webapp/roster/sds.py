@@ -188,9 +188,11 @@ class SdsReader(_Base):
             if not user or not other:
                 self.log.error(table.file, line, None, "A user id is empty; the row was skipped.")
                 continue
-            who = f"'{other}', related to '{user}',"
-            if not self.ctx.contact_is_parent(
-                raw, table.file, line, cols.name("relationshipRole"), who
+            # A guardian by roles.csv is linked whatever the word; others by the word.
+            info = self.user_roles.get(other)
+            guardian = info is not None and "parent" in (info.primary, info.first)
+            if not guardian and not self.ctx.contact_is_parent(
+                raw, table.file, line, cols.name("relationshipRole"), f"'{other}' of '{user}'"
             ):
                 self.left_out.add(other)
                 continue
