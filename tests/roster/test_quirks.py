@@ -94,6 +94,22 @@ def test_a_co_teacher_enrolled_again_as_primary_is_one_primary_enrollment() -> N
     assert len(warnings_of(roster, "listed more than once")) == 1
 
 
+def test_repeated_people_and_classes_are_counted_in_one_warning_each() -> None:
+    bundle = Bundle()
+    bundle.user("t1", "teacher", "Tia", "Moss")
+    bundle.users += [dict(bundle.users[0]), dict(bundle.users[0])]
+    bundle.klass("c1", "Maths", "t1", [])
+    bundle.classes.append(dict(bundle.classes[0]))
+
+    roster = read_roster(bundle.files())
+
+    assert len(roster.people) == 1 and len(roster.classes) == 1
+    assert [(p.file, p.message.split(";")[0]) for p in roster.warnings] == [
+        ("users.csv", "2 people were listed more than once with the same data"),
+        ("classes.csv", "1 class was listed more than once with the same data"),
+    ]
+
+
 def test_an_enrollment_repeated_with_another_role_is_still_an_error() -> None:
     bundle = Bundle()
     bundle.user("t1", "teacher", "Tia", "Moss")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from operator import attrgetter
@@ -20,6 +21,7 @@ from webapp.roster.records import (
 
 R = TypeVar("R", SchoolRecord, PersonRecord, ClassRecord, EnrollmentRecord, GuardianRecord)
 _WHERE = ("file", "line")
+_PLURALS = {"person": "people", "class": "classes"}
 
 
 def _where(record: SchoolRecord | PersonRecord | ClassRecord | EnrollmentRecord) -> str:
@@ -41,27 +43,27 @@ def _same(seen: R, record: R) -> bool:
 class Repeats:
     """Count harmless repeats per file, to report them in one warning each."""
 
-    __slots__ = ("what", "_files")
+    __slots__ = ("what", "_counts", "_first")
 
     def __init__(self, what: str) -> None:
         self.what = what
-        # file -> [count, first repeat's line, the line it repeats]
-        self._files: dict[str, list[int | None]] = {}
+        self._counts: Counter[str] = Counter()
+        # file -> (the first repeat's line, the line it repeats)
+        self._first: dict[str, tuple[int | None, int | None]] = {}
 
     def add(self, file: str, line: int | None, first_line: int | None) -> None:
         """Count one repeated record."""
-        entry = self._files.get(file)
-        if entry is None:
-            self._files[file] = [1, line, first_line]
-        else:
-            entry[0] += 1  # type: ignore[operator]
+        self._counts[file] += 1
+        self._first.setdefault(file, (line, first_line))
 
     def report(
         self, log: ProblemLog, detail: str = "listed more than once with the same data"
     ) -> None:
         """Log one warning per file, with the count and the first repeat's line."""
-        for file, (count, line, first_line) in self._files.items():
-            plural = f"{count} {self.what}s were" if count != 1 else f"1 {self.what} was"
+        for file, count in self._counts.items():
+            line, first_line = self._first[file]
+            many = _PLURALS.get(self.what, f"{self.what}s")
+            plural = f"{count} {many} were" if count != 1 else f"1 {self.what} was"
             first = f", same as line {first_line}" if first_line is not None else ""
             where = f" (the first repeat is on line {line}{first})" if line is not None else ""
             log.warning(
