@@ -54,6 +54,14 @@ def test_a_teacher_repeated_in_a_sections_co_teacher_columns_is_one_enrollment()
     assert warning.message.startswith("2 teachers were named twice")
 
 
+def test_a_numbered_first_teacher_column_is_the_primary_teacher() -> None:
+    sections = "School_id,Section_id,Teacher_1_id,Teacher_2_id\nS1,sec1,t1,t1\n"
+    roster = clever("S1,s1,1,Ann,Lee,3,,,,,\n", sections=sections)
+
+    assert [(e.user_id, e.primary) for e in roster.enrollments] == [("t1", True)]
+    assert roster.errors == []
+
+
 def test_the_same_enrollment_listed_again_is_kept_once_with_one_warning_per_file() -> None:
     bundle = Bundle()
     bundle.user("t1", "teacher", "Tia", "Moss")

@@ -76,7 +76,8 @@ STAFF_PASSTHROUGH = ("Department", "Title", "Role")
 SECTION_FIELDS = {
     "School_id": (),
     "Section_id": (),
-    "Teacher_id": (),
+    # Some exports number the first teacher column too (Teacher_1_id .. Teacher_10_id).
+    "Teacher_id": ("Teacher_1_id",),
     **{f"Teacher_{n}_id": () for n in range(2, 21)},
     "Name": ("Section_name",),
     "Section_number": (),
