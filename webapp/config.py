@@ -91,6 +91,11 @@ class Config:
     PARENT_CODE_DAYS = 90
     PARENT_CODE_MAX_USES = 5
 
+    # Import other contacts as parents: roster contacts who are not parents or guardians
+    # (siblings, cousins, family friends, emergency contacts, unknown relationships) get
+    # parent accounts too. Off: each is left out and listed on the import's preview.
+    IMPORT_OTHER_CONTACTS = False
+
     # Send credentials as soon as a roster import creates new students or parents.
     NOTIFY_NEW_STUDENTS = False
     NOTIFY_NEW_PARENTS = False

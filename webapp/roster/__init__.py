@@ -96,6 +96,7 @@ def read_roster(
     date_order: str | None = None,
     today: date | None = None,
     has_header: bool = True,
+    other_contacts: bool = False,
 ) -> Roster:
     """Read named CSV files (name -> bytes) in any supported format into a Roster.
 
@@ -104,12 +105,15 @@ def read_roster(
     date_order ("DMY" or "MDY") answers a date column that could be read either
     way; today (default: the server's date) is what leaving dates are compared with;
     has_header False reads a spreadsheet's first row as data, its columns named by position.
+    other_contacts (the school setting) makes siblings, family friends and other
+    non-guardian contacts parents too.
     """
     order = date_order.upper() if date_order else None
     ctx = ReadContext(
         default_region,
         date_order=order if order in DATE_ORDERS else None,  # type: ignore[arg-type]
         today=today,
+        other_contacts=other_contacts,
     )
     fileset = FileSet(files)
     if order is not None and order not in DATE_ORDERS:
@@ -163,6 +167,7 @@ def _read(
             f"Keyslip could not read this upload (internal error: {type(exc).__name__}). "
             "Nothing was imported; please report this with the file.",
         )
+    ctx.report_contacts()
     if complete is not None:
         roster.complete = complete
     if roster.format == "csv":
@@ -181,6 +186,7 @@ def read_upload(
     date_order: str | None = None,
     today: date | None = None,
     has_header: bool = True,
+    other_contacts: bool = False,
 ) -> Roster:
     """Read one uploaded .zip bundle or .csv file into a Roster."""
     files, problems = unpack_upload(name, data)
@@ -196,6 +202,7 @@ def read_upload(
         date_order=date_order,
         today=today,
         has_header=has_header,
+        other_contacts=other_contacts,
     )
     roster.problems[:0] = problems
     return roster

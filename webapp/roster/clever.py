@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from webapp.roster.columns import Columns
 from webapp.roster.context import FileSet, ReadContext
 from webapp.roster.decode import Table
-from webapp.roster.normalise import identity_key
+from webapp.roster.dedupe import Repeats
+from webapp.roster.normalise import clean_text, identity_key
 from webapp.roster.people import PeopleCollector
 from webapp.roster.records import (
     ClassRecord,
@@ -75,7 +76,8 @@ STAFF_PASSTHROUGH = ("Department", "Title", "Role")
 SECTION_FIELDS = {
     "School_id": (),
     "Section_id": (),
-    "Teacher_id": (),
+    # Some exports number the first teacher column too (Teacher_1_id .. Teacher_10_id).
+    "Teacher_id": ("Teacher_1_id",),
     **{f"Teacher_{n}_id": () for n in range(2, 21)},
     "Name": ("Section_name",),
     "Section_number": (),
@@ -87,15 +89,9 @@ SECTION_FIELDS = {
 SECTION_PASSTHROUGH = ("Course_description", "Subject", "Term_name", "Term_start", "Term_end")
 ENROLLMENT_FIELDS = {"School_id": (), "Section_id": (), "Student_id": ()}
 
-# Contact words that mean "this contact is a parent or guardian". Clever's
-# enumerations are broken in real files ("Uncle" as a Contact_type), so both
-# columns are read as free text.
-_PARENT_WORDS = frozenset(
-    "parent guardian parentguardian mother father mom dad grandparent grandmother grandfather "
-    "auntuncle aunt uncle stepmother stepfather stepparent fosterparent primary secondary "
-    "family".split()
-)
-_NOT_PARENT_WORDS = frozenset({"emergency", "other", "sibling", "friend", "familyfriend"})
+# Contact_type values that say only how close the contact is, not who they are: with no
+# Contact_relationship, Clever's primary and secondary contacts are the guardians.
+_GUARDIAN_TYPES = frozenset({"primary", "secondary"})
 
 
 @dataclass(slots=True)
@@ -111,6 +107,20 @@ class _Contact:
 
 def _word(raw: str) -> str:
     return "".join(ch for ch in raw.casefold() if ch.isalnum())
+
+
+def contact_word(kind: str, relation: str) -> tuple[str, str]:
+    """Return the word that says who a contact is, and which column it came from.
+
+    Contact_relationship decides when it says something; Clever's enumerations are
+    broken in real files ("Uncle" as a Contact_type), so Contact_type is read as free
+    text when it does not. A contact with neither is taken as a guardian.
+    """
+    if _word(relation) not in ("", "other"):
+        return relation, "Contact_relationship"
+    if not _word(relation) and (_word(kind) in _GUARDIAN_TYPES or not _word(kind)):
+        return "guardian", "Contact_type"
+    return (kind, "Contact_type") if kind.strip() else (relation, "Contact_relationship")
 
 
 def split_full_name(name: str) -> tuple[str, str]:
@@ -289,7 +299,7 @@ class CleverReader:
                     else None,
                     school_ids=ctx.ids((school,) if school else ()),
                     password=cols.get(cells, "Password") or None,
-                    middle_name=ctx.text(
+                    middle_name=ctx.name(
                         cols.get(cells, "Middle_name"), file, line, cols.name("Middle_name")
                     )
                     or None,
@@ -316,16 +326,17 @@ class CleverReader:
         sis = ctx.ident(cols.get(cells, "Contact_sis_id"))
         if not (raw_name or raw_email or raw_phone or sis):
             return
-        kind = _word(cols.get(cells, "Contact_type"))
-        relation = _word(cols.get(cells, "Contact_relationship"))
-        if relation == "self":
+        relation = cols.get(cells, "Contact_relationship")
+        if _word(relation) == "self":
             self.skipped_contacts += 1
             return
-        parent_like = kind in _PARENT_WORDS or relation in _PARENT_WORDS
-        if not parent_like and (kind in _NOT_PARENT_WORDS or relation in _NOT_PARENT_WORDS):
-            self.skipped_contacts += 1
+        word, column = contact_word(cols.get(cells, "Contact_type"), relation)
+        shown = clean_text(raw_name or raw_email or raw_phone or sis, 60)[0]
+        if not ctx.contact_is_parent(
+            word, file, line, cols.name(column), f"Contact '{shown}' of student '{student}'"
+        ):
             return
-        name = ctx.text(raw_name, file, line, cols.name("Contact_name"), limit=200)
+        name = ctx.name(raw_name, file, line, cols.name("Contact_name"), limit=200)
         if not name:
             self.log.warning(
                 file,
@@ -377,6 +388,7 @@ class CleverReader:
         table, cols = opened
         ctx, file = self.ctx, table.file
         teacher_keys = ["Teacher_id", *(f"Teacher_{n}_id" for n in range(2, 21))]
+        repeats = Repeats("teacher")
         for line, cells in table.rows():
             sid = ctx.ident(cols.get(cells, "Section_id"))
             if not sid:
@@ -405,7 +417,12 @@ class CleverReader:
                     line=line,
                 )
             )
-            teachers = [t for key in teacher_keys if (t := ctx.ident(cols.get(cells, key)))]
+            named = [t for key in teacher_keys if (t := ctx.ident(cols.get(cells, key)))]
+            # The same teacher in two co-teacher columns is one enrollment, kept where
+            # first named (Teacher_id first: the primary teacher).
+            teachers = list(dict.fromkeys(named))
+            for _ in range(len(named) - len(teachers)):
+                repeats.add(file, line, None)
             if not teachers:
                 self.log.warning(
                     file,
@@ -428,6 +445,7 @@ class CleverReader:
                 self.roster.enrollments.append(
                     EnrollmentRecord(sid, teacher, "teacher", n == 0, file, line)
                 )
+        repeats.report(log=self.log, detail="named twice in one section's teacher columns")
 
     def read_enrollments(self) -> None:
         """Read enrollments.csv (students only)."""
@@ -536,8 +554,8 @@ class CleverReader:
         }
         if self.skipped_contacts:
             self.log.note(
-                f"{self.skipped_contacts} contact(s) marked self, emergency-only or other were "
-                "not made parents."
+                f"{self.skipped_contacts} contact(s) marked as the student themself were not "
+                "made parents."
             )
         known = {
             "schools.csv",

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from datetime import date
 from functools import lru_cache
+from typing import Literal
 
 from webapp.roster.decode import Table, read_table
 from webapp.roster.normalise import (
@@ -15,8 +16,9 @@ from webapp.roster.normalise import (
     looks_like_upn,
     normalise_email,
     normalise_grade,
-    normalise_phone,
+    odd_name,
     parse_bool,
+    phone_parts,
     upn_is_valid,
 )
 from webapp.roster.problems import ProblemLog
@@ -55,6 +57,54 @@ ROLE_WORDS: dict[str, Role] = {
     "staff": "staff",
     "teachingassistant": "staff",
 }
+
+
+# Relationship words (Clever Contact_relationship and Contact_type, SDS relationshipRole,
+# a spreadsheet's relationship or role column) for someone who cares for the child and
+# gets a parent account. Compared after norm_role(), so "Step-mother" is "stepmother".
+GUARDIAN_WORDS = frozenset(
+    """
+    parent parents guardian guardians legalguardian parentguardian guardianparent
+    mother father mom mum mommy mummy dad daddy stepmother stepfather stepparent stepmom
+    stepmum stepdad grandmother grandfather grandparent grandparents grandma grandpa granny
+    fosterparent fostermother fosterfather fostercarer carer caregiver primarycaregiver
+    aunt uncle auntuncle relative
+    mutter vater eltern elternteil stiefmutter stiefvater grossmutter grossvater oma opa
+    pflegemutter pflegevater pflegeeltern vormund erziehungsberechtigter
+    erziehungsberechtigte tante onkel
+    mère père mere pere parent1 parent2 bellemère beaupère grandmère grandpère tuteur
+    tutrice tutrielegal oncle
+    madre padre madrastra padrastro abuela abuelo tutor tutora tutorlegal tía tío tia tio
+    moeder vader ouder ouders stiefmoeder stiefvader grootmoeder grootvader oma opa voogd
+    pleegouder pleegmoeder pleegvader oom
+    """.split()
+)
+# Contacts who are not parents or guardians: by default they get no account (a school
+# can turn on "import other contacts as parents"). In a relationship column unknown words
+# ("Other", "Doctor") are treated the same; in a role column they stay an unknown role,
+# so words a staff file could use ("Nurse", "Other") are not listed here.
+OTHER_CONTACT_WORDS = frozenset(
+    """
+    sibling siblings brother sister stepbrother stepsister halfbrother halfsister cousin
+    niece nephew familyfriend friend neighbour neighbor emergency emergencycontact
+    babysitter nanny childminder
+    bruder schwester cousine nachbar nachbarin freund freundin notfallkontakt
+    frère soeur sœur cousin cousine voisin voisine ami amie
+    hermano hermana primo prima vecino vecina amigo amiga
+    broer zus neef nicht buurman buurvrouw vriend vriendin
+    """.split()
+)
+
+
+def contact_kind(raw: str) -> Literal["guardian", "other"] | None:
+    """Say whether a relationship word is a guardian or another contact; None when it is
+    empty or not a word Keyslip knows."""
+    key = norm_role(raw)
+    if key in GUARDIAN_WORDS:
+        return "guardian"
+    if key in OTHER_CONTACT_WORDS:
+        return "other"
+    return None
 
 
 def norm_role(raw: str) -> str:
@@ -111,6 +161,8 @@ class ReadContext:
         "today",
         "encodings",
         "has_header",
+        "other_contacts",
+        "left_out_contacts",
         "_interned",
         "_phones",
     )
@@ -121,18 +173,23 @@ class ReadContext:
         *,
         date_order: DateOrder | None = None,
         today: date | None = None,
+        other_contacts: bool = False,
     ) -> None:
         self.log = ProblemLog()
         self.region = region
         self.date_order = date_order
         self.today = today or date.today()
+        # The school setting "import other contacts as parents": siblings, family friends
+        # and unknown relationships get parent accounts too.
+        self.other_contacts = other_contacts
+        self.left_out_contacts = 0
         self.encodings: dict[str, str] = {}
         # False only for a spreadsheet whose first row is data: columns go by position.
         self.has_header = True
         self._interned: dict[tuple[str, ...], tuple[str, ...]] = {}
         # Per import, not per process: parents' numbers repeat across siblings,
         # and nothing personal should outlive the import in a module cache.
-        self._phones: dict[str, str | None] = {}
+        self._phones: dict[str, tuple[str | None, str | None]] = {}
 
     def open(self, name: str, data: bytes) -> Table | None:
         """Decode one file, remembering which encoding it used."""
@@ -162,13 +219,31 @@ class ReadContext:
             )
         return text
 
+    def check_name(self, value: str, file: str, line: int, column: str) -> None:
+        """Warn when a raw name holds characters unlikely in a name (markup, control)."""
+        odd = odd_name(value)
+        if odd:
+            self.log.warning(
+                file,
+                line,
+                column,
+                f"'{clean_text(value, 40)[0]}' has {odd}. The name was imported as given "
+                "(and is shown escaped everywhere); check it in the source system.",
+                kind="odd-name",
+            )
+
+    def name(self, value: str, file: str, line: int, column: str, limit: int = 100) -> str:
+        """Check and clean one name (given, family, middle or a contact's full name)."""
+        self.check_name(value, file, line, column)
+        return self.text(value, file, line, column, limit)
+
     def names(
         self, given: str, family: str, file: str, line: int, columns: tuple[str, str]
     ) -> tuple[str, str] | None:
         """Clean a person's given and family names; None, with the row's error logged, when
         either is empty. `columns` names the two columns as the file calls them."""
-        given = self.text(given, file, line, columns[0])
-        family = self.text(family, file, line, columns[1])
+        given = self.name(given, file, line, columns[0])
+        family = self.name(family, file, line, columns[1])
         if given and family:
             return given, family
         missing = columns[0] if not given else columns[1]
@@ -211,15 +286,36 @@ class ReadContext:
         return email
 
     def phone(self, values: list[str], file: str, line: int, column: str) -> str | None:
-        """Return the first valid phone of values in E.164; warn if none is valid."""
+        """Return the first valid phone of values in E.164; warn if none is valid.
+
+        A number without an extension is preferred; one with an extension is kept
+        without it, with a warning, because texts (the only use of a phone) cannot
+        reach an extension and E.164 cannot hold one.
+        """
         given = [v for v in values if v.strip()]
+        extended: tuple[str, str, str] | None = None
         for value in given:
-            if value in self._phones:
-                phone = self._phones[value]
-            else:
-                phone = self._phones[value] = normalise_phone(value, self.region)
-            if phone:
+            parts = self._phones.get(value)
+            if parts is None:
+                parts = self._phones[value] = phone_parts(value, self.region)
+            phone, extension = parts
+            if phone and not extension:
                 return phone
+            if phone and extension and extended is None:
+                extended = (value, phone, extension)
+        if extended is not None:
+            value, phone, extension = extended
+            self.log.warning(
+                file,
+                line,
+                column,
+                f"'{clean_text(value, 40)[0]}' has extension {extension}. Keyslip uses phone "
+                "numbers for text messages, which cannot reach an extension, so the number "
+                f"was kept as {phone} without it; texts may not arrive. Give a mobile "
+                "number in the source system.",
+                kind="phone-extension",
+            )
+            return phone
         if given:
             shown = "' / '".join(clean_text(v, 40)[0] for v in given)
             self.log.warning(
@@ -231,6 +327,54 @@ class ReadContext:
                 kind="bad-phone",
             )
         return None
+
+    def contact_is_parent(
+        self,
+        word: str,
+        file: str,
+        line: int,
+        column: str | None,
+        who: str,
+        *,
+        unknown_is_contact: bool = True,
+    ) -> bool | None:
+        """Decide from a relationship word whether a contact gets a parent account.
+
+        Guardian words do; other contacts (siblings, friends, ...) and, when
+        unknown_is_contact, unknown words do only with the other_contacts setting.
+        A contact left out is counted and listed. None means the word is unknown and
+        the caller reads the column as something else (a role column).
+        """
+        kind = contact_kind(word)
+        if kind == "guardian":
+            return True
+        if kind is None and not unknown_is_contact:
+            return None
+        if self.other_contacts:
+            return True
+        self.left_out_contacts += 1
+        shown = clean_text(word, 40)[0]
+        listed = f"is listed as '{shown}'" if shown else "has no relationship given"
+        self.log.warning(
+            file,
+            line,
+            column,
+            f"{who} {listed}, not as a parent or guardian, so no parent account was made. "
+            "Turn on the school setting 'import other contacts as parents' to include "
+            "such contacts.",
+            kind="contact-left-out",
+        )
+        return False
+
+    def report_contacts(self) -> None:
+        """Add one note counting the contacts that got no parent account."""
+        if self.left_out_contacts:
+            n = self.left_out_contacts
+            self.log.note(
+                f"{n} contact{'s' if n != 1 else ''} who {'are' if n != 1 else 'is'} not a "
+                "parent or guardian (sibling, cousin, family friend, emergency contact ...) "
+                "got no account; each is listed among the warnings with its file and line."
+            )
 
     def grade(self, value: str, file: str, line: int, column: str) -> str | None:
         """Normalise a grade to CEDS; warn and keep it raw if unknown."""

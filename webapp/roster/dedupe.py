@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from operator import attrgetter
@@ -20,6 +21,7 @@ from webapp.roster.records import (
 
 R = TypeVar("R", SchoolRecord, PersonRecord, ClassRecord, EnrollmentRecord, GuardianRecord)
 _WHERE = ("file", "line")
+_PLURALS = {"person": "people", "class": "classes"}
 
 
 def _where(record: SchoolRecord | PersonRecord | ClassRecord | EnrollmentRecord) -> str:
@@ -31,6 +33,48 @@ def _data(record: R) -> tuple[object, ...]:
     return tuple(getattr(record, name) for name in record.__slots__ if name not in _WHERE)
 
 
+def _same(seen: R, record: R) -> bool:
+    """Tell whether a repeat says nothing new; an enrollment's primary flag may differ."""
+    if isinstance(seen, EnrollmentRecord) and isinstance(record, EnrollmentRecord):
+        return _data(replace(seen, primary=False)) == _data(replace(record, primary=False))
+    return _data(seen) == _data(record)
+
+
+class Repeats:
+    """Count harmless repeats per file, to report them in one warning each."""
+
+    __slots__ = ("what", "_counts", "_first")
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._counts: Counter[str] = Counter()
+        # file -> (the first repeat's line, the line it repeats)
+        self._first: dict[str, tuple[int | None, int | None]] = {}
+
+    def add(self, file: str, line: int | None, first_line: int | None) -> None:
+        """Count one repeated record."""
+        self._counts[file] += 1
+        self._first.setdefault(file, (line, first_line))
+
+    def report(
+        self, log: ProblemLog, detail: str = "listed more than once with the same data"
+    ) -> None:
+        """Log one warning per file, with the count and the first repeat's line."""
+        for file, count in self._counts.items():
+            line, first_line = self._first[file]
+            many = _PLURALS.get(self.what, f"{self.what}s")
+            plural = f"{count} {many} were" if count != 1 else f"1 {self.what} was"
+            first = f", same as line {first_line}" if first_line is not None else ""
+            where = f" (the first repeat is on line {line}{first})" if line is not None else ""
+            log.warning(
+                file,
+                line,
+                None,
+                f"{plural} {detail}; each was kept once{where}.",
+                kind=f"dup-{self.what}",
+            )
+
+
 def drop_duplicates(
     records: Sequence[R],
     key: Callable[[R], Hashable],
@@ -39,29 +83,30 @@ def drop_duplicates(
     *,
     conflict_is_error: bool = True,
 ) -> list[R]:
-    """Keep the first record per key; report repeats (identical: warning, conflicting: error)."""
+    """Keep the first record per key; report repeats.
+
+    Repeats with the same data are harmless: one warning per file counts them.
+    A repeat with different data is an error (a warning if not conflict_is_error).
+    """
     # Repeats are rare: when every key is distinct (one pass in C with an attrgetter
     # key), there is nothing to report and every record is kept.
     if len(set(map(key, records))) == len(records):
         return list(records)
-    first: dict[Hashable, R] = {}
+    first: dict[Hashable, int] = {}
     kept: list[R] = []
+    repeats = Repeats(what)
     for record in records:
         k = key(record)
-        seen = first.get(k)
-        if seen is None:
-            first[k] = record
+        index = first.get(k)
+        if index is None:
+            first[k] = len(kept)
             kept.append(record)
             continue
-        if _data(seen) == _data(record):
-            log.warning(
-                record.file,
-                record.line,
-                None,
-                f"{what} {k} is listed again (first on {_where(seen)}) with the same data; "
-                "the repeat was ignored.",
-                kind=f"dup-{what}",
-            )
+        seen = kept[index]
+        if _same(seen, record):
+            repeats.add(record.file, record.line, seen.line if seen.file == record.file else None)
+            if isinstance(record, EnrollmentRecord) and record.primary and not seen.primary:
+                kept[index] = replace(seen, primary=True)  # type: ignore[type-var]
         else:
             differs = [
                 name
@@ -77,6 +122,7 @@ def drop_duplicates(
                 f"{', '.join(differs)}; only the first was kept. Keep one row per {what}.",
                 kind=f"conflict-{what}",
             )
+    repeats.report(log)
     return kept
 
 

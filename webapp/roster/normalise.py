@@ -36,6 +36,26 @@ def clean_text(value: str, limit: int = NAME_LIMIT) -> tuple[str, bool]:
     return text, False
 
 
+# Characters that belong in markup, code or formulas rather than in a person's name:
+# a name holding one is imported as written (and escaped everywhere) but worth a look.
+_ODD_IN_NAME = re.compile(r"[!<>=#@{};\\|`$%^*\[\]]")
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# One search that every ordinary name passes (OneRoster reads 50,000 of them).
+_ANY_ODD = re.compile(f"{_ODD_IN_NAME.pattern}|{_NAME_CONTROL.pattern}|{_INVISIBLE.pattern}")
+
+
+def odd_name(value: str) -> str | None:
+    """Say what makes a raw name value unlikely to be a real name, or None if nothing does."""
+    if not _ANY_ODD.search(value):
+        return "only digits" if value.strip().isdigit() else None
+    if _NAME_CONTROL.search(value) or _INVISIBLE.search(value):
+        return "control or invisible characters, which were taken out"
+    odd = _ODD_IN_NAME.search(value)
+    if odd:
+        return f"'{odd.group()}', which is unusual in a name"
+    return None
+
+
 def clean_id(value: str) -> str:
     """Return an identifier without surrounding space or invisible characters."""
     if value.isascii() and value.isprintable():
@@ -94,23 +114,33 @@ def normalise_grade(raw: str) -> tuple[str, bool]:
 
 def normalise_phone(raw: str, region: str = "US") -> str | None:
     """Return the number in E.164, or None if it is not a valid phone number."""
+    return phone_parts(raw, region)[0]
+
+
+def phone_parts(raw: str, region: str = "US") -> tuple[str | None, str | None]:
+    """Return (the number in E.164 or None if invalid, its extension or None).
+
+    E.164 has no place for an extension ("+1 603 555 0123 ext. 89", "x89",
+    ";ext=89"), so it comes back apart for the caller to keep or report.
+    """
     text = raw.strip()
     if not text:
-        return None
+        return None, None
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        return None
+        return None, None
     # Checking the default region first skips phonenumbers' walk over every
     # region sharing the country code (25 for +1), the slow part of is_valid_number.
     if not (
         number.country_code == phonenumbers.country_code_for_region(region)
         and phonenumbers.is_valid_number_for_region(number, region)
     ) and not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return None, None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, number.extension or None
 
 
 # Emails ----------------------------------------------------------------------

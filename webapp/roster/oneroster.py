@@ -154,6 +154,9 @@ class OneRosterReader:
         self.roles_file = "roles.csv"
         self.person_roles: dict[str, Role | None] = {}
         self.parent_like: set[str] = set()
+        # Users whose role is a relationship word for someone who is not a guardian
+        # ("sibling"): listed once where their role is, then left out quietly.
+        self.left_out: set[str] = set()
         self.agents: list[tuple[str, str, str, int]] = []
         self.class_ids: set[str] = set()
         self.roster = Roster(format="oneroster-1.1")
@@ -384,15 +387,16 @@ class OneRosterReader:
             if not user or not ok or status == "tobedeleted":
                 continue
             raw_role = cols.get(cells, "role")
-            role = map_role(raw_role)
+            role = self._role_word(raw_role, user, table.file, line, cols.name("role"))
             if role is None:
-                self.log.error(
-                    table.file,
-                    line,
-                    cols.name("role"),
-                    f"Role '{raw_role}' is not a OneRoster role; the row was skipped.",
-                    kind="bad-role",
-                )
+                if user not in self.left_out:
+                    self.log.error(
+                        table.file,
+                        line,
+                        cols.name("role"),
+                        f"Role '{raw_role}' is not a OneRoster role; the row was skipped.",
+                        kind="bad-role",
+                    )
                 continue
             info = self.roles.setdefault(user, _Roles())
             if cols.get(cells, "roleType").casefold() == "primary":
@@ -406,6 +410,18 @@ class OneRosterReader:
                 school = self._school(org, table.file, line, cols.name("orgSourcedId"))
                 if school and school not in info.orgs:
                     info.orgs.append(school)
+
+    def _role_word(self, raw: str, sid: str, file: str, line: int, column: str) -> Role | None:
+        """Map a role, reading relationship words ("grandparent", "sibling") as contacts."""
+        role = map_role(raw)
+        if role is not None:
+            return role
+        parent = self.ctx.contact_is_parent(
+            raw, file, line, column, f"'{sid}'", unknown_is_contact=False
+        )
+        if parent is False:
+            self.left_out.add(sid)
+        return "parent" if parent else None
 
     def _role_12(self, sid: str, file: str, line: int) -> tuple[Role | None, bool]:
         """Return (role, ok) for a 1.2 user from roles.csv."""
@@ -473,6 +489,7 @@ class OneRosterReader:
             cols.name(k)
             for k in ("givenName", "familyName", "middleName", "grades", "identifier", "userIds")
         )
+        n_p_given, n_p_family = cols.name("preferredGivenName"), cols.name("preferredFamilyName")
         n_email, n_phone, n_enabled, n_primary_org = (
             cols.name(k) for k in ("email", "phone", "enabledUser", "primaryOrgSourcedId")
         )
@@ -530,6 +547,10 @@ class OneRosterReader:
             if v11:
                 raw_role = raw_role.strip()
                 role = map_role(raw_role)
+                if role is None:
+                    role = self._role_word(raw_role, sid, file, line, n_role)
+                    if role is None and sid in self.left_out:
+                        continue
                 if role is None and not deleting:
                     log.error(
                         file,
@@ -551,6 +572,8 @@ class OneRosterReader:
                     )
                     if all(o in orgs_known for o in refs):
                         org_cache[org_ids] = school_ids
+            elif sid in self.left_out and sid not in self.roles:
+                continue
             else:
                 role, ok = self._role_12(sid, file, line)
                 if not ok and not deleting:
@@ -565,6 +588,8 @@ class OneRosterReader:
                 school_ids = ctx.ids(tuple(orgs))
             given = p_given.strip() or given.strip()
             family = p_family.strip() or family.strip()
+            ctx.check_name(given, file, line, n_p_given if p_given.strip() else n_given)
+            ctx.check_name(family, file, line, n_p_family if p_family.strip() else n_family)
             if not plain or "  " in given or len(given) > NAME_LIMIT:
                 given = text(given, file, line, n_given)
             if not plain or "  " in family or len(family) > NAME_LIMIT:
@@ -618,6 +643,8 @@ class OneRosterReader:
                 enabled = True
             else:
                 enabled = ctx.flag(enabled_raw, file, line, n_enabled, True)
+            if middle:
+                ctx.check_name(middle, file, line, n_middle)
             if middle and (not plain or "  " in middle or len(middle) > NAME_LIMIT):
                 middle = text(middle, file, line, n_middle)
             people.append(
@@ -720,12 +747,17 @@ class OneRosterReader:
         check_users = self.modes.get("users") == "bulk"
         delta = self.modes.get("enrollments") == "delta"
         n_status, n_primary = cols.name("status"), cols.name("primary")
-        pick = cols.picker(("status", "classSourcedId", "userSourcedId", "role", "primary"))
+        pick = cols.picker(
+            ("sourcedId", "status", "classSourcedId", "userSourcedId", "role", "primary")
+        )
         intern, ident = sys.intern, ctx.ident
         enrollments = self.roster.enrollments
+        # hash(sourcedId) -> index in enrollments: a repeated id must name the same class,
+        # user and role. Hashes, not the ids, so 300,000 id strings need not stay alive.
+        by_id: dict[int, int] = {}
         # Like read_users(): positions resolved once, clean values taken as they are.
         for line, cells in table.rows():
-            status_raw, class_id, user_id, raw_role, primary_raw = pick(cells)
+            enrol_id, status_raw, class_id, user_id, raw_role, primary_raw = pick(cells)
             status_raw = status_raw.strip()
             if not status_raw and not delta:
                 status: Status | None = None
@@ -800,6 +832,27 @@ class OneRosterReader:
                 primary = True
             else:
                 primary = ctx.flag(primary_raw, file, line, n_primary, False)
+            enrol_id = enrol_id.strip()
+            if enrol_id:
+                key = hash(enrol_id)
+                first = by_id.get(key)
+                if first is None:
+                    by_id[key] = len(enrollments)
+                elif (
+                    enrollments[first].class_id,
+                    enrollments[first].user_id,
+                    enrollments[first].role,
+                ) != (class_id, user_id, role):
+                    self.log.error(
+                        file,
+                        line,
+                        cols.name("sourcedId"),
+                        f"Enrollment '{ident(enrol_id)}' is listed again (first on line "
+                        f"{enrollments[first].line}) with a different class, user or role; "
+                        "only the first was kept. Give each enrollment its own sourcedId.",
+                        kind="conflict-enrollment-id",
+                    )
+                    continue
             enrollments.append(
                 EnrollmentRecord(class_id, user_id, role, primary, file, line, status)
             )
@@ -808,6 +861,8 @@ class OneRosterReader:
         """Turn agentSourcedIds, in either direction, into student-parent links."""
         roles = self.person_roles
         for sid, agent, file, line in self.agents:
+            if agent not in roles and agent in self.left_out:
+                continue
             if agent not in roles:
                 self.log.warning(
                     file,

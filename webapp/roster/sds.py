@@ -109,6 +109,8 @@ class SdsReader(_Base):
         self.tree = OrgTree(ctx.log)
         self.user_roles: dict[str, _UserRoles] = {}
         self.related: dict[str, str] = {}
+        # Contacts relationships.csv names but who get no account (siblings, friends ...).
+        self.left_out: set[str] = set()
         self.relationships: list[tuple[str, str, str, int]] = []
         self.people = PeopleCollector(ctx)
         self.class_ids: set[str] = set()
@@ -186,8 +188,15 @@ class SdsReader(_Base):
             if not user or not other:
                 self.log.error(table.file, line, None, "A user id is empty; the row was skipped.")
                 continue
-            if map_role(raw) == "parent":
-                self.related.setdefault(other, "parent")
+            # A guardian by roles.csv is linked whatever the word; others by the word.
+            info = self.user_roles.get(other)
+            guardian = info is not None and "parent" in (info.primary, info.first)
+            if not guardian and not self.ctx.contact_is_parent(
+                raw, table.file, line, cols.name("relationshipRole"), f"'{other}' of '{user}'"
+            ):
+                self.left_out.add(other)
+                continue
+            self.related.setdefault(other, "parent")
             self.relationships.append((user, other, table.file, line))
 
     def read_users(self) -> None:
@@ -216,6 +225,8 @@ class SdsReader(_Base):
                 role = info.primary or info.first
             elif sid in self.related:
                 role = "parent"
+            elif sid in self.left_out:
+                continue  # already listed on its relationships.csv line
             if role is None:
                 self.log.error(
                     file,
@@ -261,7 +272,7 @@ class SdsReader(_Base):
                     else None,
                     school_ids=ctx.ids(tuple(info.orgs) if info else ()),
                     password=cols.get(cells, "password") or None,
-                    middle_name=ctx.text(
+                    middle_name=ctx.name(
                         cols.get(cells, "middleName"), file, line, cols.name("middleName")
                     )
                     or None,
@@ -586,7 +597,7 @@ class SdsUkReader(_Base):
                     school_ids=ctx.ids((school,) if school else ()),
                     status=self._status(cols, cells, file, line),
                     password=cols.get(cells, "Password") or None,
-                    middle_name=ctx.text(
+                    middle_name=ctx.name(
                         cols.get(cells, "Middle Name"), file, line, cols.name("Middle Name")
                     )
                     or None,

@@ -571,8 +571,22 @@ class SpreadsheetReader:
             self.log.note(f"{table.file}: columns not imported: {', '.join(ignored)}.")
         return cols, constants
 
-    def _role(self, raw: str, file: str, line: int, column: str) -> Role | None:
+    def _role(self, raw: str, file: str, line: int, column: str, sid: str) -> Role | None:
         role = map_role(raw)
+        if role is not None:
+            return role
+        # A relationship word ("Stepfather", "Brother") makes a parent or leaves the
+        # contact out; in a relationship column an unknown word leaves it out too.
+        parent = self.ctx.contact_is_parent(
+            raw,
+            file,
+            line,
+            column,
+            f"'{sid}'",
+            unknown_is_contact="relation" in norm_header(column),
+        )
+        if parent is not None:
+            return "parent" if parent else None
         if role is None:
             self.log.error(
                 file,
@@ -640,7 +654,7 @@ class SpreadsheetReader:
                 )
                 continue
             raw_role = role_constant or cols.get(cells, "role")
-            role = self._role(raw_role, file, line, cols.name("role"))
+            role = self._role(raw_role, file, line, cols.name("role"), sid)
             if role is None:
                 continue
             school = school_constant or ctx.ident(cols.get(cells, "school"))
@@ -658,11 +672,16 @@ class SpreadsheetReader:
                 self.people.repeat(sid, core, school or None, file, line)
                 continue
             if cols.has("name"):
-                given, family = split_name(cols.get(cells, "name"))
+                full = cols.get(cells, "name")
+                ctx.check_name(full, file, line, cols.name("name"))
+                given, family = split_name(full)
+                given = ctx.text(given, file, line, cols.name("name"))
+                family = ctx.text(family, file, line, cols.name("name"))
             else:
-                given, family = cols.get(cells, "given_name"), cols.get(cells, "family_name")
-            given = ctx.text(given, file, line, cols.name("given_name"))
-            family = ctx.text(family, file, line, cols.name("family_name"))
+                given = ctx.name(cols.get(cells, "given_name"), file, line, cols.name("given_name"))
+                family = ctx.name(
+                    cols.get(cells, "family_name"), file, line, cols.name("family_name")
+                )
             if not given or not family:
                 column = (
                     cols.name("name")
@@ -706,7 +725,7 @@ class SpreadsheetReader:
                     status=self._status(cols.get(cells, "status"), file, line, cols.name("status")),
                     enabled=enabled,
                     password=cols.get(cells, "password") or None,
-                    middle_name=ctx.text(
+                    middle_name=ctx.name(
                         cols.get(cells, "middle_name"), file, line, cols.name("middle_name")
                     )
                     or None,

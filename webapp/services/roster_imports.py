@@ -60,7 +60,7 @@ from webapp.roster.problems import capped, errors_first
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
 from webapp.roster.spreadsheet import guess_mapping, looks_like_data, unmapped_meaningful
 from webapp.roster.upload import display_name, unpack_upload
-from webapp.services import audit, scope, uploads
+from webapp.services import audit, scope, settings, uploads
 from webapp.services.errors import NotAllowed, PolicyError
 
 log = logging.getLogger(__name__)
@@ -542,6 +542,7 @@ def build_plan(
         complete=options.get("complete"),
         date_order=options.get("date_order"),
         has_header=_has_header(run),
+        other_contacts=settings.get("import_other_contacts", run.school_id),
     )
     if on_stage:
         on_stage(CHECKING)

@@ -89,6 +89,7 @@ SPECS: dict[str, Spec] = {
     "young_student_grades": Spec("YOUNG_STUDENT_GRADES", _grades),
     "parent_code_days": Spec("PARENT_CODE_DAYS", _positive_int(365)),
     "parent_code_max_uses": Spec("PARENT_CODE_MAX_USES", _positive_int(20)),
+    "import_other_contacts": Spec("IMPORT_OTHER_CONTACTS", _bool),
 }
 
 
