@@ -161,9 +161,10 @@ def raw_baseline(rows, ddl: list[str]) -> float:
 def keyslip_import(app, files: dict[str, bytes]) -> tuple[float, dict[str, int]]:
     """Read, plan and apply in full, as the layer under every entry point does."""
     from webapp.extensions import db
+    from webapp.imports.plan import ImportOptions, plan_import
+    from webapp.imports.write import apply_plan
     from webapp.models import User
     from webapp.roster import read_roster
-    from webapp.roster.apply import ImportOptions, apply_plan, plan_import
 
     with app.app_context():
         actor = db.session.get(User, 1)
@@ -190,22 +191,22 @@ def zipped(files: dict[str, bytes]) -> bytes:
 def service_import(app, data: bytes) -> tuple[float, str]:
     """Import a zip the way `flask roster import` and the drop-folder sync do."""
     from webapp.extensions import db
+    from webapp.imports import fingerprint, jobs, runs
     from webapp.models import User
-    from webapp.services import roster_imports
 
     with app.app_context():
         actor = db.session.get(User, 1)
         start = time.perf_counter()
-        run = roster_imports.start_import(
-            "export.zip", data, roster_imports.ImportRequest(), actor=actor, origin="bench"
+        run = runs.start_import(
+            "export.zip", data, runs.ImportRequest(), actor=actor, origin="bench"
         )
-        if roster_imports.unchanged_since_last_apply(run):
-            roster_imports.skip_run(run)
+        if fingerprint.unchanged_since_last_apply(run):
+            jobs.skip_run(run)
             outcome = "skipped"
         else:
-            plan = roster_imports.build_plan(run, actor=actor, confirm=True)
+            plan = runs.build_plan(run, actor=actor, confirm=True)
             assert not plan.errors, plan.errors[:3]
-            roster_imports.finish_apply(run, plan, actor=actor)
+            jobs.finish_apply(run, plan, actor=actor)
             outcome = "applied"
         db.session.commit()
         return time.perf_counter() - start, outcome

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import click
 from flask.cli import AppGroup
 
-from webapp.cli_roster import resolve_actor, resolve_school
+from webapp.cli_admins import resolve_admin, resolve_school
 from webapp.extensions import db
 from webapp.models import School
 from webapp.services import schools
@@ -39,7 +39,7 @@ def _show(school: School) -> str:
 @AS_OPTION
 def schools_list(as_user: str | None) -> None:
     """List the schools: id, SIS id, name and how many people belong to each."""
-    actor = resolve_actor(as_user)
+    actor = resolve_admin(as_user)
     rows = schools.list_schools(actor)
     if not rows:
         click.echo("No schools yet: add one with `flask schools create NAME`.")
@@ -55,7 +55,7 @@ def schools_list(as_user: str | None) -> None:
 @AS_OPTION
 def schools_create(name: str, sis_id: str | None, as_user: str | None) -> None:
     """Create a school called NAME."""
-    actor = resolve_actor(as_user)
+    actor = resolve_admin(as_user)
     school = _change(lambda: schools.create_school(name, actor=actor, sis_id=sis_id))
     click.echo(f"Created: {_show(school)}")
 
@@ -71,7 +71,7 @@ def schools_rename(
     """Rename SCHOOL (its id, SIS id or exact name) to NEW_NAME, and/or set its SIS id."""
     if new_name is None and sis_id is None:
         raise click.UsageError("Give a NEW_NAME, an --sis-id, or both.")
-    actor = resolve_actor(as_user)
+    actor = resolve_admin(as_user)
     school = resolve_school(school_ref, actor)
 
     def work() -> School:

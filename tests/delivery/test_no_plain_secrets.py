@@ -12,7 +12,8 @@ from sqlalchemy import inspect, text
 from tests.delivery.conftest import make_district
 from webapp.delivery import batches, sms
 from webapp.extensions import db, mail
-from webapp.models import AuditEvent, User
+from webapp.imports import jobs, mapping, preview, runs
+from webapp.models import AuditEvent, ImportRun, User
 
 CODE = re.compile(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}")
 URL = re.compile(r"https://keyslip\.test/set-password/([A-Za-z0-9_-]{43})")
@@ -102,7 +103,6 @@ def test_an_import_with_a_password_column_leaves_no_plain_password_anywhere(
 ):
     from tests.factories import make_school, make_user
     from webapp.models import Role
-    from webapp.services import roster_imports
 
     caplog.set_level(logging.DEBUG)
     submitted: list[tuple[str, tuple]] = []
@@ -128,19 +128,19 @@ def test_an_import_with_a_password_column_leaves_no_plain_password_anywhere(
     )
     with mail.record_messages() as outbox, app.app_context():
         actor = db.session.get(User, admin_id)
-        request = roster_imports.ImportRequest(school_id=school_id, passwords="set", send="email")
-        run = roster_imports.start_import("people.csv", sheet.encode(), request, actor=actor)
-        run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
-        roster_imports.preview(run, actor=actor)  # the weak one blocks: an error row
+        request = runs.ImportRequest(school_id=school_id, passwords="set", send="email")
+        run = runs.start_import("people.csv", sheet.encode(), request, actor=actor)
+        run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
+        preview.preview(run, actor=actor)  # the weak one blocks: an error row
         assert run.counts["errors"] == 1
         db.session.commit()
         weak_run = run.id
-        run = roster_imports.start_import(
+        run = runs.start_import(
             "people.csv", sheet.rsplit("5,", 1)[0].encode(), request, actor=actor
         )
-        run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
-        roster_imports.preview(run, actor=actor)
-        roster_imports.request_apply(run, actor=actor, confirm=False)
+        run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
+        preview.preview(run, actor=actor)
+        jobs.request_apply(run, actor=actor, confirm=False)
         db.session.commit()
     # Only Alan, whose password was blank, is sent one (generated at send time).
     assert sorted(r for m in outbox for r in m.recipients) == ["alan@home.example"]
@@ -151,16 +151,16 @@ def test_an_import_with_a_password_column_leaves_no_plain_password_anywhere(
     with app.app_context():
         dump = database_dump()
         details = [json.dumps(e.details) for e in db.session.scalars(db.select(AuditEvent))]
-        runs = [
+        stored = [
             json.dumps([r.counts, r.row_errors, r.options], default=str)
-            for r in db.session.scalars(db.select(roster_imports.ImportRun))
+            for r in db.session.scalars(db.select(ImportRun))
         ]
-        assert len(runs) == 2 and weak_run
+        assert len(stored) == 2 and weak_run
     haystacks = {
         "database": "\n".join(dump),
         "logs": caplog.text,
         "audit": "\n".join(details),
-        "import runs": "\n".join(runs),
+        "import runs": "\n".join(stored),
         "job payloads": repr(submitted),
     }
     for where, haystack in haystacks.items():

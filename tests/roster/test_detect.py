@@ -10,9 +10,9 @@ import pytest
 from tests.factories import make_school, make_user
 from tests.roster.bundles import school_bundle
 from webapp.extensions import db
+from webapp.imports import mapping, runs
 from webapp.models import Role
 from webapp.roster import detect_format, read_roster
-from webapp.services import roster_imports
 
 # An SIS's own export: School ID and Student ID columns like Clever's, but its own files.
 SIS_FOLDER = {
@@ -105,11 +105,11 @@ def test_an_uploaded_spreadsheet_folder_goes_to_choosing_the_columns(app) -> Non
     with app.app_context():
         school = make_school("Oak School")
         admin = make_user(Role.ADMIN, school=school, username="admin.oak")
-        run = roster_imports.start_import(
+        run = runs.start_import(
             "export.zip",
             buffer.getvalue(),
-            roster_imports.ImportRequest(school_id=school.id),
+            runs.ImportRequest(school_id=school.id),
             actor=admin,
         )
-        assert run.format == "csv" and roster_imports.needs_mapping(run)
+        assert run.format == "csv" and mapping.needs_mapping(run)
         db.session.rollback()

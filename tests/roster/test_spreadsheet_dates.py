@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from tests.factories import make_school, make_user
 from webapp.extensions import db
+from webapp.imports.plan import ImportOptions, plan_import
+from webapp.imports.write import apply_plan
 from webapp.models import Role, User
 from webapp.roster import Roster, guess_mapping, read_roster
-from webapp.roster.apply import ImportOptions, apply_plan, plan_import
 
 TODAY = date(2025, 3, 10)
 HEADER = "ID,First Name,Last Name,Role,Leaving Date\n"

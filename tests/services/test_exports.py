@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from tests.factories import PASSWORD, make_class, make_school, make_user
 from webapp.extensions import db
+from webapp.imports import mapping, runs
 from webapp.models import AuditEvent, Role, User
-from webapp.services import exports, roster_imports
+from webapp.services import exports
 from webapp.services.errors import NotAllowed
 
 HOSTILE = [
@@ -141,11 +142,11 @@ def test_export_edit_reimport_round_trip(app, world):
     )
     with app.app_context():
         actor = db.session.get(User, world["admin"])
-        request = roster_imports.ImportRequest(school_id=world["a"])
-        run = roster_imports.start_import("sheet.csv", sheet.encode(), request, actor=actor)
-        run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
-        plan = roster_imports.build_plan(run, actor=actor)
-        from webapp.roster.apply import apply_plan
+        request = runs.ImportRequest(school_id=world["a"])
+        run = runs.start_import("sheet.csv", sheet.encode(), request, actor=actor)
+        run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
+        plan = runs.build_plan(run, actor=actor)
+        from webapp.imports.write import apply_plan
 
         apply_plan(plan, actor=actor, run=run)
         db.session.commit()
@@ -162,14 +163,14 @@ def test_export_edit_reimport_round_trip(app, world):
     writer.writerows(table)
     with app.app_context():
         actor = db.session.get(User, world["admin"])
-        request = roster_imports.ImportRequest(school_id=world["a"])
-        run = roster_imports.start_import("edited.csv", out.getvalue().encode(), request,
+        request = runs.ImportRequest(school_id=world["a"])
+        run = runs.start_import("edited.csv", out.getvalue().encode(), request,
                                           actor=actor)  # fmt: skip
-        choice = roster_imports.mapping_choice(run)
+        choice = mapping.mapping_choice(run)
         assert {"sourced_id", "username", "given_name", "family_name", "email", "grade",
                 "role", "student_number"} <= set(choice.mapping)  # fmt: skip
         run.options = {**run.options, "mapping": choice.mapping}
-        plan = roster_imports.build_plan(run, actor=actor)
+        plan = runs.build_plan(run, actor=actor)
         assert plan.errors == []
         counts = plan.counts()
         assert (counts["new"], counts["updated"], counts["unchanged"]) == (1, 1, 4)

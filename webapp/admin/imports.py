@@ -10,9 +10,10 @@ from wtforms.fields.choices import SelectChoice
 from webapp.admin import bp
 from webapp.admin.forms import ApplyForm, CreateSchoolsForm, DateOrderForm, ImportUploadForm
 from webapp.extensions import db
+from webapp.imports import history, jobs, mapping, preview, runs, states
 from webapp.models import Role
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
-from webapp.services import roster_imports, scope, uploads
+from webapp.services import scope, uploads
 from webapp.services.errors import PolicyError
 from webapp.web.errors import error_response
 from webapp.web.forms import CsrfOnlyForm
@@ -62,17 +63,15 @@ def _school_choices() -> list[SelectChoice]:
 @bp.get("/imports")
 @role_required(Role.ADMIN)
 def imports_index() -> Response:
-    rows, page, pages = roster_imports.history_page(
-        current_user, request.args.get("page", 1, type=int)
-    )
+    rows, page, pages = history.history_page(current_user, request.args.get("page", 1, type=int))
     return render(
         "admin/imports/index.html",
         "admin/imports/_runs.html",
         runs=rows,
         page_no=page,
         pages=pages,
-        schools=roster_imports.school_names([r.school_id for r in rows]),
-        who=roster_imports.usernames([r.requested_by_id for r in rows]),
+        schools=history.school_names([r.school_id for r in rows]),
+        who=history.usernames([r.requested_by_id for r in rows]),
     )
 
 
@@ -92,7 +91,7 @@ def imports_create() -> Response:
     if not form.validate_on_submit():
         return render("admin/imports/new.html", form=form, status=422)
     upload = form.file.data
-    request_options = roster_imports.ImportRequest(
+    request_options = runs.ImportRequest(
         format=form.format.data,
         mode=form.mode.data,
         # Unticked means "let the file say": a OneRoster manifest knows if it is bulk.
@@ -105,14 +104,14 @@ def imports_create() -> Response:
         has_header=not form.no_header.data,
     )
     try:
-        run = roster_imports.start_import(
+        run = runs.start_import(
             upload.filename or "upload.csv", upload.read(), request_options, actor=current_user
         )
     except PolicyError as exc:
         db.session.rollback()
         return render("admin/imports/new.html", form=form, problems=exc.problems, status=422)
     db.session.commit()
-    if roster_imports.needs_mapping(run):
+    if mapping.needs_mapping(run):
         return redirect(url_for("admin.imports_mapping", run_id=run.id))
     return redirect(url_for("admin.imports_show", run_id=run.id))
 
@@ -120,9 +119,9 @@ def imports_create() -> Response:
 @bp.get("/imports/<int:run_id>/mapping")
 @role_required(Role.ADMIN)
 def imports_mapping(run_id: int) -> Response:
-    run = roster_imports.require_run(current_user, run_id)
+    run = history.require_run(current_user, run_id)
     try:
-        choice = roster_imports.mapping_choice(run)
+        choice = mapping.mapping_choice(run)
     except uploads.UploadMissing:
         return _expired(run)
     return render(
@@ -133,24 +132,24 @@ def imports_mapping(run_id: int) -> Response:
         fields=MAPPED_FIELDS,
         labels=FIELD_LABELS,
         names=FIELD_NAMES,
-        role_constants=roster_imports.ROLE_CONSTANTS,
+        role_constants=mapping.ROLE_CONSTANTS,
     )
 
 
 @bp.post("/imports/<int:run_id>/mapping")
 @role_required(Role.ADMIN)
 def imports_mapping_save(run_id: int) -> Response:
-    run = roster_imports.require_run(current_user, run_id)
+    run = history.require_run(current_user, run_id)
     form = CsrfOnlyForm()
     if not form.validate_on_submit():
         return error_response(400)
     chosen = {field: request.form.get(f"map-{field}", "") for field in MAPPED_FIELDS}
     confirmed = request.form.get("confirm-columns") == "yes"
     try:
-        roster_imports.save_mapping(run, chosen, actor=current_user, confirmed=confirmed)
+        mapping.save_mapping(run, chosen, actor=current_user, confirmed=confirmed)
     except PolicyError as exc:
         db.session.rollback()
-        choice = roster_imports.mapping_choice(run)
+        choice = mapping.mapping_choice(run)
         choice.mapping = {k: v for k, v in chosen.items() if v}
         return render(
             "admin/imports/mapping.html",
@@ -160,7 +159,7 @@ def imports_mapping_save(run_id: int) -> Response:
             fields=MAPPED_FIELDS,
             labels=FIELD_LABELS,
             names=FIELD_NAMES,
-            role_constants=roster_imports.ROLE_CONSTANTS,
+            role_constants=mapping.ROLE_CONSTANTS,
             problems=exc.problems,
             status=422,
         )
@@ -173,14 +172,12 @@ def imports_mapping_save(run_id: int) -> Response:
 @bp.post("/imports/<int:run_id>/header")
 @role_required(Role.ADMIN)
 def imports_header_save(run_id: int) -> Response:
-    run = roster_imports.require_run(current_user, run_id)
+    run = history.require_run(current_user, run_id)
     form = CsrfOnlyForm()
     if not form.validate_on_submit():
         return error_response(400)
     try:
-        roster_imports.choose_header(
-            run, request.form.get("has-header") != "no", actor=current_user
-        )
+        mapping.choose_header(run, request.form.get("has-header") != "no", actor=current_user)
     except PolicyError as exc:
         db.session.rollback()
         return error_response(422, " ".join(exc.problems))
@@ -193,19 +190,19 @@ def _expired(run) -> Response:
 
 
 def _previewable(run) -> bool:
-    return run.dry_run and run.status in (roster_imports.PENDING, roster_imports.NEEDS_CONFIRMATION)
+    return run.dry_run and run.status in (states.PENDING, states.NEEDS_CONFIRMATION)
 
 
 @bp.get("/imports/<int:run_id>")
 @role_required(Role.ADMIN)
 def imports_show(run_id: int) -> Response:
-    run = roster_imports.require_run(current_user, run_id)
+    run = history.require_run(current_user, run_id)
     if not _previewable(run):
         return render("admin/imports/show.html", "admin/imports/_status.html", run=run)
-    if roster_imports.needs_mapping(run):
+    if mapping.needs_mapping(run):
         return redirect(url_for("admin.imports_mapping", run_id=run.id))
     try:
-        view = roster_imports.preview(
+        view = preview.preview(
             run,
             actor=current_user,
             tab=request.args.get("tab", ""),
@@ -228,19 +225,19 @@ def imports_show(run_id: int) -> Response:
 @bp.get("/imports/<int:run_id>/status")
 @role_required(Role.ADMIN)
 def imports_status(run_id: int) -> Response:
-    run = roster_imports.require_run(current_user, run_id)
+    run = history.require_run(current_user, run_id)
     return render("admin/imports/show.html", "admin/imports/_status.html", run=run)
 
 
 @bp.post("/imports/<int:run_id>/apply")
 @role_required(Role.ADMIN)
 def imports_apply(run_id: int) -> Response:
-    run = roster_imports.require_run(current_user, run_id)
+    run = history.require_run(current_user, run_id)
     form = ApplyForm()
     if not form.validate_on_submit():
         return error_response(400)
     try:
-        roster_imports.request_apply(
+        jobs.request_apply(
             run,
             actor=current_user,
             confirm=form.confirm_deactivation.data,
@@ -250,7 +247,7 @@ def imports_apply(run_id: int) -> Response:
         db.session.rollback()
         if isinstance(exc, uploads.UploadMissing):
             return _expired(run)
-        view = roster_imports.preview(run, actor=current_user)
+        view = preview.preview(run, actor=current_user)
         db.session.commit()  # keeps the preview it may have stored (nothing else is pending)
         return render(
             "admin/imports/preview.html",
@@ -267,17 +264,17 @@ def imports_apply(run_id: int) -> Response:
 @bp.post("/imports/<int:run_id>/date-order")
 @role_required(Role.ADMIN)
 def imports_date_order(run_id: int) -> Response:
-    run = roster_imports.require_run(current_user, run_id)
+    run = history.require_run(current_user, run_id)
     form = DateOrderForm()
     try:
         if not form.validate_on_submit():
             raise PolicyError(form.date_order.errors or ["Choose day/month or month/day."])
-        roster_imports.choose_date_order(run, form.date_order.data, actor=current_user)
+        mapping.choose_date_order(run, form.date_order.data, actor=current_user)
     except (PolicyError, uploads.UploadMissing) as exc:
         db.session.rollback()
         if isinstance(exc, uploads.UploadMissing) or not _previewable(run):
             return redirect(url_for("admin.imports_show", run_id=run.id))
-        view = roster_imports.preview(run, actor=current_user)
+        view = preview.preview(run, actor=current_user)
         db.session.commit()  # keeps the preview it may have stored (nothing else is pending)
         return render(
             "admin/imports/preview.html",
@@ -294,17 +291,17 @@ def imports_date_order(run_id: int) -> Response:
 @bp.post("/imports/<int:run_id>/create-schools")
 @role_required(Role.ADMIN)
 def imports_create_schools(run_id: int) -> Response:
-    run = roster_imports.require_run(current_user, run_id)
+    run = history.require_run(current_user, run_id)
     form = CreateSchoolsForm()
     if not form.validate_on_submit():
         return error_response(400)
     try:
-        roster_imports.choose_create_schools(run, form.create_schools.data, actor=current_user)
+        mapping.choose_create_schools(run, form.create_schools.data, actor=current_user)
     except PolicyError as exc:
         db.session.rollback()
         if not _previewable(run):
             return redirect(url_for("admin.imports_show", run_id=run.id))
-        view = roster_imports.preview(run, actor=current_user)
+        view = preview.preview(run, actor=current_user)
         db.session.commit()  # keeps the preview it may have stored (nothing else is pending)
         return render(
             "admin/imports/preview.html",
@@ -321,8 +318,8 @@ def imports_create_schools(run_id: int) -> Response:
 @bp.get("/imports/<int:run_id>/problems.csv")
 @role_required(Role.ADMIN)
 def imports_problems(run_id: int) -> Response:
-    run = roster_imports.require_run(current_user, run_id)
-    body = roster_imports.problems_csv(run, actor=current_user)
+    run = history.require_run(current_user, run_id)
+    body = history.problems_csv(run, actor=current_user)
     db.session.commit()
     return csv_download(body, f"import-{run.id}-problems.csv")
 

@@ -6,8 +6,9 @@ from flask import Response
 from flask_login import current_user
 
 from webapp.admin import bp
+from webapp.imports import history
 from webapp.models import AccountState, Role
-from webapp.services import accounts, roster_imports, scope
+from webapp.services import accounts, scope
 from webapp.web.guards import role_required
 from webapp.web.htmx import render
 
@@ -29,7 +30,7 @@ def home() -> Response:
         schools=accounts.school_counts(current_user),
         roles=ROLE_LABELS,
         states=STATE_ORDER,
-        import_alerts=roster_imports.alert_runs(current_user),
+        import_alerts=history.alert_runs(current_user),
     )
 
 

@@ -17,7 +17,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from webapp.cli_roster import resolve_school
+from webapp.cli_admins import resolve_admin, resolve_school
 from webapp.delivery import batches
 from webapp.extensions import db
 from webapp.models import CredentialBatch, Role, User, user_schools
@@ -28,13 +28,6 @@ credentials_cli = AppGroup("credentials", help="Send set-password links, passwor
 
 ROLES = [role.value for role in Role]
 SETTLED = {"done", "awaiting_print", "failed", "retrying"}
-
-
-def _actor(username: str) -> User:
-    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
-    if user is None or user.role != Role.ADMIN or user.deactivated_at is not None:
-        raise click.ClickException(f"--as must name an active admin; {username!r} is not one.")
-    return user
 
 
 @contextmanager
@@ -96,7 +89,7 @@ def _send(
     dry_run: bool,
     yes: bool,
 ) -> None:
-    actor = _actor(as_username)
+    actor = resolve_admin(as_username)
     school = resolve_school(school_ref, actor)
     ids = list(
         db.session.scalars(
@@ -167,7 +160,7 @@ def _report(batch: CredentialBatch, progress: dict) -> None:
 def resume(batch_id: int, as_username: str) -> None:
     """Finish a batch an earlier run left unfinished."""
     with _cli_origin():
-        actor = _actor(as_username)
+        actor = resolve_admin(as_username)
         try:
             batch = batches.require_batch(actor, batch_id)
             batches.resume_batch(batch, actor)
@@ -183,7 +176,7 @@ def resume(batch_id: int, as_username: str) -> None:
 def retry_failed(batch_id: int, as_username: str) -> None:
     """Send again to the people a batch failed to reach."""
     with _cli_origin():
-        actor = _actor(as_username)
+        actor = resolve_admin(as_username)
         try:
             batch = batches.require_batch(actor, batch_id)
             count = batches.retry_failed(batch, actor)

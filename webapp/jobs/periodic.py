@@ -10,7 +10,7 @@ import threading
 
 from flask import Flask
 
-SYNC_JOB = "webapp.services.roster_sync.sync_and_purge"
+SYNC_JOB = "webapp.imports.sync.sync_and_purge"
 
 
 def start(app: Flask) -> threading.Thread | None:

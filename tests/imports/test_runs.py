@@ -7,8 +7,9 @@ from sqlalchemy import func, select
 
 from tests.factories import make_school, make_user
 from webapp.extensions import db, mail
+from webapp.imports import fingerprint, history, jobs, mapping, preview, runs
 from webapp.models import CredentialBatch, ImportRun, Role, School, User
-from webapp.services import roster_imports, uploads
+from webapp.services import uploads
 from webapp.services.errors import NotAllowed, PolicyError
 
 SHEET = (
@@ -29,11 +30,11 @@ def ids(app) -> dict[str, int]:
 
 def queued_run(ids, data: str = SHEET) -> int:
     actor = db.session.get(User, ids["admin_a"])
-    run = roster_imports.start_import(
-        "sheet.csv", data.encode(), roster_imports.ImportRequest(school_id=ids["a"]), actor=actor
+    run = runs.start_import(
+        "sheet.csv", data.encode(), runs.ImportRequest(school_id=ids["a"]), actor=actor
     )
-    run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
-    roster_imports.request_apply(run, actor=actor, confirm=False)
+    run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
+    jobs.request_apply(run, actor=actor, confirm=False)
     return run.id
 
 
@@ -85,7 +86,7 @@ def test_a_crash_in_apply_marks_the_run_failed(app, ids, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(roster_imports, "apply_plan", boom)
+    monkeypatch.setattr(jobs, "apply_plan", boom)
     with app.app_context():
         run_id = queued_run(ids)
         db.session.commit()
@@ -101,7 +102,7 @@ def test_the_apply_job_runs_once(app, ids):
         run_id = queued_run(ids)
         db.session.commit()
     with app.app_context():
-        assert roster_imports.apply_import(run_id) == "not pending"
+        assert jobs.apply_import(run_id) == "not pending"
         assert db.session.scalar(select(func.count()).where(User.role == "student")) == 1
 
 
@@ -112,8 +113,8 @@ def test_runs_are_scoped_to_the_admins_schools(app, ids):
     with app.app_context():
         admin_b = db.session.get(User, ids["admin_b"])
         with pytest.raises(NotAllowed):
-            roster_imports.require_run(admin_b, run_id)
-        assert roster_imports.require_run(db.session.get(User, ids["admin_a"]), run_id).id == run_id
+            history.require_run(admin_b, run_id)
+        assert history.require_run(db.session.get(User, ids["admin_a"]), run_id).id == run_id
 
 
 def test_a_file_cannot_update_someone_at_another_school(app, ids):
@@ -122,10 +123,10 @@ def test_a_file_cannot_update_someone_at_another_school(app, ids):
                   username="beta.kid", source="csv:shared", sourced_id="1")  # fmt: skip
         db.session.commit()
         actor = db.session.get(User, ids["admin_a"])
-        request = roster_imports.ImportRequest(school_id=ids["a"], source="csv:shared")
-        run = roster_imports.start_import("s.csv", SHEET.encode(), request, actor=actor)
-        run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
-        plan = roster_imports.build_plan(run, actor=actor)
+        request = runs.ImportRequest(school_id=ids["a"], source="csv:shared")
+        run = runs.start_import("s.csv", SHEET.encode(), request, actor=actor)
+        run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
+        plan = runs.build_plan(run, actor=actor)
         assert any("outside yours" in p.message for p in plan.errors)
 
 
@@ -139,9 +140,9 @@ DATED = (
 
 def dated_run(ids, date_order: str | None = None, data: str = DATED) -> ImportRun:
     actor = db.session.get(User, ids["admin_a"])
-    request = roster_imports.ImportRequest(school_id=ids["a"], date_order=date_order)
-    run = roster_imports.start_import("sheet.csv", data.encode(), request, actor=actor)
-    run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+    request = runs.ImportRequest(school_id=ids["a"], date_order=date_order)
+    run = runs.start_import("sheet.csv", data.encode(), request, actor=actor)
+    run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
     return run
 
 
@@ -149,17 +150,17 @@ def test_ambiguous_dates_block_applying_until_the_order_is_chosen(app, ids):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = dated_run(ids)
-        view = roster_imports.preview(run, actor=actor)
+        view = preview.preview(run, actor=actor)
         assert view.date_question.order is None and view.errors
         assert [(o, shown) for o, _, shown in view.date_choices] == [
             ("DMY", "3 April 2001"),
             ("MDY", "4 March 2001"),
         ]
         with pytest.raises(PolicyError):
-            roster_imports.request_apply(run, actor=actor, confirm=False)
-        roster_imports.choose_date_order(run, "MDY", actor=actor)
-        assert roster_imports.preview(run, actor=actor).errors == 0
-        roster_imports.request_apply(run, actor=actor, confirm=False)
+            jobs.request_apply(run, actor=actor, confirm=False)
+        mapping.choose_date_order(run, "MDY", actor=actor)
+        assert preview.preview(run, actor=actor).errors == 0
+        jobs.request_apply(run, actor=actor, confirm=False)
         run_id = run.id
         db.session.commit()  # the inline backend applies, re-reading the stored order
     with app.app_context():
@@ -175,22 +176,22 @@ def test_the_upload_request_carries_the_date_order(app, ids):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = dated_run(ids, date_order="DMY")
-        view = roster_imports.preview(run, actor=actor)
+        view = preview.preview(run, actor=actor)
         assert view.errors == 0 and view.date_question.order == "DMY"
 
 
 def test_the_chosen_date_order_is_remembered_for_the_schools_next_imports(app, ids):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
-        roster_imports.choose_date_order(dated_run(ids), "MDY", actor=actor)
+        mapping.choose_date_order(dated_run(ids), "MDY", actor=actor)
         # The next upload (or a scheduled sync, which cannot ask) reads the dates that way.
-        view = roster_imports.preview(dated_run(ids), actor=actor)
+        view = preview.preview(dated_run(ids), actor=actor)
         assert view.errors == 0 and view.date_question.order == "MDY"
         # Another school's files are still asked about.
-        other = roster_imports.start_import(
+        other = runs.start_import(
             "sheet.csv",
             DATED.encode(),
-            roster_imports.ImportRequest(school_id=ids["b"]),
+            runs.ImportRequest(school_id=ids["b"]),
             actor=db.session.get(User, ids["admin_b"]),
         )
         assert other.options["date_order"] is None
@@ -203,7 +204,7 @@ def test_an_unknown_date_order_is_refused(app, ids):
             dated_run(ids, date_order="YMD")
         run = dated_run(ids)
         with pytest.raises(PolicyError):
-            roster_imports.choose_date_order(run, "ymd", actor=actor)
+            mapping.choose_date_order(run, "ymd", actor=actor)
 
 
 def test_an_unchanged_file_is_not_skipped_once_a_leaving_date_in_it_has_come(app, ids):
@@ -215,11 +216,11 @@ def test_an_unchanged_file_is_not_skipped_once_a_leaving_date_in_it_has_come(app
         first = db.session.scalar(select(ImportRun))
         assert first.status == "applied" and first.counts["next_leave_date"] == "2999-07-31"
         again = dated_run(ids, data=future)
-        assert roster_imports.unchanged_since_last_apply(again)
+        assert fingerprint.unchanged_since_last_apply(again)
         # The same file, read on or after Ada's leaving date, would deactivate her.
         first.counts = {**first.counts, "next_leave_date": "2001-01-01"}
         db.session.flush()
-        assert not roster_imports.unchanged_since_last_apply(again)
+        assert not fingerprint.unchanged_since_last_apply(again)
 
 
 # The preview keeps every tab, encrypted, until something it depends on moves ---------------
@@ -227,10 +228,10 @@ def test_an_unchanged_file_is_not_skipped_once_a_leaving_date_in_it_has_come(app
 
 def previewed_run(ids) -> ImportRun:
     actor = db.session.get(User, ids["admin_a"])
-    run = roster_imports.start_import(
-        "sheet.csv", SHEET.encode(), roster_imports.ImportRequest(school_id=ids["a"]), actor=actor
+    run = runs.start_import(
+        "sheet.csv", SHEET.encode(), runs.ImportRequest(school_id=ids["a"]), actor=actor
     )
-    run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+    run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
     return run
 
 
@@ -238,13 +239,15 @@ def previewed_run(ids) -> ImportRun:
 def plans(monkeypatch) -> list[int]:
     """Count how often the upload is read and planned."""
     calls: list[int] = []
-    real = roster_imports.build_plan
+    real = runs.build_plan
 
     def counting(run, **kwargs):
         calls.append(run.id)
         return real(run, **kwargs)
 
-    monkeypatch.setattr(roster_imports, "build_plan", counting)
+    # Each place that plans looks build_plan up in its own module.
+    for module in (jobs, preview):
+        monkeypatch.setattr(module, "build_plan", counting)
     return calls
 
 
@@ -252,9 +255,9 @@ def test_the_next_tab_reads_the_kept_preview_instead_of_planning_again(app, ids,
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = previewed_run(ids)
-        first = roster_imports.preview(run, actor=actor, tab="new")
-        problems = roster_imports.preview(run, actor=actor, tab="problems")
-        again = roster_imports.preview(run, actor=actor, tab="new")
+        first = preview.preview(run, actor=actor, tab="new")
+        problems = preview.preview(run, actor=actor, tab="problems")
+        again = preview.preview(run, actor=actor, tab="new")
         assert len(plans) == 1
         assert again.rows == first.rows and [r["name"] for r in first.rows] == [
             "Ada Lovelace",
@@ -271,18 +274,18 @@ def test_the_preview_is_planned_again_when_its_inputs_move(app, ids, plans):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = previewed_run(ids)
-        roster_imports.preview(run, actor=actor)
-        roster_imports.preview(run, actor=actor, tab="problems")
+        preview.preview(run, actor=actor)
+        preview.preview(run, actor=actor, tab="problems")
         assert len(plans) == 1
         # A new account anywhere may now own a username the file's people were to get.
         make_user(Role.STUDENT, username="ada.lovelace", school=db.session.get(School, ids["a"]))
-        view = roster_imports.preview(run, actor=actor)
+        view = preview.preview(run, actor=actor)
         assert len(plans) == 2 and view.rows[0]["username"] != "ada.lovelace"
-        roster_imports.choose_date_order(run, "DMY", actor=actor)
-        roster_imports.preview(run, actor=actor)
+        mapping.choose_date_order(run, "DMY", actor=actor)
+        preview.preview(run, actor=actor)
         assert len(plans) == 3  # the run's options changed
         district = make_user(Role.ADMIN, district_wide=True)
-        roster_imports.preview(run, actor=district)
+        preview.preview(run, actor=district)
         assert len(plans) == 4  # another admin sees through their own scope
 
 
@@ -290,14 +293,14 @@ def test_an_edit_in_keyslip_makes_the_preview_plan_again(app, ids, plans):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         first = previewed_run(ids)
-        roster_imports.request_apply(first, actor=actor, confirm=False)
+        jobs.request_apply(first, actor=actor, confirm=False)
         db.session.commit()  # applied by the inline backend
         run = previewed_run(ids)
-        assert roster_imports.preview(run, actor=actor, tab="changed").rows == []
+        assert preview.preview(run, actor=actor, tab="changed").rows == []
         ada = db.session.scalar(select(User).where(User.sourced_id == "1"))
         ada.given_name = "Ann"
         db.session.flush()
-        changed = roster_imports.preview(run, actor=actor, tab="changed")
+        changed = preview.preview(run, actor=actor, tab="changed")
         assert [r["changes"] for r in changed.rows] == [[["given_name", "Ann", "Ada"]]]
 
 
@@ -305,10 +308,10 @@ def test_a_finished_run_leaves_no_preview_behind(app, ids):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = previewed_run(ids)
-        roster_imports.preview(run, actor=actor)
+        preview.preview(run, actor=actor)
         kept = uploads._path(run.options["preview"]["key"])
         assert kept.exists()
-        roster_imports.request_apply(run, actor=actor, confirm=False)
+        jobs.request_apply(run, actor=actor, confirm=False)
         run_id = run.id
         db.session.commit()
     with app.app_context():
@@ -334,7 +337,7 @@ def test_the_apply_job_reports_each_step_as_it_starts(app, ids, monkeypatch):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = previewed_run(ids)
-        roster_imports.request_apply(run, actor=actor, confirm=False)
+        jobs.request_apply(run, actor=actor, confirm=False)
         monkeypatch.setattr(db.session, "commit", watching_commit)
         db.session.commit()  # the inline backend runs the apply job now
         assert [stage for _, stage in seen] == [None, "reading", "checking", "writing"]

@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 from tests.factories import make_user
 from tests.roster.bundles import Bundle, merged, school_bundle
 from webapp.extensions import db
+from webapp.imports.plan import ImportOptions, plan_import
+from webapp.imports.write import apply_plan
 from webapp.models import Class, Enrollment, GuardianLink, Role, School, User
 from webapp.roster import read_roster
-from webapp.roster.apply import ImportOptions, apply_plan, plan_import
 
 OAK, ELM, ASH, FIR = ("sch-1", "Oak"), ("sch-2", "Elm"), ("sch-3", "Ash"), ("sch-4", "Fir")
 
@@ -164,7 +165,7 @@ def test_a_school_admin_cannot_delete_another_schools_enrollments_by_naming_them
 
 
 def test_the_preview_lists_every_removal_by_school(app, admin):
-    from webapp.services.roster_imports import removed_rows
+    from webapp.imports.preview import removed_rows
 
     with app.app_context():
         apply(schools(OAK, ELM), admin)

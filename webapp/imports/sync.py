@@ -19,15 +19,18 @@ from flask import current_app
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.imports import files, jobs, mapping, runs
 from webapp.jobs import job
-from webapp.models import ImportRun, Role, School, User, user_schools, utcnow
-from webapp.roster.normalise import clean_text
-from webapp.services import roster_imports, uploads
+from webapp.models import Role, School, User, user_schools, utcnow
+from webapp.services import uploads
 from webapp.services.errors import PolicyError
-from webapp.services.mail import send_mail
 
 log = logging.getLogger(__name__)
+
+
 DISTRICT = "district"
+
+
 PROCESSED = "processed"
 
 
@@ -91,7 +94,7 @@ def pending_drops(folder: Path, settle: float) -> list[list[Path]]:
 def _read_group(folder: Path, group: list[Path]) -> tuple[str, bytes]:
     if len(group) == 1 and group[0].suffix.casefold() == ".zip":
         return group[0].name, group[0].read_bytes()
-    return roster_imports.bundle_files(group, folder.name)
+    return files.bundle_files(group, folder.name)
 
 
 def _move_processed(folder: Path, group: list[Path]) -> None:
@@ -111,21 +114,17 @@ def sync_folder(folder: Path, school_id: int | None, group: list[Path]) -> SyncO
         return SyncOutcome(folder.name, names, None, "no admin")
     name, data = _read_group(folder, group)
     _move_processed(folder, group)
-    request = roster_imports.ImportRequest(school_id=school_id)
-    run = roster_imports.start_import(
-        name, data, request, actor=actor, origin=f"sync:{folder.name}"
-    )
-    if roster_imports.needs_mapping(run):
+    request = runs.ImportRequest(school_id=school_id)
+    run = runs.start_import(name, data, request, actor=actor, origin=f"sync:{folder.name}")
+    if mapping.needs_mapping(run):
         try:
-            roster_imports.automatic_mapping(run)
+            mapping.automatic_mapping(run)
         except PolicyError as exc:
-            return SyncOutcome(
-                folder.name, names, run.id, roster_imports.refuse_run(run, exc.problems)
-            )
+            return SyncOutcome(folder.name, names, run.id, jobs.refuse_run(run, exc.problems))
     run.dry_run = False
     run.options = {**run.options, "confirm_deactivation": False}
     db.session.commit()
-    status = roster_imports.apply_import(run.id)
+    status = jobs.apply_import(run.id)
     return SyncOutcome(folder.name, names, run.id, status)
 
 
@@ -158,58 +157,3 @@ def sync_and_purge() -> int:
     outcomes = sync_drop_folders()
     uploads.purge_uploads()
     return len(outcomes)
-
-
-def alert_recipients(school_id: int | None) -> list[str]:
-    """Return the emails of the school's admins (district-wide admins if it has none)."""
-    admins = select(User.email).where(
-        User.role == Role.ADMIN, User.deactivated_at.is_(None), User.email.is_not(None)
-    )
-    emails: list[str] = []
-    if school_id is not None:
-        emails = list(
-            db.session.scalars(
-                admins.join(user_schools, user_schools.c.user_id == User.id).where(
-                    user_schools.c.school_id == school_id
-                )
-            )
-        )
-    if not emails:
-        emails = list(db.session.scalars(admins.where(User.district_wide.is_(True))))
-    return sorted(set(emails))
-
-
-@job
-def email_run_alert(run_id: int) -> int:
-    """Email the school's admins that a scheduled import failed or stopped."""
-    run = db.session.get(ImportRun, run_id)
-    if run is None:
-        return 0
-    recipients = alert_recipients(run.school_id)
-    if not recipients:
-        return 0
-    school = db.session.get(School, run.school_id) if run.school_id else None
-    where = clean_text(school.name, 80)[0] if school else "the district"
-    stopped = run.status == roster_imports.NEEDS_CONFIRMATION
-    subject = f"Roster sync {'stopped' if stopped else 'failed'} for {where}"
-    lines = [
-        f"The scheduled roster import of {run.options.get('file_name', 'a file')} for {where} "
-        + (
-            "stopped: it would remove more of a school's people, classes or class places "
-            "than the safety limit allows."
-            if stopped
-            else "failed, so nothing was changed."
-        ),
-        "",
-        f"Review it here: {current_app.config['BASE_URL'].rstrip('/')}/admin/imports/{run.id}",
-    ]
-    errors = [p for p in run.row_errors if p.get("severity") == "error"][:10]
-    if errors:
-        lines += ["", "First problems:"]
-        lines += [
-            f"- {p.get('file')}"
-            + (f", line {p['line']}" if p.get("line") else "")
-            + f": {p.get('message')}"
-            for p in errors
-        ]
-    return send_mail(recipients, subject, "\n".join(lines))

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from tests.factories import make_school, make_user
 from tests.roster.bundles import Bundle
 from webapp.extensions import db
+from webapp.imports import jobs, mapping, preview, runs
 from webapp.models import AuditEvent, ImportRun, Role, School, User
-from webapp.services import roster_imports
 from webapp.services.errors import PolicyError
 
 NUMBERED = "ID,First Name,Last Name,School\n1,Ada,Lovelace,1\n2,Alan,Turing,2\n3,Grace,Hopper,2\n"
@@ -31,10 +31,10 @@ def ids(app) -> dict[str, int]:
 
 def start(ids, sheet: str, *, who: str = "district", **request):
     actor = db.session.get(User, ids[who])
-    run = roster_imports.start_import(
-        "people.csv", sheet.encode(), roster_imports.ImportRequest(**request), actor=actor
+    run = runs.start_import(
+        "people.csv", sheet.encode(), runs.ImportRequest(**request), actor=actor
     )
-    run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+    run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
     return run, actor
 
 
@@ -58,7 +58,7 @@ def schools_of(given_name: str) -> list[str]:
 def test_a_column_of_numbers_is_an_error_listing_the_known_schools(app, ids):
     with app.app_context():
         run, actor = start(ids, NUMBERED)
-        plan = roster_imports.build_plan(run, actor=actor)
+        plan = runs.build_plan(run, actor=actor)
         errors = {(p.file, p.line, p.column): p.message for p in plan.errors}
         assert set(errors) == {("people.csv", 2, "School"), ("people.csv", 3, "School")}
         message = errors[("people.csv", 3, "School")]
@@ -66,7 +66,7 @@ def test_a_column_of_numbers_is_an_error_listing_the_known_schools(app, ids):
         assert "Known schools: Elm School (id " in message
         assert "Oak School (SIS id oak-101, id " in message
         with pytest.raises(PolicyError):
-            roster_imports.request_apply(run, actor=actor, confirm=False)
+            jobs.request_apply(run, actor=actor, confirm=False)
         db.session.commit()
     with app.app_context():
         assert school_count() == 2
@@ -99,9 +99,9 @@ def test_values_map_by_sis_id_then_by_name_in_any_case(app, ids):
     sheet = "ID,First Name,Last Name,School\n1,Ada,Lovelace,oak-101\n2,Alan,Turing, elm SCHOOL \n"
     with app.app_context():
         run, actor = start(ids, sheet)
-        plan = roster_imports.build_plan(run, actor=actor)
+        plan = runs.build_plan(run, actor=actor)
         assert not plan.errors and not plan.new_schools
-        roster_imports.request_apply(run, actor=actor, confirm=False)
+        jobs.request_apply(run, actor=actor, confirm=False)
         run_id = run.id
         db.session.commit()
     with app.app_context():
@@ -115,16 +115,16 @@ def test_an_sis_id_wins_over_another_schools_name(app, ids):
         db.session.get(School, ids["elm"]).sourced_id = "Oak School"
         db.session.commit()
         run, actor = start(ids, "ID,First Name,Last Name,School\n1,Ada,Lovelace,Oak School\n")
-        plan = roster_imports.build_plan(run, actor=actor)
+        plan = runs.build_plan(run, actor=actor)
         assert plan.school_ids == {"Oak School": ids["elm"]}
 
 
 def test_with_create_schools_chosen_the_named_schools_are_created(app, ids):
     with app.app_context():
         run, actor = start(ids, NUMBERED, create_schools=True)
-        plan = roster_imports.build_plan(run, actor=actor)
+        plan = runs.build_plan(run, actor=actor)
         assert not plan.errors and sorted(plan.new_schools) == [("1", "1"), ("2", "2")]
-        roster_imports.request_apply(run, actor=actor, confirm=False)
+        jobs.request_apply(run, actor=actor, confirm=False)
         db.session.commit()
     with app.app_context():
         assert school_count() == 4
@@ -139,7 +139,7 @@ def test_create_schools_still_maps_the_known_ones(app, ids):
     sheet = "ID,First Name,Last Name,School\n1,Ada,Lovelace,Oak School\n2,Alan,Turing,Pine\n"
     with app.app_context():
         run, actor = start(ids, sheet, create_schools=True)
-        plan = roster_imports.build_plan(run, actor=actor)
+        plan = runs.build_plan(run, actor=actor)
         assert plan.school_ids == {"Oak School": ids["oak"]}
         assert plan.new_schools == [("Pine", "Pine")]
 
@@ -147,11 +147,11 @@ def test_create_schools_still_maps_the_known_ones(app, ids):
 def test_the_choice_can_be_made_on_the_preview_and_is_audited(app, ids):
     with app.app_context():
         run, actor = start(ids, NUMBERED)
-        assert roster_imports.build_plan(run, actor=actor).errors
-        roster_imports.choose_create_schools(run, True, actor=actor)
-        assert not roster_imports.build_plan(run, actor=actor).errors
-        roster_imports.choose_create_schools(run, False, actor=actor)
-        assert roster_imports.build_plan(run, actor=actor).errors
+        assert runs.build_plan(run, actor=actor).errors
+        mapping.choose_create_schools(run, True, actor=actor)
+        assert not runs.build_plan(run, actor=actor).errors
+        mapping.choose_create_schools(run, False, actor=actor)
+        assert runs.build_plan(run, actor=actor).errors
         actions = db.session.scalars(
             select(AuditEvent.details)
             .where(AuditEvent.action == "import_create_schools_chosen")
@@ -163,9 +163,9 @@ def test_the_choice_can_be_made_on_the_preview_and_is_audited(app, ids):
 def test_the_preview_plans_again_when_the_choice_changes(app, ids):
     with app.app_context():
         run, actor = start(ids, NUMBERED)
-        assert roster_imports.preview(run, actor=actor).errors == 2
-        roster_imports.choose_create_schools(run, True, actor=actor)
-        view = roster_imports.preview(run, actor=actor)
+        assert preview.preview(run, actor=actor).errors == 2
+        mapping.choose_create_schools(run, True, actor=actor)
+        view = preview.preview(run, actor=actor)
         assert view.errors == 0 and view.counts["schools"] == 2
 
 
@@ -173,19 +173,19 @@ def test_a_school_limited_admin_can_never_create_schools(app, ids):
     with app.app_context():
         actor = db.session.get(User, ids["limited"])
         with pytest.raises(PolicyError) as caught:
-            roster_imports.start_import(
+            runs.start_import(
                 "people.csv",
                 NUMBERED.encode(),
-                roster_imports.ImportRequest(create_schools=True),
+                runs.ImportRequest(create_schools=True),
                 actor=actor,
             )
         assert caught.value.problems == ["Only a district-wide admin can create schools."]
         run, actor = start(ids, NUMBERED, who="limited")
         with pytest.raises(PolicyError):
-            roster_imports.choose_create_schools(run, True, actor=actor)
+            mapping.choose_create_schools(run, True, actor=actor)
         # Even if the choice were on the run, planning refuses to create.
         run.options = {**run.options, "create_schools": True}
-        plan = roster_imports.build_plan(run, actor=actor)
+        plan = runs.build_plan(run, actor=actor)
         assert not plan.new_schools
         assert all(
             "only a district-wide admin can create schools" in e.message for e in plan.errors
@@ -196,7 +196,7 @@ def test_a_school_outside_a_limited_admins_scope_is_not_theirs(app, ids):
     sheet = "ID,First Name,Last Name,School\n1,Ada,Lovelace,Elm School\n"
     with app.app_context():
         run, actor = start(ids, sheet, who="limited")
-        (error,) = roster_imports.build_plan(run, actor=actor).errors
+        (error,) = runs.build_plan(run, actor=actor).errors
         assert error.message == "School 'Elm School' is not one of your schools."
 
 
@@ -204,7 +204,7 @@ def test_without_a_school_column_the_picked_school_is_used(app, ids):
     sheet = "ID,First Name,Last Name\n1,Ada,Lovelace\n"
     with app.app_context():
         run, actor = start(ids, sheet, school_id=ids["elm"])
-        roster_imports.request_apply(run, actor=actor, confirm=False)
+        jobs.request_apply(run, actor=actor, confirm=False)
         db.session.commit()
     with app.app_context():
         assert school_count() == 2 and schools_of("Ada") == ["Elm School"]
@@ -215,10 +215,8 @@ def test_an_sis_orgs_file_still_creates_its_schools(app, ids):
     bundle.user("s1", "student", "Ada", "Lovelace", orgSourcedIds="org-9")
     with app.app_context():
         actor = db.session.get(User, ids["district"])
-        run = roster_imports.start_import(
-            "export.zip", zipped(bundle), roster_imports.ImportRequest(), actor=actor
-        )
-        plan = roster_imports.build_plan(run, actor=actor)
+        run = runs.start_import("export.zip", zipped(bundle), runs.ImportRequest(), actor=actor)
+        plan = runs.build_plan(run, actor=actor)
         assert not plan.errors and plan.new_schools == [("org-9", "Pine Academy")]
 
 
@@ -227,17 +225,15 @@ def test_an_sis_person_naming_an_org_not_in_the_file_makes_no_school(app, ids):
     bundle.user("s1", "student", "Ada", "Lovelace", orgSourcedIds="org-404")
     with app.app_context():
         actor = db.session.get(User, ids["district"])
-        run = roster_imports.start_import(
-            "export.zip", zipped(bundle), roster_imports.ImportRequest(), actor=actor
-        )
-        plan = roster_imports.build_plan(run, actor=actor)
+        run = runs.start_import("export.zip", zipped(bundle), runs.ImportRequest(), actor=actor)
+        plan = runs.build_plan(run, actor=actor)
         assert [s for s, _ in plan.new_schools] == ["org-9"]
         assert plan.errors and not plan.new
 
 
 def test_a_clever_student_naming_a_school_not_in_schools_csv_makes_no_school(app, ids):
     from tests.roster.test_clever import clever
-    from webapp.roster.apply import ImportOptions, plan_import
+    from webapp.imports.plan import ImportOptions, plan_import
 
     roster = clever("S1,s1,1001,Ann,Lee,K,,,,,,\nS9,s2,1002,Bo,Ray,K,,,,,,\n")
     with app.app_context():
@@ -250,10 +246,10 @@ def test_a_clever_student_naming_a_school_not_in_schools_csv_makes_no_school(app
 def test_the_preview_plans_again_once_a_school_gets_the_files_sis_id(app, ids):
     with app.app_context():
         run, actor = start(ids, NUMBERED)
-        assert roster_imports.preview(run, actor=actor).errors == 2
+        assert preview.preview(run, actor=actor).errors == 2
         db.session.get(School, ids["elm"]).sourced_id = "2"
         db.session.flush()
-        assert roster_imports.preview(run, actor=actor).errors == 1
+        assert preview.preview(run, actor=actor).errors == 1
 
 
 def test_a_same_file_is_imported_again_once_its_school_values_map_elsewhere(app, ids, tmp_path):
@@ -279,10 +275,8 @@ def test_an_sis_org_named_like_a_school_without_its_id_is_warned_about(app, ids)
     bundle.user("s1", "student", "Ada", "Lovelace")
     with app.app_context():
         actor = db.session.get(User, ids["district"])
-        run = roster_imports.start_import(
-            "export.zip", zipped(bundle), roster_imports.ImportRequest(), actor=actor
-        )
-        plan = roster_imports.build_plan(run, actor=actor)
+        run = runs.start_import("export.zip", zipped(bundle), runs.ImportRequest(), actor=actor)
+        plan = runs.build_plan(run, actor=actor)
         assert plan.new_schools == [("org-9", "ELM school")] and not plan.errors
         (warning,) = [w for w in plan.warnings if "Schools page" in w.message]
         assert (warning.file, warning.line) == ("orgs.csv", 2)

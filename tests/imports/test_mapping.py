@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from tests.factories import make_school, make_user
 from webapp.extensions import db
+from webapp.imports import mapping, runs
 from webapp.models import ImportRun, Role, Setting, User
-from webapp.services import roster_imports
 from webapp.services.errors import PolicyError
 
 LATIN1 = "Schüler-ID;Vorname;Nachname\n1;Jürgen;Müller\n2;Zoë;Groß\n".encode("latin-1")
@@ -32,8 +32,8 @@ def ids(app) -> dict[str, int]:
 
 def start(ids, data: bytes, name: str = "people.csv", **options) -> ImportRun:
     actor = db.session.get(User, ids["admin"])
-    request = roster_imports.ImportRequest(school_id=ids["school"], **options)
-    return roster_imports.start_import(name, data, request, actor=actor)
+    request = runs.ImportRequest(school_id=ids["school"], **options)
+    return runs.start_import(name, data, request, actor=actor)
 
 
 def admin(ids) -> User:
@@ -43,10 +43,10 @@ def admin(ids) -> User:
 def test_a_latin1_header_is_offered_and_saved_as_written(app, ids):
     with app.app_context():
         run = start(ids, LATIN1)
-        choice = roster_imports.mapping_choice(run)
+        choice = mapping.mapping_choice(run)
         assert choice.headers == ["Schüler-ID", "Vorname", "Nachname"]
-        roster_imports.save_mapping(run, {**choice.mapping, "role": "=student"}, actor=admin(ids))
-        plan = roster_imports.build_plan(run, actor=admin(ids))
+        mapping.save_mapping(run, {**choice.mapping, "role": "=student"}, actor=admin(ids))
+        plan = runs.build_plan(run, actor=admin(ids))
     assert sorted(p.family_name for p in plan.roster.people) == ["Groß", "Müller"]
     assert plan.counts()["new"] == 2
 
@@ -54,12 +54,12 @@ def test_a_latin1_header_is_offered_and_saved_as_written(app, ids):
 def test_a_headerless_semicolon_file_imports_every_row(app, ids):
     with app.app_context():
         run = start(ids, HEADERLESS, has_header=False)
-        choice = roster_imports.mapping_choice(run)
+        choice = mapping.mapping_choice(run)
         assert choice.headers == ["Column 1", "Column 2", "Column 3", "Column 4"]
         assert choice.samples["Column 2"] == ["Kind1", "Kind2", "Kind3"]
-        mapping = {"sourced_id": "1", "given_name": "2", "family_name": "Column 3"}
-        roster_imports.save_mapping(run, {**mapping, "role": "=student"}, actor=admin(ids))
-        plan = roster_imports.build_plan(run, actor=admin(ids))
+        columns = {"sourced_id": "1", "given_name": "2", "family_name": "Column 3"}
+        mapping.save_mapping(run, {**columns, "role": "=student"}, actor=admin(ids))
+        plan = runs.build_plan(run, actor=admin(ids))
     assert plan.counts()["new"] == 7
     assert [p.line for p in plan.roster.people] == [1, 2, 3, 4, 5, 6, 7]
 
@@ -73,7 +73,7 @@ def test_an_unknown_field_lists_the_fields_and_a_missing_column_lists_the_column
     with app.app_context():
         run = start(ids, BEFORE)
         with pytest.raises(PolicyError) as raised:
-            roster_imports.save_mapping(
+            mapping.save_mapping(
                 run, {"firstname": "First Name", "family_name": "Surname"}, actor=admin(ids)
             )
     field, column = raised.value.problems[:2]
@@ -84,7 +84,7 @@ def test_an_unknown_field_lists_the_fields_and_a_missing_column_lists_the_column
 def test_a_column_may_be_named_in_any_case_and_spacing(app, ids):
     with app.app_context():
         run = start(ids, BEFORE)
-        roster_imports.save_mapping(
+        mapping.save_mapping(
             run, {"sourced_id": "id", "given_name": "first_name", "family_name": "LAST NAME"},
             actor=admin(ids),
         )  # fmt: skip
@@ -97,8 +97,8 @@ def test_a_column_may_be_named_in_any_case_and_spacing(app, ids):
 
 def remember_first_file(ids) -> None:
     run = start(ids, BEFORE)
-    choice = roster_imports.mapping_choice(run)
-    roster_imports.save_mapping(run, choice.mapping, actor=admin(ids))
+    choice = mapping.mapping_choice(run)
+    mapping.save_mapping(run, choice.mapping, actor=admin(ids))
     db.session.commit()
 
 
@@ -106,16 +106,16 @@ def test_a_remembered_mapping_is_not_applied_to_a_file_with_new_columns(app, ids
     with app.app_context():
         remember_first_file(ids)
         run = start(ids, AFTER)
-        choice = roster_imports.mapping_choice(run)
+        choice = mapping.mapping_choice(run)
         assert choice.remembered and choice.changed
         assert choice.new_columns == ["Status", "Email"]
         assert choice.unmapped == [("Status", "status"), ("Email", "email")]
         assert "columns the last one did not: Status, Email" in choice.differences()
         with pytest.raises(PolicyError, match="Status, Email"):
-            roster_imports.automatic_mapping(run)
+            mapping.automatic_mapping(run)
         with pytest.raises(PolicyError, match="tick the box"):
-            roster_imports.save_mapping(run, choice.mapping, actor=admin(ids))
-        roster_imports.save_mapping(
+            mapping.save_mapping(run, choice.mapping, actor=admin(ids))
+        mapping.save_mapping(
             run, {**choice.mapping, "status": "Status"}, actor=admin(ids), confirmed=True
         )
         assert run.options["mapping"]["status"] == "Status"
@@ -125,7 +125,7 @@ def test_a_remembered_mapping_is_reused_for_a_file_with_the_same_columns(app, id
     with app.app_context():
         remember_first_file(ids)
         run = start(ids, BEFORE.replace(b"Turing", b"Turing-Smith"))
-        choice = roster_imports.automatic_mapping(run)
+        choice = mapping.automatic_mapping(run)
         assert choice.remembered and not choice.changed
         assert run.options["mapping"] == choice.mapping
         saved = db.session.scalar(select(Setting.value).where(Setting.key == "roster.csv_mapping"))
@@ -143,10 +143,10 @@ def test_a_mapping_remembered_without_its_headers_must_be_confirmed(app, ids):
         )
         db.session.flush()
         run = start(ids, BEFORE)
-        choice = roster_imports.mapping_choice(run)
+        choice = mapping.mapping_choice(run)
         assert choice.remembered and choice.changed
         with pytest.raises(PolicyError):
-            roster_imports.automatic_mapping(run)
+            mapping.automatic_mapping(run)
 
 
 def test_a_remembered_mapping_that_names_missing_columns_is_neither_used_nor_replaced_quietly(
@@ -155,9 +155,9 @@ def test_a_remembered_mapping_that_names_missing_columns_is_neither_used_nor_rep
     with app.app_context():
         remember_first_file(ids)
         run = start(ids, b"Pupil ID,Forename,Surname\n1,Ada,Lovelace\n")
-        choice = roster_imports.mapping_choice(run)
+        choice = mapping.mapping_choice(run)
         assert choice.previous and not choice.remembered and choice.changed
         assert choice.mapping["given_name"] == "Forename"  # a guess, offered for checking
         assert choice.gone_columns == ["ID", "First Name", "Last Name"]
         with pytest.raises(PolicyError, match="lacks: ID, First Name, Last Name"):
-            roster_imports.automatic_mapping(run)
+            mapping.automatic_mapping(run)

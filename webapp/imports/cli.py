@@ -14,16 +14,17 @@ from typing import Any
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
+from webapp.cli_admins import resolve_admin, resolve_school
 from webapp.extensions import db
-from webapp.models import ImportRun, Role, School, User
+from webapp.imports import files, fingerprint, history, jobs, mapping, runs, states, sync
+from webapp.imports.plan import MODES, PASSWORD_CHOICES, ImportPlan
+from webapp.models import ImportRun, User
 from webapp.roster import FORMATS, DateQuestion
-from webapp.roster.apply import MODES, PASSWORD_CHOICES, ImportPlan
 from webapp.roster.detect import detect_format
 from webapp.roster.problems import capped, errors_first
 from webapp.roster.upload import unpack_upload
-from webapp.services import audit, roster_imports, roster_sync, schools, uploads
+from webapp.services import uploads
 from webapp.services.errors import NotAllowed, PolicyError
 
 roster_cli = AppGroup("roster", help="Roster imports and scheduled sync.")
@@ -32,43 +33,6 @@ EXIT_NEEDS_CONFIRMATION = 3
 # The terminal shows this many problems of a kind; --json and the problems CSV show all.
 CLI_SIMILAR_LIMIT = 10
 FORMAT_CHOICES = ("auto", "oneroster", "clever", "sds", "csv", *FORMATS)
-
-
-def resolve_actor(username: str | None) -> User:
-    """Return the admin to act as: --as, else the only district-wide admin."""
-    admins = select(User).where(User.role == Role.ADMIN, User.deactivated_at.is_(None))
-    if username:
-        user = db.session.scalar(admins.where(User.username == username.strip().lower()))
-        if user is None:
-            raise click.ClickException(f"No active admin is called {username!r}.")
-        return user
-    district = db.session.scalars(admins.where(User.district_wide.is_(True))).all()
-    if len(district) != 1:
-        raise click.ClickException(
-            "Say which admin runs the import with --as USERNAME "
-            f"(there are {len(district)} district-wide admins)."
-        )
-    return district[0]
-
-
-def resolve_school(ref: str, actor: User) -> School:
-    """Return the school --school names (id, SIS id or exact name), or stop with why not."""
-    try:
-        return schools.find_school(ref, actor=actor)
-    except PolicyError as exc:
-        raise click.ClickException(" ".join(exc.problems)) from exc
-    except NotAllowed as exc:
-        db.session.rollback()
-        audit.record(
-            actor,
-            "authz_denied",
-            reason=exc.what,
-            object_type=exc.target_type,
-            object_id=exc.target_id,
-            endpoint="cli",
-        )
-        db.session.commit()
-        raise click.ClickException(f"Not your school: {ref.strip()}.") from exc
 
 
 def resolve_format(fmt: str, name: str, data: bytes) -> str:
@@ -119,10 +83,10 @@ def choose_columns(
 ) -> list[dict[str, str]]:
     """Give a spreadsheet run its columns; return unmapped columns that look meaningful."""
     if given is not None:
-        roster_imports.save_mapping(run, given, actor=actor, confirmed=True)
-        choice = roster_imports.mapping_choice(run)
+        mapping.save_mapping(run, given, actor=actor, confirmed=True)
+        choice = mapping.mapping_choice(run)
     else:
-        choice = roster_imports.automatic_mapping(run)
+        choice = mapping.automatic_mapping(run)
     return [{"column": column, "looks_like": field} for column, field in choice.unmapped]
 
 
@@ -130,7 +94,7 @@ def summary(
     run_id: int, plan: ImportPlan, applied: bool, unmapped: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
     """Return what the CLI reports, as plain data."""
-    names = roster_imports.school_names(list(plan.removals))
+    names = history.school_names(list(plan.removals))
     return {
         "run_id": run_id,
         "format": plan.roster.format,
@@ -230,7 +194,7 @@ def date_order_hint(question: DateQuestion) -> str:
     """Say how to answer a day/month question from the command line."""
     ways = " or ".join(
         f"--date-order {order.lower()} ({question.example} = {shown})"
-        for order, _, shown in roster_imports.date_readings(question)
+        for order, _, shown in mapping.date_readings(question)
     )
     return f"Dates in column '{question.column}' could be read either way: run again with {ways}."
 
@@ -265,7 +229,7 @@ def date_order_hint(question: DateQuestion) -> str:
 )
 @click.option(
     "--send",
-    type=click.Choice(roster_imports.SEND_CHOICES),
+    type=click.Choice(runs.SEND_CHOICES),
     default="none",
     show_default=True,
     help="After applying, send new accounts their credentials by this channel "
@@ -326,10 +290,10 @@ def roster_import(
 ) -> None:
     """Import a roster from a .csv, a .zip or a folder of CSV files."""
     given = parse_mapping(mapping_text, mapping_file)
-    actor = resolve_actor(as_user)
+    actor = resolve_admin(as_user)
     school_id = resolve_school(school_ref, actor).id if school_ref else None
-    name, data = roster_imports.read_path(path)
-    request = roster_imports.ImportRequest(
+    name, data = files.read_path(path)
+    request = runs.ImportRequest(
         format=resolve_format(fmt, name, data),
         mode=mode,
         complete=complete,
@@ -345,34 +309,34 @@ def roster_import(
     )
     unmapped: list[dict[str, str]] = []
     try:
-        run = roster_imports.start_import(name, data, request, actor=actor, origin="cli")
-        if roster_imports.needs_mapping(run):
+        run = runs.start_import(name, data, request, actor=actor, origin="cli")
+        if mapping.needs_mapping(run):
             unmapped = choose_columns(run, given, actor)
         elif given is not None:
             raise PolicyError(
                 [f"--mapping is for spreadsheets; this upload is {run.format}, mapped by name."]
             )
-        if not dry_run and roster_imports.unchanged_since_last_apply(run):
-            roster_imports.skip_run(run)
+        if not dry_run and fingerprint.unchanged_since_last_apply(run):
+            jobs.skip_run(run)
             db.session.commit()
             click.echo(f"Unchanged since the last import; skipped (import run {run.id}).")
             return
-        plan = roster_imports.build_plan(run, actor=actor, confirm=yes)
+        plan = runs.build_plan(run, actor=actor, confirm=yes)
     except (PolicyError, NotAllowed) as exc:
         db.session.rollback()
         message = "\n".join(exc.problems) if isinstance(exc, PolicyError) else "Not your school."
         raise click.ClickException(message) from exc
-    roster_imports.remember_preview(run, plan)
+    runs.remember_preview(run, plan)
     applied = False
     code = 0
     if not plan.errors_allow_apply:
         code = EXIT_ERRORS
     elif plan.needs_confirmation and not yes:
-        run.status = roster_imports.NEEDS_CONFIRMATION
+        run.status = states.NEEDS_CONFIRMATION
         code = EXIT_NEEDS_CONFIRMATION
     elif not dry_run:
         run.options = {**run.options, "confirm_deactivation": yes}
-        roster_imports.finish_apply(run, plan, actor=actor)
+        jobs.finish_apply(run, plan, actor=actor)
         applied = True
     db.session.commit()
     report = summary(run.id, plan, applied, unmapped)
@@ -415,7 +379,7 @@ def roster_import(
 @roster_cli.command("sync")
 def roster_sync_command() -> None:
     """Import what the SIS dropped in the drop folders (for cron)."""
-    outcomes = roster_sync.sync_drop_folders()
+    outcomes = sync.sync_drop_folders()
     for outcome in outcomes:
         click.echo(
             f"{outcome.folder}: {', '.join(outcome.files)} -> {outcome.status}"
@@ -424,9 +388,9 @@ def roster_sync_command() -> None:
     if not outcomes:
         click.echo("Nothing to import.")
     statuses = {o.status for o in outcomes}
-    if statuses & {roster_imports.FAILED, "error", "no admin"}:
+    if statuses & {states.FAILED, "error", "no admin"}:
         raise SystemExit(EXIT_ERRORS)
-    if roster_imports.NEEDS_CONFIRMATION in statuses:
+    if states.NEEDS_CONFIRMATION in statuses:
         raise SystemExit(EXIT_NEEDS_CONFIRMATION)
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from tests.factories import PASSWORD, make_school, make_user
 from tests.roster.bundles import school_bundle
 from webapp.extensions import db, mail
+from webapp.imports import sync as drop_sync
 from webapp.models import ImportRun, Role, User
-from webapp.services import roster_sync
 
 PEOPLE = "ID,First Name,Last Name\n1,Ada,Lovelace\n2,Alan,Turing\n"
 pytestmark = pytest.mark.settings(ROSTER_DROP_SETTLE_SECONDS=0)
@@ -33,7 +33,7 @@ def school(app) -> int:
 
 def drop(app, folder: str, name: str, data: bytes | str) -> Path:
     with app.app_context():
-        target = roster_sync.drop_dir() / folder
+        target = drop_sync.drop_dir() / folder
     target.mkdir(exist_ok=True)
     path = target / name
     path.write_bytes(data.encode() if isinstance(data, str) else data)
@@ -50,7 +50,7 @@ def zipped(files: dict[str, bytes]) -> bytes:
 
 def sync(app):
     with app.app_context():
-        return roster_sync.sync_drop_folders()
+        return drop_sync.sync_drop_folders()
 
 
 def runs(app) -> list[ImportRun]:

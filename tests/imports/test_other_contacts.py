@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from tests.factories import make_school, make_user
 from webapp.extensions import db
+from webapp.imports import mapping, runs
 from webapp.models import Role, School, User
-from webapp.services import roster_imports, settings
+from webapp.services import settings
 
 FAMILY = (
     "ID,First Name,Last Name,Relationship,Child ID\n"
@@ -16,14 +17,14 @@ FAMILY = (
 
 
 def planned_names(admin: User, school: School) -> list[str]:
-    run = roster_imports.start_import(
+    run = runs.start_import(
         "family.csv",
         FAMILY.encode(),
-        roster_imports.ImportRequest(school_id=school.id),
+        runs.ImportRequest(school_id=school.id),
         actor=admin,
     )
-    run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
-    plan = roster_imports.build_plan(run, actor=admin)
+    run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
+    plan = runs.build_plan(run, actor=admin)
     return sorted(change.record.given_name for change in plan.new)
 
 

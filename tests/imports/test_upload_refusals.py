@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from tests.factories import make_school, make_user
 from webapp.extensions import db
+from webapp.imports import mapping, runs
 from webapp.models import AuditEvent, ImportRun, Role, User
 from webapp.roster import upload as upload_module
-from webapp.services import roster_imports, uploads
+from webapp.services import uploads
 from webapp.services.errors import PolicyError
 
 PEOPLE = "ID,First Name,Last Name,Role\n1,Ada,Lovelace,student\n"
@@ -49,9 +50,7 @@ def actor_id(app) -> int:
 
 def start(name: str, data: bytes, actor_id: int, **request) -> ImportRun:
     actor = db.session.get(User, actor_id)
-    return roster_imports.start_import(
-        name, data, roster_imports.ImportRequest(**request), actor=actor
-    )
+    return runs.start_import(name, data, runs.ImportRequest(**request), actor=actor)
 
 
 def refused(app, actor_id: int, name: str, data: bytes, **request) -> str:
@@ -166,7 +165,7 @@ def test_real_text_exports_are_kept(app, actor_id, data):
 def test_a_zip_of_csv_files_named_csv_is_read_as_the_zip_it_is(app, actor_id):
     with app.app_context():
         run = start("export.csv", make_zip({"students.csv": PEOPLE.encode()}), actor_id)
-        assert roster_imports.mapping_choice(run).headers == [
+        assert mapping.mapping_choice(run).headers == [
             "ID",
             "First Name",
             "Last Name",

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tests.factories import PASSWORD, make_school, make_user
 from webapp.delivery import links
 from webapp.extensions import db, mail
+from webapp.imports import jobs, mapping, preview, runs
 from webapp.models import (
     AuditEvent,
     CredentialBatch,
@@ -22,7 +23,7 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import passwords, roster_imports, settings
+from webapp.services import passwords, settings
 from webapp.services.errors import PolicyError
 
 ADA_PASSWORD = "violet-harbour-lantern"
@@ -47,20 +48,20 @@ def ids(app) -> dict[str, int]:
 def start(ids, data: str = SHEET, **request) -> ImportRun:
     """Upload a spreadsheet with its guessed columns; call inside an app context."""
     actor = db.session.get(User, ids["admin"])
-    run = roster_imports.start_import(
+    run = runs.start_import(
         "sheet.csv",
         data.encode(),
-        roster_imports.ImportRequest(school_id=ids["school"], **request),
+        runs.ImportRequest(school_id=ids["school"], **request),
         actor=actor,
     )
-    run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+    run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
     return run
 
 
 def apply(ids, data: str = SHEET, **request) -> int:
     """Upload, apply and commit (the inline backend runs the apply and after-commit jobs)."""
     run = start(ids, data, **request)
-    roster_imports.request_apply(run, actor=db.session.get(User, ids["admin"]), confirm=False)
+    jobs.request_apply(run, actor=db.session.get(User, ids["admin"]), confirm=False)
     db.session.commit()
     return run.id
 
@@ -177,7 +178,7 @@ def test_a_weak_file_password_is_an_error_with_line_and_column_never_echoing_it(
     with app.app_context():
         run = start(ids, sheet, passwords="set")
         actor = db.session.get(User, ids["admin"])
-        view = roster_imports.preview(run, actor=actor, tab="problems")
+        view = preview.preview(run, actor=actor, tab="problems")
         errors = [p for p in view.rows if p["severity"] == "error"]
         assert [(p["file"], p["line"], p["column"]) for p in errors] == [
             ("sheet.csv", 3, "Initial Password"),
@@ -189,13 +190,13 @@ def test_a_weak_file_password_is_an_error_with_line_and_column_never_echoing_it(
             assert secret not in stored
             assert all(secret not in p["message"] for p in view.rows)
         with pytest.raises(PolicyError):
-            roster_imports.request_apply(run, actor=actor, confirm=False)
+            jobs.request_apply(run, actor=actor, confirm=False)
 
 
 def test_passwords_kept_ignore_the_column_with_a_warning(app, ids):
     with app.app_context():
         run = start(ids)  # passwords="keep" is the default
-        plan = roster_imports.build_plan(run, actor=db.session.get(User, ids["admin"]))
+        plan = runs.build_plan(run, actor=db.session.get(User, ids["admin"]))
         assert [(w.column, "ignored" in w.message) for w in plan.warnings] == [("Password", True)]
         assert plan.counts()["file_credentials_new"] == 0
         db.session.rollback()
@@ -225,10 +226,10 @@ def test_the_preview_never_hashes_and_the_apply_hashes_each_file_password_once(
         run = start(ids, sheet, passwords="set")
         actor = db.session.get(User, ids["admin"])
         for tab in ("new", "changed", "problems"):
-            roster_imports.preview(run, actor=actor, tab=tab)
-        roster_imports.build_plan(run, actor=actor)
+            preview.preview(run, actor=actor, tab=tab)
+        runs.build_plan(run, actor=actor)
         assert calls == []
-        roster_imports.request_apply(run, actor=actor, confirm=False)
+        jobs.request_apply(run, actor=actor, confirm=False)
         assert calls == []  # requesting only queues the job
         db.session.commit()
     assert len(calls) == 2
@@ -281,7 +282,7 @@ def test_set_and_print_makes_one_password_batch_for_the_blank_ones_only(app, ids
         people = set(db.session.scalars(select(Delivery.user_id)))
         assert people == {user("2").id, user("3").id}  # not Ada: her password came from the file
         # A retried after-commit job makes no second batch.
-        assert roster_imports.notify_created_accounts(run_id) == 0
+        assert jobs.notify_created_accounts(run_id) == 0
         db.session.commit()
         assert len(db.session.scalars(select(CredentialBatch)).all()) == 1
 
@@ -297,15 +298,13 @@ def test_send_none_leaves_new_accounts_not_sent(app, ids):
 def test_setting_passwords_and_sending_by_sms_is_refused(app, ids):
     with app.app_context():
         actor = db.session.get(User, ids["admin"])
-        request = roster_imports.ImportRequest(school_id=ids["school"], passwords="set", send="sms")
+        request = runs.ImportRequest(school_id=ids["school"], passwords="set", send="sms")
         with pytest.raises(PolicyError) as refused:
-            roster_imports.start_import("sheet.csv", SHEET.encode(), request, actor=actor)
+            runs.start_import("sheet.csv", SHEET.encode(), request, actor=actor)
         assert "never sent by SMS" in " ".join(refused.value.problems)
         assert db.session.scalars(select(ImportRun)).all() == []
         # Links by SMS are fine.
-        roster_imports.check_request(
-            roster_imports.ImportRequest(school_id=ids["school"], send="sms"), actor=actor
-        )
+        runs.check_request(runs.ImportRequest(school_id=ids["school"], send="sms"), actor=actor)
 
 
 @pytest.mark.parametrize("field,value", [("passwords", "email"), ("send", "fax")])
@@ -313,7 +312,7 @@ def test_unknown_password_and_send_choices_are_refused(app, ids, field, value):
     with app.app_context():
         actor = db.session.get(User, ids["admin"])
         with pytest.raises(PolicyError):
-            roster_imports.check_request(
-                roster_imports.ImportRequest(school_id=ids["school"], **{field: value}),
+            runs.check_request(
+                runs.ImportRequest(school_id=ids["school"], **{field: value}),
                 actor=actor,
             )

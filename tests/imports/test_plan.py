@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 from tests.factories import make_school, make_user
 from tests.roster.bundles import Bundle, school_bundle
 from webapp.extensions import db
+from webapp.imports.plan import ImportOptions, plan_import
+from webapp.imports.write import apply_plan
 from webapp.models import (
     AuditEvent,
     Class,
@@ -21,7 +23,6 @@ from webapp.models import (
     utcnow,
 )
 from webapp.roster import read_roster
-from webapp.roster.apply import ImportOptions, apply_plan, plan_import
 from webapp.services.errors import NotAllowed
 
 

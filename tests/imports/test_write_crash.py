@@ -27,7 +27,8 @@ SCRIPT = textwrap.dedent(
     from webapp.extensions import db
     from webapp.models import User
     from webapp.roster import read_roster
-    from webapp.roster.apply import ImportOptions, apply_plan, plan_import
+    from webapp.imports.plan import ImportOptions, plan_import
+    from webapp.imports.write import apply_plan
 
     app = create_app({{"ENVIRONMENT": "testing", "SECRET_KEY": "x",
                       "SQLALCHEMY_DATABASE_URI": {url!r}, "JOBS_BACKEND": "inline"}})

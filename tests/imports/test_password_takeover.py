@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from tests.factories import PASSWORD, link_guardian, make_class, make_school, make_user
 from webapp.extensions import db
+from webapp.imports import jobs, mapping, runs
+from webapp.imports.write import apply_plan
 from webapp.models import ImportRun, Role, School, User, utcnow
-from webapp.roster.apply import apply_plan
-from webapp.services import auth, passwords, roster_imports
+from webapp.services import auth, passwords
 from webapp.services.auth import SignInOutcome
 
 FILE_PASSWORD = "copper-kettle-winter-7"
@@ -32,26 +33,24 @@ def school(ids, key: str) -> School:
 
 def start(ids, rows: str, actor: str = "admin") -> ImportRun:
     """Upload a spreadsheet for Alpha that sets passwords; call inside an app context."""
-    run = roster_imports.start_import(
+    run = runs.start_import(
         "sheet.csv",
         (HEADER + rows).encode(),
-        roster_imports.ImportRequest(school_id=ids["alpha"], passwords="set"),
+        runs.ImportRequest(school_id=ids["alpha"], passwords="set"),
         actor=db.session.get(User, ids[actor]),
     )
-    run.options = {**run.options, "mapping": roster_imports.mapping_choice(run).mapping}
+    run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
     return run
 
 
 def plan(ids, rows: str, actor: str = "admin"):
-    return roster_imports.build_plan(
-        start(ids, rows, actor), actor=db.session.get(User, ids[actor])
-    )
+    return runs.build_plan(start(ids, rows, actor), actor=db.session.get(User, ids[actor]))
 
 
 def apply(ids, rows: str, actor: str = "admin") -> int:
     """Upload, apply and commit (the inline backend runs the apply job)."""
     run = start(ids, rows, actor)
-    roster_imports.request_apply(run, actor=db.session.get(User, ids[actor]), confirm=False)
+    jobs.request_apply(run, actor=db.session.get(User, ids[actor]), confirm=False)
     db.session.commit()
     return run.id
 
@@ -294,7 +293,7 @@ def test_someone_who_chooses_a_password_after_planning_keeps_it(app, ids):
 
 
 def test_ties_outside_scope_are_found_among_thousands_of_people(app, ids):
-    from webapp.roster.apply import _tied_outside_scope
+    from webapp.imports.plan import _tied_outside_scope
 
     with app.app_context():
         mum = make_user(Role.PARENT, school=school(ids, "alpha"))

@@ -133,7 +133,7 @@ def test_unknown_admin_is_refused(app, school, tmp_path):
     path = tmp_path / "people.csv"
     path.write_text(PEOPLE)
     result = invoke(app, str(path), "--as", "nobody")
-    assert result.exit_code == 1 and "No active admin" in result.output
+    assert result.exit_code == 1 and "must name an active admin" in result.output
 
 
 def test_an_identical_file_is_skipped_unless_the_database_moved(app, school, tmp_path):

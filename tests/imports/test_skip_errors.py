@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from tests.factories import make_user
 from tests.roster.bundles import Bundle, school_bundle
 from webapp.extensions import db
+from webapp.imports.plan import ImportOptions, plan_import
+from webapp.imports.write import apply_plan
 from webapp.models import Enrollment, GuardianLink, ImportRun, Role, User
 from webapp.roster import read_roster
-from webapp.roster.apply import ImportOptions, apply_plan, plan_import
 from webapp.roster.problems import capped
 
 
