@@ -163,3 +163,32 @@ def test_unicode_passwords_are_normalised(app):
     with app.app_context():
         hashed = passwords.hash_password("ﬁsh and chips café")  # ligature fi
         assert passwords.verify_password(hashed, "fish and chips café")
+
+
+@pytest.mark.parametrize(
+    ("password", "ok"),
+    [
+        ("probeschool", False),  # the school's name without its space
+        ("Probe School 2026", False),  # digits and spaces do not hide it
+        ("probe-school!probe-school", False),  # repeated
+        ("sam.studentsam.student", False),  # the username repeated
+        ("Sam Student 12345!", False),  # the person's names
+        ("probe school loves kites and rain", True),  # plenty beside the school's name
+        ("violet harbour lantern", True),
+    ],
+)
+def test_context_words_are_found_inside_a_password(app, password, ok):
+    with app.app_context():
+        user = make_user(
+            Role.PARENT,
+            school=make_school("Probe School"),
+            username="sam.student",
+            given_name="Sam",
+            family_name="Student",
+            password=None,
+        )
+        if ok:
+            passwords.check_policy(password, user)
+        else:
+            with pytest.raises(PolicyError, match="name, username or school"):
+                passwords.check_policy(password, user)
