@@ -44,7 +44,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_login(app)
 
     from webapp import jobs
-    from webapp.web import errors, security
+    from webapp.web import access_log, errors, security
 
     jobs.init_app(app)
     import webapp.imports.jobs  # noqa: F401  (registers the import jobs)
@@ -56,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.session_interface = security.session_interface(app)
     security.register(app)
+    access_log.install_dev_server_filter()
     errors.register(app)
     _register_blueprints(app)
     _register_template_helpers(app)
