@@ -255,6 +255,7 @@ def test_the_next_tab_reads_the_kept_preview_instead_of_planning_again(app, ids,
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = previewed_run(ids)
+        preview.refresh(run, actor=actor)  # as the POST that chose the columns does
         first = preview.preview(run, actor=actor, tab="new")
         problems = preview.preview(run, actor=actor, tab="problems")
         again = preview.preview(run, actor=actor, tab="new")
@@ -270,11 +271,24 @@ def test_the_next_tab_reads_the_kept_preview_instead_of_planning_again(app, ids,
         assert b"Lovelace" not in stored
 
 
+def test_a_preview_nobody_kept_is_planned_in_memory_and_kept_nowhere(app, ids, plans):
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        run = previewed_run(ids)
+        db.session.commit()
+        options, counts = dict(run.options), dict(run.counts)
+        view = preview.preview(run, actor=actor)
+        preview.preview(run, actor=actor, tab="problems")
+        assert len(plans) == 2 and view.counts["new"] == 3
+        assert run.options == options and run.counts == counts
+        assert not db.session.dirty and not db.session.new
+
+
 def test_the_preview_is_planned_again_when_its_inputs_move(app, ids, plans):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = previewed_run(ids)
-        preview.preview(run, actor=actor)
+        preview.refresh(run, actor=actor)
         preview.preview(run, actor=actor, tab="problems")
         assert len(plans) == 1
         # A new account anywhere may now own a username the file's people were to get.
@@ -296,6 +310,7 @@ def test_an_edit_in_keyslip_makes_the_preview_plan_again(app, ids, plans):
         jobs.request_apply(first, actor=actor, confirm=False)
         db.session.commit()  # applied by the inline backend
         run = previewed_run(ids)
+        preview.refresh(run, actor=actor)
         assert preview.preview(run, actor=actor, tab="changed").rows == []
         ada = db.session.scalar(select(User).where(User.sourced_id == "1"))
         ada.given_name = "Ann"
@@ -308,7 +323,7 @@ def test_a_finished_run_leaves_no_preview_behind(app, ids):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = previewed_run(ids)
-        preview.preview(run, actor=actor)
+        preview.refresh(run, actor=actor)
         kept = uploads._path(run.options["preview"]["key"])
         assert kept.exists()
         jobs.request_apply(run, actor=actor, confirm=False)

@@ -14,6 +14,7 @@ from webapp.imports.files import drop_files
 from webapp.imports.fingerprint import db_fingerprint, unchanged_since_last_apply
 from webapp.imports.mapping import needs_mapping
 from webapp.imports.plan import ImportPlan
+from webapp.imports.preview import keep_preview
 from webapp.imports.runs import build_plan
 from webapp.imports.states import (
     ALERT_STATUSES,
@@ -148,6 +149,8 @@ def _apply_run(run: ImportRun) -> str:
         return _finish(run, FAILED, [p.as_dict() for p in plan.problems])
     if plan.needs_confirmation and not plan.options.confirm_deactivation:
         run.dry_run = True
+        # The admin comes back to the preview: keep it, so that page view only reads.
+        keep_preview(run, plan, actor=actor)
         return _finish(run, NEEDS_CONFIRMATION, [p.as_dict() for p in plan.problems], keep=True)
     stage(WRITING)
     finish_apply(run, plan, actor=actor)
