@@ -366,7 +366,7 @@ def test_upload_form_offers_password_and_send_options_and_the_preview_counts_the
     run_id = mapped_run(client, world.school_a, sheet, passwords="set", send="email")
     with app.app_context():
         run = db.session.get(ImportRun, run_id)
-        assert (run.options["passwords"], run.options["send"]) == ("set", "email")
+        assert (run.passwords, run.send) == ("set", "email")
         assert run.options["mapping"]["password"] == "Password"
     preview = client.get(f"/admin/imports/{run_id}").get_data(as_text=True)
     assert 'data-count="file_credentials_new">1<' in preview
@@ -431,4 +431,4 @@ def test_saving_the_columns_plans_and_keeps_the_preview_for_the_page(app, client
     run_id = mapped_run(client, world.school_a)
     with app.app_context():
         run = db.session.get(ImportRun, run_id)
-        assert run.options["preview"]["key"] and run.counts["new"] == 3
+        assert run.preview_key and run.counts["new"] == 3

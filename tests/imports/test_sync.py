@@ -64,7 +64,7 @@ def test_dropped_csv_is_imported_and_moved_to_processed(app, school):
     assert outcome.status == "applied"
     assert not path.exists() and len(list((path.parent / "processed").iterdir())) == 1
     [run] = runs(app)
-    assert run.options["origin"] == f"sync:{school}" and run.source == f"csv:{school}"
+    assert run.origin == f"sync:{school}" and run.source == f"csv:{school}"
     assert run.school_id == school and run.counts["new"] == 2
     assert sync(app) == []  # nothing left to import
 

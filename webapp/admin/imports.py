@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from webapp.admin import bp
 from webapp.admin.forms import ApplyForm, CreateSchoolsForm, DateOrderForm, ImportUploadForm
 from webapp.extensions import db
-from webapp.imports import history, jobs, mapping, preview, runs, states
+from webapp.imports import history, jobs, mapping, preview, runs
 from webapp.models import Role
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
 from webapp.services import scope, uploads
@@ -204,15 +204,11 @@ def _expired(run) -> Response:
     return render("admin/imports/expired.html", run=run, status=410)
 
 
-def _previewable(run) -> bool:
-    return run.dry_run and run.status in (states.PENDING, states.NEEDS_CONFIRMATION)
-
-
 @bp.get("/imports/<int:run_id>")
 @role_required(Role.ADMIN)
 def imports_show(run_id: int) -> Response:
     run = history.require_run(current_user, run_id)
-    if not _previewable(run):
+    if not run.previewable:
         return render("admin/imports/show.html", "admin/imports/_status.html", run=run)
     if mapping.needs_mapping(run):
         return redirect(url_for("admin.imports_mapping", run_id=run.id))
@@ -286,7 +282,7 @@ def imports_date_order(run_id: int) -> Response:
         mapping.choose_date_order(run, form.date_order.data, actor=current_user)
     except (PolicyError, uploads.UploadMissing) as exc:
         db.session.rollback()
-        if isinstance(exc, uploads.UploadMissing) or not _previewable(run):
+        if isinstance(exc, uploads.UploadMissing) or not run.previewable:
             return redirect(url_for("admin.imports_show", run_id=run.id))
         view = preview.preview(run, actor=current_user)
         return render(
@@ -313,7 +309,7 @@ def imports_create_schools(run_id: int) -> Response:
         mapping.choose_create_schools(run, form.create_schools.data, actor=current_user)
     except PolicyError as exc:
         db.session.rollback()
-        if not _previewable(run):
+        if not run.previewable:
             return redirect(url_for("admin.imports_show", run_id=run.id))
         view = preview.preview(run, actor=current_user)
         return render(

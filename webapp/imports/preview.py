@@ -284,9 +284,21 @@ def _named_schools(plan: ImportPlan) -> list[dict[str, Any]]:
 
 def _preview_tag(run: ImportRun, actor: User) -> str:
     """Name what a preview depends on: the admin, the run's choices and the database."""
-    options = {k: v for k, v in (run.options or {}).items() if k != "preview"}
     choices = json.dumps(
-        [actor.id, run.mode, run.format, run.school_id, run.source, options],
+        [
+            actor.id,
+            run.mode,
+            run.format,
+            run.school_id,
+            run.source,
+            run.complete,
+            run.username_template,
+            run.date_order,
+            run.passwords,
+            run.skip_errors,
+            run.create_schools,
+            run.options,
+        ],
         sort_keys=True,
         default=str,
     )
@@ -294,11 +306,10 @@ def _preview_tag(run: ImportRun, actor: User) -> str:
 
 
 def _cached_preview(run: ImportRun, tag: str) -> dict[str, Any] | None:
-    cached = (run.options or {}).get("preview")
-    if not cached or cached.get("tag") != tag:
+    if not run.preview_key or run.preview_tag != tag:
         return None
     try:
-        _, data = uploads.load_upload(cached["key"])
+        _, data = uploads.load_upload(run.preview_key)
     except uploads.UploadMissing:
         return None
     return json.loads(data)
@@ -306,9 +317,9 @@ def _cached_preview(run: ImportRun, tag: str) -> dict[str, Any] | None:
 
 def _cache_preview(run: ImportRun, tag: str, data: dict[str, Any]) -> None:
     """Keep the preview encrypted beside the upload (names and addresses are personal)."""
-    old = (run.options or {}).get("preview")
-    key = uploads.store_upload("preview.json", json.dumps(data, default=str).encode())
-    run.options = {**run.options, "preview": {"key": key, "tag": tag}}
+    old = run.preview_key
+    run.preview_key = uploads.store_upload("preview.json", json.dumps(data, default=str).encode())
+    run.preview_tag = tag
     if old:
-        uploads.delete_upload(old["key"])
+        uploads.delete_upload(old)
     db.session.flush()

@@ -31,6 +31,7 @@ from webapp.models import (
     Class,
     Enrollment,
     GuardianLink,
+    ImportCounts,
     ImportRun,
     ParentCode,
     School,
@@ -298,14 +299,11 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
     if run is None:
         run = ImportRun(requested_by_id=actor.id, source=source, created_at=now)
         session.add(run)
+        run.start()
     run.school_id = run.school_id or plan.options.school_id or _only_school(school_ids)
     run.format = plan.roster.format
     run.mode = plan.options.mode
-    run.dry_run = False
-    run.status = "applied"
-    run.counts = {**(run.counts or {}), **counts}
-    run.row_errors = [p.as_dict() for p in plan.problems]
-    run.finished_at = now
+    run.applied(ImportCounts.from_dict(counts), [p.as_dict() for p in plan.problems], now)
     session.flush()
     events = _user_events("account_deactivated", deactivated, import_run=run.id)
     events += _user_events("account_reactivated", reactivated, import_run=run.id)
@@ -431,24 +429,3 @@ def _only_school(school_ids: dict[str, int]) -> int | None:
     """Return the one school an import touched, so its admins see the run."""
     ids = set(school_ids.values())
     return ids.pop() if len(ids) == 1 else None
-
-
-def record_preview(plan: ImportPlan, *, actor: User) -> ImportRun:
-    """Keep a dry run in the import history; the caller commits."""
-    run = ImportRun(
-        school_id=plan.options.school_id or _only_school(plan.school_ids),
-        requested_by_id=actor.id,
-        source=plan.options.source,
-        format=plan.roster.format,
-        mode=plan.options.mode,
-        dry_run=True,
-        status="needs_confirmation"
-        if plan.needs_confirmation and not plan.errors
-        else ("blocked" if plan.errors else "previewed"),
-        counts=plan.counts(),
-        row_errors=[p.as_dict() for p in plan.problems],
-        finished_at=utcnow(),
-    )
-    db.session.add(run)
-    db.session.flush()
-    return run

@@ -1,6 +1,14 @@
 """SQLAlchemy models, one module per domain."""
 
-from webapp.models.audit import AuditEvent, ImportRun, SessionRecord
+from webapp.models.audit import (
+    AuditEvent,
+    ImportCounts,
+    ImportRun,
+    ImportRunStateError,
+    ImportRunStatus,
+    ImportStage,
+    SessionRecord,
+)
 from webapp.models.base import utcnow
 from webapp.models.credentials import ParentCode, SetPasswordToken, StudentPin
 from webapp.models.delivery import CredentialBatch, Delivery
@@ -25,7 +33,11 @@ __all__ = [
     "Delivery",
     "Enrollment",
     "GuardianLink",
+    "ImportCounts",
     "ImportRun",
+    "ImportRunStateError",
+    "ImportRunStatus",
+    "ImportStage",
     "ParentCode",
     "Role",
     "School",
