@@ -56,26 +56,28 @@ CHOICES = {
 FACTS = {"sha256": "upload_sha256", "bytes": "upload_bytes", "db": "db_fingerprint",
          "next_leave_date": "next_leave_date"}
 
+
 def _columns():
+    """Return the new columns, fresh for each batch (a Column belongs to one table)."""
     return [
-    sa.Column('origin', sa.String(length=60), nullable=False, server_default='web'),
-    sa.Column('file_name', sa.String(length=255), nullable=True),
-    sa.Column('complete', sa.Boolean(), nullable=True),
-    sa.Column('username_template', sa.String(length=60), nullable=False,
-              server_default='{first}.{last}'),
-    sa.Column('date_order', sa.String(length=3), nullable=True),
-    sa.Column('passwords', sa.String(length=10), nullable=False, server_default='keep'),
-    sa.Column('send', sa.String(length=10), nullable=False, server_default='none'),
-    sa.Column('skip_errors', sa.Boolean(), nullable=False, server_default=sa.false()),
-    sa.Column('create_schools', sa.Boolean(), nullable=False, server_default=sa.false()),
-    sa.Column('confirm_deactivation', sa.Boolean(), nullable=False, server_default=sa.false()),
-    sa.Column('preview_key', sa.String(length=64), nullable=True),
-    sa.Column('preview_tag', sa.String(length=64), nullable=True),
-    sa.Column('updated_ids', sa.JSON(), nullable=False, server_default='[]'),
-    sa.Column('upload_sha256', sa.String(length=64), nullable=True),
-    sa.Column('upload_bytes', sa.Integer(), nullable=True),
-    sa.Column('db_fingerprint', sa.String(length=64), nullable=True),
-    sa.Column('next_leave_date', sa.Date(), nullable=True),
+        sa.Column('origin', sa.String(length=60), nullable=False, server_default='web'),
+        sa.Column('file_name', sa.String(length=255), nullable=True),
+        sa.Column('complete', sa.Boolean(), nullable=True),
+        sa.Column('username_template', sa.String(length=60), nullable=False,
+                  server_default='{first}.{last}'),
+        sa.Column('date_order', sa.String(length=3), nullable=True),
+        sa.Column('passwords', sa.String(length=10), nullable=False, server_default='keep'),
+        sa.Column('send', sa.String(length=10), nullable=False, server_default='none'),
+        sa.Column('skip_errors', sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column('create_schools', sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column('confirm_deactivation', sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column('preview_key', sa.String(length=64), nullable=True),
+        sa.Column('preview_tag', sa.String(length=64), nullable=True),
+        sa.Column('updated_ids', sa.JSON(), nullable=False, server_default='[]'),
+        sa.Column('upload_sha256', sa.String(length=64), nullable=True),
+        sa.Column('upload_bytes', sa.Integer(), nullable=True),
+        sa.Column('db_fingerprint', sa.String(length=64), nullable=True),
+        sa.Column('next_leave_date', sa.Date(), nullable=True),
     ]
 
 
