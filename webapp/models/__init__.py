@@ -1,17 +1,16 @@
 """SQLAlchemy models, one module per domain."""
 
-from webapp.models.audit import (
-    AuditEvent,
+from webapp.models.audit import AuditEvent, SessionRecord
+from webapp.models.base import utcnow
+from webapp.models.credentials import ParentCode, SetPasswordToken, StudentPin
+from webapp.models.delivery import CredentialBatch, Delivery
+from webapp.models.imports import (
     ImportCounts,
     ImportRun,
     ImportRunStateError,
     ImportRunStatus,
     ImportStage,
-    SessionRecord,
 )
-from webapp.models.base import utcnow
-from webapp.models.credentials import ParentCode, SetPasswordToken, StudentPin
-from webapp.models.delivery import CredentialBatch, Delivery
 from webapp.models.school import School, Setting
 from webapp.models.user import (
     STAFF_ROLES,
