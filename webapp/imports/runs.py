@@ -31,6 +31,7 @@ from webapp.models import (
     ImportRun,
     User,
 )
+from webapp.models.imports import IMPORT_SENDS
 from webapp.roster import DATE_ORDERS, FORMATS, read_upload
 from webapp.roster.detect import detect_format
 from webapp.roster.upload import display_name, unpack_upload
@@ -45,7 +46,7 @@ _TEMPLATE_FIELDS = re.compile(r"\{([^{}]*)\}")
 
 # How the accounts an import creates get their credentials once it is applied: "none" leaves
 # them "not sent" (unless the school's notify settings send them), else a batch by channel.
-SEND_CHOICES = ("none", "email", "sms", "print")
+SEND_CHOICES = IMPORT_SENDS
 
 
 @dataclass
