@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.imports.mapping import chosen_mapping, has_header
+from webapp.imports.mapping import same_reading
 from webapp.imports.plan import PERSON_FIELDS
 from webapp.imports.states import APPLIED
 from webapp.models import (
@@ -109,9 +109,10 @@ def unchanged_since_last_apply(run: ImportRun) -> bool:
 
 def _same_choices(last: ImportRun, run: ImportRun) -> bool:
     """Tell whether two runs read and plan their files with the same choices."""
-    return (
-        (last.complete, last.date_order, last.passwords, last.send, last.create_schools)
-        == (run.complete, run.date_order, run.passwords, run.send, run.create_schools)
-        and chosen_mapping(last) == chosen_mapping(run)
-        and has_header(last) == has_header(run)
-    )
+    return (last.complete, last.date_order, last.passwords, last.send, last.create_schools) == (
+        run.complete,
+        run.date_order,
+        run.passwords,
+        run.send,
+        run.create_schools,
+    ) and same_reading(last, run)

@@ -84,6 +84,11 @@ def chosen_mapping(run: ImportRun) -> dict[str, str] | None:
     return (run.options or {}).get("mapping")
 
 
+def same_reading(one: ImportRun, other: ImportRun) -> bool:
+    """Tell whether two runs read their spreadsheets' columns alike (every option here)."""
+    return (one.options or {}) == (other.options or {})
+
+
 def set_has_header(run: ImportRun, has_header: bool) -> None:
     """Say whether the run's spreadsheet has a header row; drops any mapping chosen."""
     options = {k: v for k, v in (run.options or {}).items() if k not in ("mapping", "has_header")}
