@@ -148,6 +148,7 @@ def test_export_edit_reimport_round_trip(app, world):
         plan = runs.build_plan(run, actor=actor)
         from webapp.imports.write import apply_plan
 
+        run.start()  # applied in this process, as the CLI does
         apply_plan(plan, actor=actor, run=run)
         db.session.commit()
     text, _ = export(app, world, role="student", grade="04")

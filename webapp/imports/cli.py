@@ -332,10 +332,11 @@ def roster_import(
     if not plan.errors_allow_apply:
         code = EXIT_ERRORS
     elif plan.needs_confirmation and not yes:
-        run.status = states.NEEDS_CONFIRMATION
+        run.needs_confirmation(run.row_errors, stopped=False)
         code = EXIT_NEEDS_CONFIRMATION
     elif not dry_run:
-        run.options = {**run.options, "confirm_deactivation": yes}
+        run.confirm_deactivation = yes
+        run.start()
         jobs.finish_apply(run, plan, actor=actor)
         applied = True
     db.session.commit()
