@@ -172,6 +172,9 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_login import current_user
 
     from webapp.models import Role
+    from webapp.web.labels import grade_label
+
+    app.add_template_filter(grade_label, "grade")
 
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:
