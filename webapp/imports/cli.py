@@ -17,12 +17,13 @@ from flask.cli import AppGroup
 
 from webapp.cli_admins import resolve_admin, resolve_school
 from webapp.extensions import db
-from webapp.imports import files, fingerprint, history, jobs, mapping, runs, states, sync
+from webapp.imports import files, fingerprint, history, jobs, mapping, runs, sheets, states, sync
 from webapp.imports.plan import MODES, PASSWORD_CHOICES, ImportPlan
 from webapp.models import ImportRun, User
 from webapp.roster import FORMATS, DateQuestion
 from webapp.roster.detect import detect_format
 from webapp.roster.problems import capped, errors_first
+from webapp.roster.sheet_files import role_for_name
 from webapp.roster.upload import unpack_upload
 from webapp.services import uploads
 from webapp.services.errors import NotAllowed, PolicyError
@@ -46,25 +47,52 @@ def resolve_format(fmt: str, name: str, data: bytes) -> str:
     return detected if detected.startswith("sds") else "sds-2.1"
 
 
-def parse_mapping(text: str | None, path: Path | None) -> dict[str, str] | None:
-    """Read --mapping field=column,... or --mapping-file (a JSON object field -> column)."""
-    if text is not None and path is not None:
+def parse_mapping(
+    texts: tuple[str, ...] | str | None, path: Path | None
+) -> tuple[dict[str, str] | None, dict[str, dict[str, str]]]:
+    """Read --mapping (field=column,... or FILE:field=column,...) or --mapping-file.
+
+    Return (the one-file mapping, if given; the mappings given per file).
+    """
+    if isinstance(texts, str):
+        texts = (texts,)
+    texts = tuple(texts or ())
+    if texts and path is not None:
         raise click.UsageError("Give --mapping or --mapping-file, not both.")
     if path is not None:
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise click.BadParameter(f"{path} is not readable JSON ({exc}).") from exc
-        if not isinstance(loaded, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
-        ):
+        return _mapping_file(path), {}
+    flat: dict[str, str] | None = None
+    per_file: dict[str, dict[str, str]] = {}
+    for text in texts:
+        head, sep, rest = text.partition(":")
+        if sep and "=" not in head:
+            per_file[head.strip()] = _pairs(rest)
+        elif flat is not None:
             raise click.BadParameter(
-                f'{path} must hold one JSON object of field -> column, e.g. {{"given_name": '
-                '"Vorname", "family_name": "Nachname"}.'
+                "Give one --mapping without a file name, or one per file as FILE:field=column,...",
+                param_hint="--mapping",
             )
-        return loaded
-    if text is None:
-        return None
+        else:
+            flat = _pairs(text)
+    return flat, per_file
+
+
+def _mapping_file(path: Path) -> dict[str, str]:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.BadParameter(f"{path} is not readable JSON ({exc}).") from exc
+    if not isinstance(loaded, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
+    ):
+        raise click.BadParameter(
+            f'{path} must hold one JSON object of field -> column, e.g. {{"given_name": '
+            '"Vorname", "family_name": "Nachname"}.'
+        )
+    return loaded
+
+
+def _pairs(text: str) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for pair in text.split(","):
         field, sep, column = pair.partition("=")
@@ -78,11 +106,48 @@ def parse_mapping(text: str | None, path: Path | None) -> dict[str, str] | None:
     return mapping
 
 
+def parse_file_roles(texts: tuple[str, ...]) -> dict[str, str]:
+    """Read --file-role FILE=ROLE options."""
+    roles: dict[str, str] = {}
+    for text in texts:
+        name, sep, role = text.rpartition("=")
+        if not sep or not name.strip() or not role.strip():
+            raise click.BadParameter(
+                f"{text!r} is not FILE=ROLE (for example parents.csv=parents).",
+                param_hint="--file-role",
+            )
+        roles[name.strip()] = role.strip()
+    return roles
+
+
 def choose_columns(
-    run: ImportRun, given: dict[str, str] | None, actor: User
+    run: ImportRun,
+    given: dict[str, str] | None,
+    actor: User,
+    *,
+    roles: dict[str, str] | None = None,
+    per_file: dict[str, dict[str, str]] | None = None,
 ) -> list[dict[str, str]]:
     """Give a spreadsheet run its columns; return unmapped columns that look meaningful."""
+    if roles or per_file or sheets.is_multi_file(run):
+        if given is not None:
+            raise PolicyError(
+                [
+                    "This upload holds several files: give each its columns with --mapping "
+                    "FILE:field=column,... (and its role with --file-role FILE=ROLE)."
+                ]
+            )
+        files = sheets.automatic_file_mappings(run, actor=actor, roles=roles, columns=per_file)
+        return [
+            {"column": column, "looks_like": field, "file": file.name}
+            for file in files
+            if file.role in sheets.PEOPLE_ROLES
+            for column, field in file.columns.unmapped
+        ]
     if given is not None:
+        named = role_for_name(run.options.get("file_name") or "")
+        if "role" not in given and named:
+            given = {**given, "role": named}  # the file's name says who is in it
         mapping.save_mapping(run, given, actor=actor, confirmed=True)
         choice = mapping.mapping_choice(run)
     else:
@@ -148,8 +213,9 @@ def echo_summary(report: dict[str, Any]) -> None:
             "(already in use, or tied to a school outside yours)."
         )
     for column in report["unmapped_columns"]:
+        where = f"{column['file']}: " if column.get("file") else ""
         click.echo(
-            f"  Column '{column['column']}' is not imported but looks like "
+            f"  {where}Column '{column['column']}' is not imported but looks like "
             f"{column['looks_like'].replace('_', ' ')}; give it with --mapping if it matters."
         )
     if report["new_schools"]:
@@ -253,11 +319,21 @@ def date_order_hint(question: DateQuestion) -> str:
     help="The spreadsheet's first row is data: columns are named Column 1, Column 2, ...",
 )
 @click.option(
+    "--file-role",
+    "file_roles",
+    multiple=True,
+    metavar="FILE=ROLE",
+    help="Spreadsheets of several files: what a file holds, e.g. parents.csv=parents "
+    "(students, parents, staff, people, classes, memberships, ignore). Repeatable.",
+)
+@click.option(
     "--mapping",
     "mapping_text",
-    metavar="FIELD=COLUMN,...",
+    multiple=True,
+    metavar="[FILE:]FIELD=COLUMN,...",
     help="Spreadsheet columns, e.g. given_name=Vorname,family_name=Nachname,role==student "
-    "(with --no-header, a column may be given by number: given_name=2).",
+    "(with --no-header, a column may be given by number: given_name=2). For an upload of "
+    "several files, one per file: parents.csv:given_name=Vorname,linked_student=Kind.",
 )
 @click.option(
     "--mapping-file",
@@ -282,14 +358,16 @@ def roster_import(
     skip_errors: bool,
     create_schools: bool,
     no_header: bool,
-    mapping_text: str | None,
+    file_roles: tuple[str, ...],
+    mapping_text: tuple[str, ...],
     mapping_file: Path | None,
     dry_run: bool,
     yes: bool,
     as_json: bool,
 ) -> None:
     """Import a roster from a .csv, a .zip or a folder of CSV files."""
-    given = parse_mapping(mapping_text, mapping_file)
+    given, per_file = parse_mapping(mapping_text, mapping_file)
+    roles = parse_file_roles(file_roles)
     actor = resolve_admin(as_user)
     school_id = resolve_school(school_ref, actor).id if school_ref else None
     name, data = files.read_path(path)
@@ -311,8 +389,8 @@ def roster_import(
     try:
         run = runs.start_import(name, data, request, actor=actor, origin="cli")
         if mapping.needs_mapping(run):
-            unmapped = choose_columns(run, given, actor)
-        elif given is not None:
+            unmapped = choose_columns(run, given, actor, roles=roles, per_file=per_file)
+        elif given is not None or roles or per_file:
             raise PolicyError(
                 [f"--mapping is for spreadsheets; this upload is {run.format}, mapped by name."]
             )

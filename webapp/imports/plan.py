@@ -157,6 +157,8 @@ class ImportPlan:
     enrollments_remove: list[int] = field(default_factory=list)
     links_add: set[tuple[str, str]] = field(default_factory=set)
     links_remove: list[int] = field(default_factory=list)
+    # Students of another source in the run's school that parent rows link to, by sourced id.
+    linked_students: dict[str, int] = field(default_factory=dict)
     memberships_add: set[tuple[str, str]] = field(default_factory=set)
     # (user id, school id): people absent from a school in the file who stay at another.
     memberships_remove: list[tuple[int, int]] = field(default_factory=list)
@@ -1095,12 +1097,26 @@ def _held_back(plan: ImportPlan, record: Any, what: str) -> None:
 def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
     roster = plan.roster
     wanted = set()
+    earlier = _students_in_keyslip(plan, known)
     for g in roster.guardians:
-        if g.parent_id in known.roles and g.student_id in known.roles:
+        student_known = g.student_id in known.roles or g.student_id in earlier
+        if g.parent_id in known.roles and student_known:
             wanted.add((g.parent_id, g.student_id))
-        elif plan.errors:
+        elif plan.errors and (g.parent_id not in known.roles or g.student_id in known.in_file):
             plan.held_links += 1
             _held_back(plan, g, f"the link of parent {g.parent_id} to {g.student_id}")
+        elif g.parent_id in known.roles:
+            plan.problems.append(
+                Problem(
+                    "warning",
+                    g.file,
+                    g.line,
+                    None,
+                    f"Child '{g.student_id}' is neither in this upload nor a student in "
+                    "Keyslip (matched by SIS id); no link was made.",
+                    "dangling-link",
+                )
+            )
     existing: dict[tuple[str, str], int] = {}
     # Roster links between two people of this source: known.rows holds exactly those people.
     sids = known.sourced_ids()
@@ -1120,6 +1136,48 @@ def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
             for key, link_id in existing.items()
             if key not in wanted and key[0] in known.in_file and key[1] in known.in_file
         ]
+
+
+def _students_in_keyslip(plan: ImportPlan, known: _Known) -> set[str]:
+    """Return the children named by parent rows who are students imported earlier.
+
+    A student of this source matches by sourced id; for a spreadsheet, so does a student
+    of the run's school from another source (its SIS export), when only one matches.
+    Others' students (outside the actor's scope) never match.
+    """
+    missing = {g.student_id for g in plan.roster.guardians if g.student_id not in known.in_file}
+    found: set[str] = set()
+    visible = plan.visible_user_ids
+    for sid in missing:
+        row = known.by_sid.get(sid)
+        if row is not None and row.role == "student" and (visible is None or row.id in visible):
+            known.roles[sid] = row.role
+            known.user_ids[sid] = row.id
+            found.add(sid)
+    school_id = plan.options.school_id
+    others = sorted(missing - found - known.by_sid.keys())
+    if not others or plan.roster.format != "csv" or school_id is None:
+        return found
+    matches: dict[str, list[int]] = defaultdict(list)
+    for chunk in chunks(others):
+        rows = db.session.execute(
+            select(User.sourced_id, User.id)
+            .join(user_schools, user_schools.c.user_id == User.id)
+            .where(
+                User.sourced_id.in_(chunk),
+                User.role == "student",
+                User.source != plan.options.source,
+                user_schools.c.school_id == school_id,
+            )
+        ).tuples()
+        for sid, user_id in rows:
+            if visible is None or user_id in visible:
+                matches[sid].append(user_id)
+    for sid, user_ids in matches.items():
+        if len(user_ids) == 1:
+            plan.linked_students[sid] = user_ids[0]
+            found.add(sid)
+    return found
 
 
 def chunks(items: list, size: int = CHUNK) -> Iterable[list]:

@@ -279,6 +279,8 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
     )
 
     # Guardian links.
+    for sid, user_id in plan.linked_students.items():
+        user_ids.setdefault(sid, user_id)
     for chunk in chunks(plan.links_remove):
         session.execute(delete(GuardianLink).where(GuardianLink.id.in_(chunk)))
     links = [

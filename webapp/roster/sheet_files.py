@@ -244,6 +244,14 @@ def guess_file_columns(role: str, name: str, headers: Sequence[str]) -> dict[str
     return mapping
 
 
+def role_for_name(name: str) -> str | None:
+    """Return the role constant a people file's name says ("students.csv": "=student")."""
+    role = _name_role(name)
+    if role == "staff":
+        return guess_file_columns("staff", name, ()).get("role")
+    return {"students": "=student", "parents": "=parent"}.get(role or "")
+
+
 def mapped_role(role: str, columns: Mapping[str, str]) -> str | None:
     """Return what still has to be said about who a people file holds, or None if said.
 
