@@ -26,7 +26,7 @@ from webapp.imports.mapping import (
 from webapp.imports.states import require_pending
 from webapp.models import ImportRun, User
 from webapp.roster.detect import peek_files
-from webapp.roster.sheet_files import FILE_ROLES, PEOPLE_ROLES, guess_file_columns, guess_file_role
+from webapp.roster.sheet_files import FILE_ROLES, guess_file_columns, guess_file_role
 from webapp.roster.upload import unpack_upload
 from webapp.services import uploads
 from webapp.services.errors import PolicyError
