@@ -263,7 +263,7 @@ def check_columns(
                 f"{field!r} is not a Keyslip field. The fields are: {', '.join(fields)}."
             )
             continue
-        if field == "role" and value in (*ROLE_CONSTANTS, "=admin"):
+        if field == "role" and value in ROLE_CONSTANTS:
             chosen[field] = value
             continue
         column = _column(value, headers, header)

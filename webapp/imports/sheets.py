@@ -235,4 +235,3 @@ def automatic_file_mappings(
     }
     save_file_mappings(run, chosen, actor=actor, confirmed=True)
     return files_choice(run)
-

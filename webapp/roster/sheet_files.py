@@ -122,7 +122,6 @@ _NAME_WORDS: tuple[tuple[str, str], ...] = (
     ("section", "classes"),
     ("course", "classes"),
     ("kurs", "classes"),
-    ("klass", "classes"),
     ("parent", "parents"),
     ("guardian", "parents"),
     ("contact", "parents"),
