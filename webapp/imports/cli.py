@@ -323,8 +323,8 @@ def date_order_hint(question: DateQuestion) -> str:
     "file_roles",
     multiple=True,
     metavar="FILE=ROLE",
-    help="Spreadsheets of several files: what a file holds, e.g. parents.csv=parents "
-    "(students, parents, staff, people, classes, memberships, ignore). Repeatable.",
+    help="Spreadsheets: what a file holds, e.g. parents.csv=parents (students, parents, "
+    "staff, teachers, people, classes, memberships, links, ignore). Repeatable.",
 )
 @click.option(
     "--mapping",

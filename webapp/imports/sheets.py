@@ -32,6 +32,8 @@ from webapp.services import uploads
 from webapp.services.errors import PolicyError
 
 FILE_ROLES_SETTING = "roster.csv_file_roles"
+# What --file-role accepts: "teachers" is a staff and teachers file of teachers only.
+CLI_FILE_ROLES = ("students", "parents", "staff", "teachers", *FILE_ROLES[3:])
 SAMPLE_ROWS = 3
 
 
@@ -178,6 +180,23 @@ def save_file_mappings(
     db.session.flush()
 
 
+def _said_roles(roles: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Split the command line's roles into file roles and the role of everyone in a file.
+
+    "staff" and "teachers" both make a staff and teachers file; without a role column,
+    everyone in it is then staff, or a teacher, as the admin said.
+    """
+    file_roles: dict[str, str] = {}
+    everyone: dict[str, str] = {}
+    for name, role in roles.items():
+        if role in ("staff", "teachers"):
+            file_roles[name] = "staff"
+            everyone[name] = "=teacher" if role == "teachers" else "=staff"
+        else:
+            file_roles[name] = role
+    return file_roles, everyone
+
+
 def automatic_file_mappings(
     run: ImportRun,
     *,
@@ -193,7 +212,7 @@ def automatic_file_mappings(
     headers, and its columns are remembered for its role, or guessed. A file with no role,
     or whose remembered columns were made for other headers, is refused with PolicyError.
     """
-    roles = dict(roles or {})
+    roles, everyone = _said_roles(roles or {})
     columns = dict(columns or {})
     choices = files_choice(run, roles=roles)
     problems = []
@@ -201,7 +220,7 @@ def automatic_file_mappings(
         if file.name in roles and roles[file.name] not in FILE_ROLES:
             problems.append(
                 f"{file.name}: {roles[file.name]!r} is not a file role; use one of "
-                f"{', '.join(FILE_ROLES)}."
+                f"{', '.join(CLI_FILE_ROLES)}."
             )
         elif file.role is None or (
             remembered_only and not file.role_remembered and file.name not in roles
@@ -209,7 +228,7 @@ def automatic_file_mappings(
             problems.append(
                 f"{file.name}: Keyslip does not know what this file holds. Import it once "
                 "from the console (or the CLI with --file-role "
-                f"{file.name}=students|parents|staff|people|classes|memberships|ignore) so "
+                f"{file.name}={'|'.join(CLI_FILE_ROLES)}) so "
                 "its role and columns are remembered."
             )
         elif file.name in columns:
@@ -229,9 +248,11 @@ def automatic_file_mappings(
             )
     if problems:
         raise PolicyError(problems)
-    chosen = {
-        file.name: (file.role or "", columns.get(file.name) or file.columns.mapping)
-        for file in choices
-    }
+    chosen = {}
+    for file in choices:
+        given = dict(columns.get(file.name) or file.columns.mapping)
+        if file.name in everyone and not given.get("role"):
+            given["role"] = everyone[file.name]
+        chosen[file.name] = (file.role or "", given)
     save_file_mappings(run, chosen, actor=actor, confirmed=True)
     return files_choice(run)

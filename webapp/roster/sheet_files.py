@@ -207,8 +207,9 @@ def guess_file_role(name: str, headers: Sequence[str]) -> str | None:
             return "links"
     by_name = _name_role(name)
     if "role" in people:
-        # A role column says who each row is; a staff file's may only say staff roles.
-        return "staff" if by_name == "staff" else "people"
+        # A role column says who each row is (a parents file's: the relationship; a
+        # staff file's may only say staff roles).
+        return by_name if by_name in ("staff", "parents") else "people"
     if by_name is not None:
         return by_name
     if "linked_student" in people:
