@@ -264,3 +264,60 @@ def test_sync_refuses_a_drop_of_several_files_without_remembered_roles(app, ids)
         m.startswith("staff.csv: Keyslip does not know what this file holds") for m in messages
     )
     assert people(app) == {}
+
+
+def invoke(app, *args: str):
+    return app.test_cli_runner().invoke(args=["roster", "import", *args, "--as", "admin.e"])
+
+
+def test_the_cli_imports_a_zip_of_five_files_given_the_staff_files_role(app, ids, tmp_path):
+    path = tmp_path / "district.zip"
+    path.write_bytes(zipped(DISTRICT))
+    result = invoke(
+        app, str(path), "--school", str(ids["school"]), "--file-role", "staff.csv=teachers"
+    )
+    assert result.exit_code == 0, result.output
+    assert people(app)["T1"] == ("teacher", "Hopper")
+    assert links(app) == {("P1", "S1"), ("P2", "S2")}
+    assert enrollments(app) == {
+        ("C1", "T1", "teacher"),
+        ("C1", "S1", "student"),
+        ("C1", "S2", "student"),
+    }
+
+
+def test_the_cli_asks_for_the_role_of_a_staff_file_and_imports_nobody(app, ids, tmp_path):
+    path = tmp_path / "district.zip"
+    path.write_bytes(zipped(DISTRICT))
+    result = invoke(app, str(path), "--school", str(ids["school"]))
+    assert result.exit_code == 1
+    assert (
+        "staff.csv: There is no role column, so say whether this file holds staff" in result.output
+    )
+    assert people(app) == {}
+
+
+def test_the_cli_takes_a_mapping_per_file(app, ids, tmp_path):
+    path = tmp_path / "familien.zip"
+    german = "Eltern-ID;Vorname;Nachname;Kind\nE1;Eva;Roth;S1\n".encode()
+    path.write_bytes(zipped({"students.csv": STUDENTS, "eltern.csv": german}))
+    result = invoke(
+        app, str(path), "--school", str(ids["school"]),
+        "--file-role", "eltern.csv=parents",
+        "--mapping", "eltern.csv:sourced_id=Eltern-ID,given_name=Vorname,family_name=Nachname,"
+        "linked_student=Kind",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert people(app)["E1"] == ("parent", "Roth")
+    assert links(app) == {("E1", "S1")}
+
+
+def test_the_old_one_file_mapping_still_works(app, ids, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("Nr;Vorname;Nachname\n7;Eva;Roth\n")
+    result = invoke(
+        app, str(path), "--school", str(ids["school"]),
+        "--mapping", "sourced_id=Nr,given_name=Vorname,family_name=Nachname,role==student",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert people(app) == {"7": ("student", "Roth")}

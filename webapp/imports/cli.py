@@ -23,7 +23,7 @@ from webapp.models import ImportRun, User
 from webapp.roster import FORMATS, DateQuestion
 from webapp.roster.detect import detect_format
 from webapp.roster.problems import capped, errors_first
-from webapp.roster.sheet_files import role_for_name
+from webapp.roster.sheet_files import PEOPLE_ROLES, role_for_name
 from webapp.roster.upload import unpack_upload
 from webapp.services import uploads
 from webapp.services.errors import NotAllowed, PolicyError
@@ -141,7 +141,7 @@ def choose_columns(
         return [
             {"column": column, "looks_like": field, "file": file.name}
             for file in files
-            if file.role in sheets.PEOPLE_ROLES
+            if file.role in PEOPLE_ROLES
             for column, field in file.columns.unmapped
         ]
     if given is not None:
