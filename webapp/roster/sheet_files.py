@@ -126,7 +126,6 @@ _NAME_WORDS: tuple[tuple[str, str], ...] = (
     ("guardian", "parents"),
     ("contact", "parents"),
     ("eltern", "parents"),
-    ("famil", "parents"),
     ("staff", "staff"),
     ("teacher", "staff"),
     ("employee", "staff"),

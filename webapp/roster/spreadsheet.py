@@ -747,9 +747,17 @@ class SpreadsheetReader:
             role = self._role(raw_role, file, line, cols.name("role"), sid)
             if role is None:
                 continue
-            if file_role == "parents":
-                role = "parent"
-            elif file_role == "staff" and role not in STAFF_ROLES:
+            if file_role == "parents" and role != "parent":
+                self.log.error(
+                    file,
+                    line,
+                    cols.name("role"),
+                    f"'{raw_role}' in a parents file: only parents and guardians are imported "
+                    "from it; the row was skipped. Move the row to the right file.",
+                    kind="bad-role",
+                )
+                continue
+            if file_role == "staff" and role not in STAFF_ROLES:
                 self.log.error(
                     file,
                     line,
