@@ -113,7 +113,11 @@ def test_chosen_roles_and_columns_are_read_per_file():
 
 
 def test_a_student_row_in_a_parents_file_is_refused_not_made_a_parent():
-    parents = b"Parent ID,First Name,Last Name,Relationship,Child ID\nP1,Mia,Lee,Mother,S1\nS9,Kid,Lee,student,\n"
+    parents = (
+        b"Parent ID,First Name,Last Name,Relationship,Child ID\n"
+        b"P1,Mia,Lee,Mother,S1\n"
+        b"S9,Kid,Lee,student,\n"
+    )
     roster = read_roster({"parents.csv": parents}, format="csv")
 
     assert [(p.sourced_id, p.role) for p in roster.people] == [("P1", "parent")]
