@@ -299,7 +299,7 @@ def test_the_cli_asks_for_the_role_of_a_staff_file_and_imports_nobody(app, ids, 
 
 def test_the_cli_takes_a_mapping_per_file(app, ids, tmp_path):
     path = tmp_path / "familien.zip"
-    german = "Eltern-ID;Vorname;Nachname;Kind\nE1;Eva;Roth;S1\n".encode()
+    german = b"Eltern-ID;Vorname;Nachname;Kind\nE1;Eva;Roth;S1\n"
     path.write_bytes(zipped({"students.csv": STUDENTS, "eltern.csv": german}))
     result = invoke(
         app, str(path), "--school", str(ids["school"]),
