@@ -321,3 +321,39 @@ def test_the_old_one_file_mapping_still_works(app, ids, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert people(app) == {"7": ("student", "Roth")}
+
+
+def test_a_memberships_file_alone_places_people_in_classes_imported_earlier(app, ids):
+    with app.app_context():
+        run = start(ids, "district.zip", zipped(DISTRICT))
+        chosen = offered(run, **{"staff.csv": "=teacher"})
+        chosen["memberships.csv"] = ("ignore", {})
+        sheets.save_file_mappings(run, chosen, actor=admin(ids))
+        apply_plan(runs.build_plan(run, actor=admin(ids)), actor=admin(ids), run=run)
+        db.session.commit()
+        run = start(ids, "rosters.csv", b"Class ID,Person ID\nC1,S1\nC1,S8\nC7,S2\n")
+        sheets.automatic_file_mappings(run, actor=admin(ids))
+        plan = runs.build_plan(run, actor=admin(ids))
+        apply_plan(plan, actor=admin(ids), run=run)
+        db.session.commit()
+    assert enrollments(app) == {("C1", "T1", "teacher"), ("C1", "S1", "student")}
+    assert [(w.line, w.kind) for w in plan.warnings] == [
+        (3, "dangling-enrollment"),
+        (4, "dangling-enrollment"),
+    ]
+
+
+def test_a_complete_upload_without_a_classes_file_leaves_the_classes_alone(app, ids):
+    with app.app_context():
+        run = start(ids, "district.zip", zipped(DISTRICT))
+        sheets.save_file_mappings(run, offered(run, **{"staff.csv": "=teacher"}), actor=admin(ids))
+        apply_plan(runs.build_plan(run, actor=admin(ids)), actor=admin(ids), run=run)
+        db.session.commit()
+        request = runs.ImportRequest(school_id=ids["school"], complete=True)
+        upload = zipped({"students.csv": STUDENTS, "rosters.csv": b"Class ID,Student ID\nC1,S1\n"})
+        run = runs.start_import("again.zip", upload, request, actor=admin(ids))
+        sheets.automatic_file_mappings(run, actor=admin(ids))
+        plan = runs.build_plan(run, actor=admin(ids), confirm=True)
+    counts = plan.counts()
+    # The memberships file lists every class place; nothing lists the classes.
+    assert counts["classes_removed"] == 0 and counts["enrollments_removed"] == 2

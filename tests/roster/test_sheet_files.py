@@ -64,7 +64,7 @@ def test_a_classes_file_makes_classes_and_its_teachers_enrollments():
     ]
 
 
-def test_a_membership_of_an_unknown_class_or_person_is_warned_with_its_line():
+def test_a_membership_of_a_class_not_in_the_classes_file_is_warned_with_its_line():
     students = b"ID,First Name,Last Name\nS1,Ada,Lee\n"
     classes = b"Class ID,Title\nC1,Maths\n"
     members = b"Class ID,Person ID\nC1,S1\nC9,S1\nC1,S7\n"
@@ -72,13 +72,23 @@ def test_a_membership_of_an_unknown_class_or_person_is_warned_with_its_line():
         {"students.csv": students, "classes.csv": classes, "members.csv": members}, format="csv"
     )
 
-    assert [(e.class_id, e.user_id, e.role) for e in roster.enrollments] == [
-        ("C1", "S1", "student")
-    ]
+    # S7 may be someone imported earlier: the planner looks them up.
+    assert [(e.class_id, e.user_id) for e in roster.enrollments] == [("C1", "S1"), ("C1", "S7")]
     assert [(w.file, w.line, w.kind) for w in roster.warnings] == [
-        ("members.csv", 3, "dangling-class"),
-        ("members.csv", 4, "dangling-enrollment"),
+        ("members.csv", 3, "dangling-class")
     ]
+
+
+def test_a_complete_spreadsheet_speaks_for_classes_only_with_a_file_of_them():
+    students = b"ID,First Name,Last Name\nS1,Ada,Lee\n"
+    classes = b"Class ID,Title\nC1,Maths\n"
+    alone = read_roster({"students.csv": students}, format="csv", complete=True)
+    with_classes = read_roster(
+        {"students.csv": students, "classes.csv": classes}, format="csv", complete=True
+    )
+
+    assert alone.modes == {"users": "bulk", "classes": "absent", "enrollments": "absent"}
+    assert with_classes.modes == {"users": "bulk", "classes": "bulk", "enrollments": "absent"}
 
 
 def test_a_file_whose_role_is_not_said_is_an_error_naming_it():

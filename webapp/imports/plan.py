@@ -1013,6 +1013,7 @@ def _remove_class(plan: ImportPlan, class_id: int, school_id: int) -> None:
 def _plan_enrollments(plan: ImportPlan, known: _Known, existing: _ExistingClasses) -> None:
     roster = plan.roster
     new_class_sids = {sid for sid, _, _ in plan.new_classes}
+    in_upload = {c.sourced_id for c in roster.classes}
     wanted: dict[tuple[str, str], tuple[str, bool]] = {}
     dropped: dict[tuple[str, str], Any] = {}
     for record in roster.enrollments:
@@ -1021,9 +1022,19 @@ def _plan_enrollments(plan: ImportPlan, known: _Known, existing: _ExistingClasse
             dropped[key] = record
             continue
         if record.class_id not in existing.by_sid and record.class_id not in new_class_sids:
-            continue  # the readers already warned about the dangling class
+            if roster.format == "csv" and record.class_id not in in_upload:
+                _not_in_keyslip(plan, record, f"Class '{record.class_id}'")
+            continue  # otherwise the readers already warned about the dangling class
         if record.user_id not in known.roles:
-            if plan.errors:
+            earlier = _member_in_keyslip(plan, known, record.user_id)
+            if earlier is not None:
+                wanted[key] = (earlier, False)
+            elif plan.errors and record.user_id in known.in_file:
+                plan.held_enrollments += 1
+                _held_back(plan, record, f"{record.user_id} in class {record.class_id}")
+            elif roster.format == "csv" and record.user_id not in known.in_file:
+                _not_in_keyslip(plan, record, f"'{record.user_id}'")
+            elif plan.errors:
                 plan.held_enrollments += 1
                 _held_back(plan, record, f"{record.user_id} in class {record.class_id}")
             continue
@@ -1051,6 +1062,33 @@ def _plan_enrollments(plan: ImportPlan, known: _Known, existing: _ExistingClasse
             continue
         plan.enrollments_remove.append(enrollment_id)
         plan.removals_at(school_id).enrollments += 1
+
+
+def _member_in_keyslip(plan: ImportPlan, known: _Known, sourced_id: str) -> str | None:
+    """Return the class role of someone of this source imported earlier, not in this file."""
+    if plan.roster.format != "csv" or sourced_id in known.in_file:
+        return None
+    row = known.by_sid.get(sourced_id)
+    visible = plan.visible_user_ids
+    if row is None or (visible is not None and row.id not in visible):
+        return None
+    if row.role == "student":
+        return "student"
+    return "teacher" if row.role in ("teacher", "staff", "admin") else None
+
+
+def _not_in_keyslip(plan: ImportPlan, record: Any, what: str) -> None:
+    plan.problems.append(
+        Problem(
+            "warning",
+            record.file,
+            record.line,
+            None,
+            f"{what} is neither in this upload nor in Keyslip (matched by SIS id); the class "
+            "place was not added.",
+            "dangling-enrollment",
+        )
+    )
 
 
 def _existing_enrollments(

@@ -985,6 +985,7 @@ class SpreadsheetReader:
             return
         cols, constants = opened
         ctx, file = self.ctx, table.file
+        self.roster.modes["classes"] = "bulk"
         if not cols.has("title") and not cols.has("class_code"):
             self.log.error(file, None, None, "Choose the column with the class's title.")
             return
@@ -1017,6 +1018,8 @@ class SpreadsheetReader:
         if opened is None:
             return
         cols, constants = opened
+        # Only a memberships file lists every class place (a classes file only teachers).
+        self.roster.modes["enrollments"] = "bulk"
         for line, cells in table.rows():
             class_id = self.ctx.ident(cols.get(cells, "class_id"))
             person = self.ctx.ident(cols.get(cells, "person_id"))
@@ -1094,10 +1097,12 @@ class SpreadsheetReader:
             return
         keys = self._resolve()
         classes = {c.sourced_id for c in self.roster.classes}
+        # Without a classes file, memberships may name classes imported earlier.
+        earlier_classes = "classes" not in self.roster.modes
         first_teacher: set[str] = set()
         for class_id, ref, word, file, line in self.members:
             person = keys.get(identity_key(ref))
-            if class_id not in classes:
+            if class_id not in classes and not earlier_classes:
                 self.log.warning(
                     file,
                     line,
@@ -1107,13 +1112,10 @@ class SpreadsheetReader:
                 )
                 continue
             if person is None:
-                self.log.warning(
-                    file,
-                    line,
-                    None,
-                    f"'{ref}' is nobody in this upload's people files; the place in class "
-                    f"'{class_id}' was not added.",
-                    kind="dangling-enrollment",
+                # Perhaps someone imported earlier: the planner matches by SIS id.
+                said = self._class_role(word, None) or "student"
+                self.roster.enrollments.append(
+                    EnrollmentRecord(class_id, ref, said, False, file, line)
                 )
                 continue
             role = self._class_role(word, self.people.role_of(person))
