@@ -102,3 +102,13 @@ def test_choosing_another_role_shows_that_roles_columns_without_saving(app, clie
     assert 'name="map-1-class_id"' in body and 'name="map-1-given_name"' not in body
     with app.app_context():
         assert "mapping" not in db.session.get(ImportRun, run_id).options
+
+
+def test_a_classes_file_alone_is_mapped_as_classes_not_as_people(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    classes = "Class ID,Title,Teacher ID\nC1,Maths,T1\n"
+    response = upload(client, classes, name="classes.csv", school_id=world.school_a)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    chosen = offered(page)
+    assert chosen["role-0"] == "classes" and chosen["map-0-class_id"] == "Class ID"
+    assert chosen["map-0-title"] == "Title" and chosen["map-0-teacher_id"] == "Teacher ID"

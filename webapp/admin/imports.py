@@ -181,7 +181,7 @@ def _chosen_files(run) -> dict[str, tuple[str, dict[str, str]]]:
 def imports_mapping(run_id: int) -> Response:
     run = history.require_run(current_user, run_id)
     try:
-        if sheets.is_multi_file(run):
+        if sheets.maps_per_file(run):
             return _render_files(run, sheets.files_choice(run), CsrfOnlyForm())
         choice = mapping.mapping_choice(run)
     except uploads.UploadMissing:
@@ -207,7 +207,7 @@ def imports_mapping_save(run_id: int) -> Response:
         return error_response(400)
     confirmed = request.form.get("confirm-columns") == "yes"
     try:
-        if sheets.is_multi_file(run):
+        if sheets.maps_per_file(run):
             return _save_files(run, form, confirmed)
     except uploads.UploadMissing:
         return _expired(run)

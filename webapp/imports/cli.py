@@ -129,7 +129,7 @@ def choose_columns(
     per_file: dict[str, dict[str, str]] | None = None,
 ) -> list[dict[str, str]]:
     """Give a spreadsheet run its columns; return unmapped columns that look meaningful."""
-    if roles or per_file or sheets.is_multi_file(run):
+    if roles or per_file or sheets.maps_per_file(run):
         if given is not None:
             raise PolicyError(
                 [

@@ -62,9 +62,17 @@ def upload_files(run: ImportRun) -> dict[str, tuple[list[str], list[list[str]]]]
     return peek_files(files, has_header(run), samples=SAMPLE_ROWS)
 
 
-def is_multi_file(run: ImportRun) -> bool:
-    """Tell whether a spreadsheet upload holds several files (each mapped on its own)."""
-    return len(upload_files(run)) > 1
+def maps_per_file(run: ImportRun) -> bool:
+    """Tell whether a spreadsheet upload is mapped file by file, each file with its role.
+
+    It is when it holds several files, or one that is not a people file (classes, class
+    memberships); a single people file keeps the one-file mapping page.
+    """
+    files = upload_files(run)
+    if len(files) != 1:
+        return len(files) > 1
+    ((name, (columns, _)),) = files.items()
+    return guess_file_role(name, [c for c in columns if c]) in ("classes", "memberships", "links")
 
 
 def per_file(mapping: Mapping[str, Any] | None) -> dict[str, dict[str, Any]] | None:

@@ -118,7 +118,7 @@ def sync_folder(folder: Path, school_id: int | None, group: list[Path]) -> SyncO
     run = runs.start_import(name, data, request, actor=actor, origin=f"sync:{folder.name}")
     if mapping.needs_mapping(run):
         try:
-            if sheets.is_multi_file(run):
+            if sheets.maps_per_file(run):
                 # Nobody can be asked: every file's role and columns must be remembered.
                 sheets.automatic_file_mappings(run, actor=actor, remembered_only=True)
             else:
