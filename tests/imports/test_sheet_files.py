@@ -357,3 +357,39 @@ def test_a_complete_upload_without_a_classes_file_leaves_the_classes_alone(app, 
     counts = plan.counts()
     # The memberships file lists every class place; nothing lists the classes.
     assert counts["classes_removed"] == 0 and counts["enrollments_removed"] == 2
+
+
+def test_the_cli_says_which_role_each_file_was_read_as(app, ids, tmp_path):
+    path = tmp_path / "district.zip"
+    path.write_bytes(zipped(DISTRICT))
+    result = invoke(
+        app,
+        str(path),
+        "--school",
+        str(ids["school"]),
+        "--file-role",
+        "staff.csv=staff",
+        "--dry-run",
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "Files: students.csv (students), parents.csv (parents), staff.csv (staff), "
+        "classes.csv (classes), memberships.csv (memberships)." in result.output
+    )
+
+
+def test_the_cli_takes_a_mapping_file_with_one_object_per_file(app, ids, tmp_path):
+    path = tmp_path / "familien.zip"
+    german = b"Eltern-ID;Vorname;Nachname;Kind\nE1;Eva;Roth;S1\n"
+    path.write_bytes(zipped({"students.csv": STUDENTS, "eltern.csv": german}))
+    columns = tmp_path / "columns.json"
+    columns.write_text(
+        '{"eltern.csv": {"sourced_id": "Eltern-ID", "given_name": "Vorname", '
+        '"family_name": "Nachname", "linked_student": "Kind"}}'
+    )
+    result = invoke(
+        app, str(path), "--school", str(ids["school"]), "--file-role", "eltern.csv=parents",
+        "--mapping-file", str(columns),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert links(app) == {("E1", "S1")}

@@ -60,7 +60,10 @@ def parse_mapping(
     if texts and path is not None:
         raise click.UsageError("Give --mapping or --mapping-file, not both.")
     if path is not None:
-        return _mapping_file(path), {}
+        loaded = _mapping_file(path)
+        if all(isinstance(v, dict) for v in loaded.values()):
+            return None, {name: dict(columns) for name, columns in loaded.items()}
+        return loaded, {}
     flat: dict[str, str] | None = None
     per_file: dict[str, dict[str, str]] = {}
     for text in texts:
@@ -77,17 +80,24 @@ def parse_mapping(
     return flat, per_file
 
 
-def _mapping_file(path: Path) -> dict[str, str]:
+def _mapping_file(path: Path) -> dict[str, Any]:
     try:
         loaded = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise click.BadParameter(f"{path} is not readable JSON ({exc}).") from exc
-    if not isinstance(loaded, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
+
+    def columns(value: Any) -> bool:
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        )
+
+    if not columns(loaded) and not (
+        isinstance(loaded, dict) and loaded and all(columns(v) for v in loaded.values())
     ):
         raise click.BadParameter(
             f'{path} must hold one JSON object of field -> column, e.g. {{"given_name": '
-            '"Vorname", "family_name": "Nachname"}.'
+            '"Vorname", "family_name": "Nachname"}, or one such object per file: '
+            '{"parents.csv": {"given_name": "Vorname", ...}, ...}.'
         )
     return loaded
 
@@ -156,7 +166,11 @@ def choose_columns(
 
 
 def summary(
-    run_id: int, plan: ImportPlan, applied: bool, unmapped: list[dict[str, str]] | None = None
+    run_id: int,
+    plan: ImportPlan,
+    applied: bool,
+    unmapped: list[dict[str, str]] | None = None,
+    file_roles: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Return what the CLI reports, as plain data."""
     names = history.school_names(list(plan.removals))
@@ -189,6 +203,7 @@ def summary(
         ],
         "problems": errors_first(p.as_dict() for p in plan.problems),
         "unmapped_columns": unmapped or [],
+        "file_roles": file_roles or {},
     }
 
 
@@ -212,6 +227,9 @@ def echo_summary(report: dict[str, Any]) -> None:
             f"{generate} to generate when sent; {left_alone} left alone "
             "(already in use, or tied to a school outside yours)."
         )
+    if report.get("file_roles"):
+        roles = ", ".join(f"{name} ({role})" for name, role in report["file_roles"].items())
+        click.echo(f"Files: {roles}.")
     for column in report["unmapped_columns"]:
         where = f"{column['file']}: " if column.get("file") else ""
         click.echo(
@@ -338,7 +356,7 @@ def date_order_hint(question: DateQuestion) -> str:
 @click.option(
     "--mapping-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A JSON object of field -> column, as --mapping.",
+    help="A JSON object of field -> column, as --mapping (or one per file name).",
 )
 @click.option("--dry-run", is_flag=True, help="Preview only; the run can be applied later.")
 @click.option("--yes", is_flag=True, help="Confirm removals above the safety limit.")
@@ -417,7 +435,9 @@ def roster_import(
         jobs.finish_apply(run, plan, actor=actor)
         applied = True
     db.session.commit()
-    report = summary(run.id, plan, applied, unmapped)
+    chosen = sheets.per_file((run.options or {}).get("mapping")) or {}
+    roles_used = {name: spec.get("role", "") for name, spec in chosen.items()}
+    report = summary(run.id, plan, applied, unmapped, roles_used)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
