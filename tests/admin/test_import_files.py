@@ -112,3 +112,18 @@ def test_a_classes_file_alone_is_mapped_as_classes_not_as_people(app, client, wo
     chosen = offered(page)
     assert chosen["role-0"] == "classes" and chosen["map-0-class_id"] == "Class ID"
     assert chosen["map-0-title"] == "Title" and chosen["map-0-teacher_id"] == "Teacher ID"
+
+
+def test_a_single_parents_file_without_ids_is_mapped_by_name_and_child(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    parents = "First Name,Last Name,Child ID\nJo,Bloggs,S1\n"
+    run_id = run_id_from(upload(client, parents, name="parents.csv", school_id=world.school_a))
+    page = client.get(f"/admin/imports/{run_id}/mapping").get_data(as_text=True)
+    chosen = offered(page)
+    assert chosen["map-role"] == "=parent"  # the file's name says it, shown to confirm
+    response = client.post_form(
+        f"/admin/imports/{run_id}/mapping", chosen, token_from=f"/admin/imports/{run_id}/mapping"
+    )
+    assert response.status_code == 303
+    preview = client.get(f"/admin/imports/{run_id}?tab=problems").get_data(as_text=True)
+    assert "This parent has no ID, so Keyslip knows them by name and child (S1)" in preview

@@ -297,7 +297,8 @@ def _missing(role: str, chosen: Mapping[str, str]) -> list[str]:
     if "name" not in chosen and not {"given_name", "family_name"} <= set(chosen):
         problems.append("Choose the first name and last name columns (or one full-name column).")
     ids = {"sourced_id", "username", "email", "student_number"}
-    if not ids & set(chosen) and not (role == "parents" and "linked_student" in chosen):
+    parents = role == "parents" or chosen.get("role") == "=parent"
+    if not ids & set(chosen) and not (parents and "linked_student" in chosen):
         problems.append("Choose a column that identifies each person: an ID, username or email.")
     unsaid = mapped_role(role, chosen)
     if unsaid:

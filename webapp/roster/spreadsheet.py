@@ -530,8 +530,9 @@ class SpreadsheetReader:
     @staticmethod
     def _people_role(table: Table, mapping: Mapping[str, str]) -> str:
         """Return the role of a people file mapped by one flat mapping."""
-        if mapping.get("role"):
-            return "people"
+        said = mapping.get("role")
+        if said:
+            return {"=student": "students", "=parent": "parents"}.get(said, "people")
         named = guess_file_role(table.file, ())
         return named if named in PEOPLE_ROLES else "people"
 
