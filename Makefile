@@ -15,11 +15,15 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# PORT=5001 make run serves elsewhere; links in messages follow (FLASK_BASE_URL).
+PORT ?= 5000
 run: install
+	@$(PY) -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", $(PORT)))' 2>/dev/null \
+	  || { echo "Port $(PORT) is in use: try PORT=5001 make run"; exit 1; }
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
-	$(FLASK) demo sign-ins
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	FLASK_BASE_URL=http://127.0.0.1:$(PORT) $(FLASK) demo sign-ins
+	FLASK_BASE_URL=http://127.0.0.1:$(PORT) $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 # The browser tests drive Debian's Chromium; Playwright's own browser download is not used.
 chromium:

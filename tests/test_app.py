@@ -79,3 +79,10 @@ def test_behind_one_proxy_the_client_address_is_audited(app, client):
     )
     with app.app_context():
         assert db.session.scalar(select(AuditEvent.ip)) == "203.0.113.9"
+
+
+def test_every_page_has_a_favicon_and_the_browser_default_path_answers(client):
+    assert 'rel="icon"' in client.get("/sign-in").get_data(as_text=True)
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response.headers["Location"].endswith("favicon.svg")
+    assert client.get(response.headers["Location"]).status_code == 200

@@ -142,3 +142,95 @@ def test_upgrade_downgrade_upgrade_gives_the_same_schema(empty_database):
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, db.metadata) == []
         db.engine.dispose()
+
+
+OLD_OPTIONS = {
+    "origin": "sync:oak",
+    "file_name": "oak.csv",
+    "complete": True,
+    "username_template": "{f}{last}",
+    "date_order": "DMY",
+    "passwords": "set",
+    "send": "print",
+    "skip_errors": True,
+    "create_schools": True,
+    "confirm_deactivation": True,
+    "updated_ids": [3, 4],
+    "preview": {"key": "a" * 32, "tag": "b" * 64},
+    "mapping": {"given_name": "First"},
+    "has_header": False,
+}
+OLD_COUNTS = {
+    "sha256": "c" * 64,
+    "bytes": 123,
+    "db": "d" * 64,
+    "next_leave_date": "2027-07-31",
+    "new": 5,
+    "errors": 1,
+}
+
+
+def _old_runs():
+    import sqlalchemy as sa
+
+    return sa.table(
+        "import_runs",
+        *(sa.column(name) for name in ("id", "source", "format", "mode", "dry_run", "status")),
+        sa.column("options", sa.JSON()),
+        sa.column("counts", sa.JSON()),
+        sa.column("row_errors", sa.JSON()),
+        sa.column("created_at", sa.DateTime()),
+    )
+
+
+def test_0006_moves_an_import_runs_options_and_counts_into_columns_and_back(empty_database):
+    from datetime import date, datetime
+
+    from sqlalchemy import select
+
+    from webapp.models import ImportCounts, ImportRun, ImportRunStatus
+
+    app = create_app({**BASE_SETTINGS, **empty_database})
+    runs = _old_runs()
+    with app.app_context():
+        upgrade(revision="0005")
+        with db.engine.begin() as conn:
+            for run_id, options, counts in ((1, OLD_OPTIONS, OLD_COUNTS), (2, {}, {})):
+                conn.execute(
+                    runs.insert().values(
+                        id=run_id, source="sis", format="csv", mode="add", dry_run=False,
+                        status="applied", options=options, counts=counts, row_errors=[],
+                        created_at=datetime(2026, 11, 30, 9, 0),
+                    )
+                )  # fmt: skip
+        upgrade(revision="0006")
+        run = db.session.get(ImportRun, 1)
+        assert run.status is ImportRunStatus.APPLIED
+        assert (run.origin, run.file_name, run.complete, run.username_template) == (
+            "sync:oak", "oak.csv", True, "{f}{last}"
+        )  # fmt: skip
+        assert (run.date_order, run.passwords, run.send) == ("DMY", "set", "print")
+        assert run.skip_errors and run.create_schools and run.confirm_deactivation
+        assert run.updated_ids == [3, 4] and run.preview_tag == "b" * 64
+        assert (run.upload_sha256, run.upload_bytes, run.db_fingerprint) == (
+            "c" * 64,
+            123,
+            "d" * 64,
+        )
+        assert run.next_leave_date == date(2027, 7, 31)
+        assert run.counts == ImportCounts(new=5, errors=1)
+        assert run.options == {"mapping": {"given_name": "First"}, "has_header": False}
+        plain = db.session.get(ImportRun, 2)
+        assert (plain.origin, plain.passwords, plain.send, plain.counts) == (
+            "web", "keep", "none", None
+        )  # fmt: skip
+        db.session.remove()
+        downgrade(revision="0005")
+        with db.engine.connect() as conn:
+            rows = {r.id: r for r in conn.execute(select(runs.c.id, runs.c.options, runs.c.counts))}
+        assert rows[1].options == OLD_OPTIONS and rows[1].counts == OLD_COUNTS
+        assert rows[2].counts == {}
+        assert {k: v for k, v in rows[2].options.items() if v is not None} == {
+            "origin": "web", "username_template": "{first}.{last}"
+        }  # fmt: skip
+        db.engine.dispose()

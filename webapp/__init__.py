@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, redirect, url_for
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
@@ -44,7 +44,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_login(app)
 
     from webapp import jobs
-    from webapp.web import errors, security
+    from webapp.web import access_log, errors, security
 
     jobs.init_app(app)
     import webapp.imports.jobs  # noqa: F401  (registers the import jobs)
@@ -56,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.session_interface = security.session_interface(app)
     security.register(app)
+    access_log.install_dev_server_filter()
     errors.register(app)
     _register_blueprints(app)
     _register_template_helpers(app)
@@ -160,6 +161,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(teacher_bp, url_prefix="/teacher")
     app.register_blueprint(self_service_bp)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        # Browsers ask for this path whatever the page says; answer instead of logging 404s.
+        return redirect(url_for("static", filename="favicon.svg"), 301)
 
 
 def _register_template_helpers(app: Flask) -> None:

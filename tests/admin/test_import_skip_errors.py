@@ -41,7 +41,7 @@ def test_apply_the_rest_imports_everyone_but_the_row_in_error(app, client, world
     with app.app_context():
         run = db.session.get(ImportRun, run_id)
         assert run.status == "applied" and run.counts["held_back_rows"] == 1
-        assert run.options["skip_errors"] is True
+        assert run.skip_errors is True
     problems = client.get(f"/admin/imports/{run_id}/problems.csv").get_data(as_text=True)
     lines = problems.splitlines()
     assert lines[1].startswith("error,students.csv,3,Forename")  # errors first

@@ -366,10 +366,69 @@ def test_upload_form_offers_password_and_send_options_and_the_preview_counts_the
     run_id = mapped_run(client, world.school_a, sheet, passwords="set", send="email")
     with app.app_context():
         run = db.session.get(ImportRun, run_id)
-        assert (run.options["passwords"], run.options["send"]) == ("set", "email")
+        assert (run.passwords, run.send) == ("set", "email")
         assert run.options["mapping"]["password"] == "Password"
     preview = client.get(f"/admin/imports/{run_id}").get_data(as_text=True)
     assert 'data-count="file_credentials_new">1<' in preview
     assert 'data-count="credentials_to_generate">1<' in preview
     assert "you hold their passwords" in preview
     assert "violet-harbour-lantern" not in preview
+
+
+def _writes_during(app, action) -> list[str]:
+    """Run action and return every statement it sent that writes to the database."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    writes: list[str] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    return writes
+
+
+def test_a_preview_page_view_writes_nothing(app, client, world):
+    from webapp.services import uploads
+
+    client.sign_in("admin.a", PASSWORD)
+    run_id = mapped_run(client, world.school_a)
+    with app.app_context():
+        folder = uploads.upload_dir()
+        kept = sorted(p.name for p in folder.iterdir())
+        before = db.session.get(ImportRun, run_id)
+        state = (before.status, before.counts, before.options, before.row_errors)
+
+    def look() -> None:
+        for query in ("?tab=problems", "?tab=changed&page=2", "?tab=problems&severity=error"):
+            assert client.get(f"/admin/imports/{run_id}{query}").status_code == 200
+        response = client.get(f"/admin/imports/{run_id}")
+        assert response.status_code == 200 and "Lovelace" in response.get_data(as_text=True)
+
+    assert _writes_during(app, look) == []
+    # A database the kept preview no longer matches: planned again in memory, kept nowhere.
+    with app.app_context():
+        db.session.get(
+            User, db.session.scalar(select(User.id).where(User.role == "admin"))
+        ).given_name = "Moved"
+        db.session.commit()
+    assert _writes_during(app, look) == []
+    with app.app_context():
+        after = db.session.get(ImportRun, run_id)
+        assert (after.status, after.counts, after.options, after.row_errors) == state
+        assert sorted(p.name for p in folder.iterdir()) == kept
+
+
+def test_saving_the_columns_plans_and_keeps_the_preview_for_the_page(app, client, world):
+    client.sign_in("admin.a", PASSWORD)
+    run_id = mapped_run(client, world.school_a)
+    with app.app_context():
+        run = db.session.get(ImportRun, run_id)
+        assert run.preview_key and run.counts["new"] == 3

@@ -168,7 +168,7 @@ def test_the_preview_offers_to_create_the_schools_named_in_the_file(app, client,
     preview = client.get(f"/admin/imports/{run_id}").get_data(as_text=True)
     assert "created when applied" in preview and "Apply this import" in preview
     with app.app_context():
-        assert db.session.get(ImportRun, run_id).options["create_schools"] is True
+        assert db.session.get(ImportRun, run_id).create_schools is True
         assert db.session.scalar(select(func.count()).select_from(School)) == 2
 
 
@@ -185,4 +185,4 @@ def test_a_limited_admins_preview_says_only_district_admins_create_schools(app, 
     )
     assert response.status_code == 422
     with app.app_context():
-        assert not db.session.get(ImportRun, run_id).options.get("create_schools")
+        assert not db.session.get(ImportRun, run_id).create_schools

@@ -163,3 +163,81 @@ def test_unicode_passwords_are_normalised(app):
     with app.app_context():
         hashed = passwords.hash_password("ﬁsh and chips café")  # ligature fi
         assert passwords.verify_password(hashed, "fish and chips café")
+
+
+@pytest.mark.parametrize(
+    ("password", "ok"),
+    [
+        ("probeschool", False),  # the school's name without its space
+        ("Probe School 2026", False),  # digits and spaces do not hide it
+        ("probe-school!probe-school", False),  # repeated
+        ("sam.studentsam.student", False),  # the username repeated
+        ("Sam Student 12345!", False),  # the person's names
+        ("probe school loves kites and rain", True),  # plenty beside the school's name
+        ("violet harbour lantern", True),
+    ],
+)
+def test_context_words_are_found_inside_a_password(app, password, ok):
+    with app.app_context():
+        user = make_user(
+            Role.PARENT,
+            school=make_school("Probe School"),
+            username="sam.student",
+            given_name="Sam",
+            family_name="Student",
+            password=None,
+        )
+        if ok:
+            passwords.check_policy(password, user)
+        else:
+            with pytest.raises(PolicyError, match="name, username or school"):
+                passwords.check_policy(password, user)
+
+
+def test_a_changed_password_is_announced_by_email_but_not_the_first_one(app, client):
+    from webapp.extensions import mail
+
+    with app.app_context():
+        make_user(Role.PARENT, username="pat.known", email="pat@home.example")
+        db.session.commit()
+    client.sign_in("pat.known", PASSWORD)
+    with mail.record_messages() as sent:
+        response = client.post_form(
+            "/password/change",
+            {"current_password": PASSWORD, "new_password": NEW, "confirm": NEW},
+        )
+    assert response.status_code == 302
+    assert [m.recipients for m in sent] == [["pat@home.example"]]
+    assert sent[0].subject == "Your Keyslip password was changed"
+    assert "pat.known" in sent[0].body and NEW not in sent[0].body and "http" not in sent[0].body
+
+
+def test_the_first_password_after_a_temporary_one_sends_no_notice(app, client, temp_user_id):
+    from webapp.extensions import mail
+
+    with app.app_context():
+        db.session.get(User, temp_user_id).email = "pat@home.example"
+        db.session.commit()
+    client.sign_in("pat.parent", TEMP)
+    with mail.record_messages() as sent:
+        client.post_form("/password/change", {"new_password": NEW, "confirm": NEW})
+    assert sent == []
+
+
+def test_a_mail_failure_does_not_undo_the_change(app, client, monkeypatch):
+    from webapp.services import auth
+
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr(auth, "send_mail", down)
+    with app.app_context():
+        make_user(Role.PARENT, username="pat.known", email="pat@home.example")
+        db.session.commit()
+    client.sign_in("pat.known", PASSWORD)
+    response = client.post_form(
+        "/password/change", {"current_password": PASSWORD, "new_password": NEW, "confirm": NEW}
+    )
+    assert response.status_code == 302
+    client.post_form("/sign-out", token_from="/parent")
+    assert client.sign_in("pat.known", NEW).status_code == 302

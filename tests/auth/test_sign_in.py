@@ -105,3 +105,44 @@ def test_post_without_csrf_token_is_refused(app, client, teacher_id):
     response = client.post("/sign-in", data={"identifier": "ms.frizzle", "password": PASSWORD})
     assert response.status_code == 400
     assert "login_succeeded" not in audit_actions(app)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "/%09/evil.example",
+        "/%0d%0aSet-Cookie:x=1",
+        "/account%0a",
+        "https://evil.example/",
+        "http:/evil.example",
+        "evil.example",
+        "/%E2%80%8B/evil.example",
+    ],
+)
+def test_sign_in_never_redirects_off_site_or_into_an_error(app, client, target):
+    with app.app_context():
+        make_user(Role.STUDENT, username="stu", password=PASSWORD)
+        db.session.commit()
+    response = client.post_form(
+        f"/sign-in?next={target}",
+        {"identifier": "stu", "password": PASSWORD},
+        token_from="/sign-in",
+    )
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location in ("/account", "/") or location.startswith("/account")
+    assert "evil" not in location and "\n" not in location and "\t" not in location
+
+
+def test_sign_in_follows_a_same_site_next_path(app, client):
+    with app.app_context():
+        make_user(Role.STUDENT, username="stu", password=PASSWORD)
+        db.session.commit()
+    response = client.post_form(
+        "/sign-in?next=/password/change?x=1",
+        {"identifier": "stu", "password": PASSWORD},
+        token_from="/sign-in",
+    )
+    assert response.headers["Location"] == "/password/change?x=1"

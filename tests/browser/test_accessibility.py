@@ -24,6 +24,8 @@ PAGES = [
     (None, "/sign-in"),
     ("admin", "/admin/"),
     ("admin", "/admin/users/3"),
+    ("admin", "/admin/schools"),
+    ("admin", "/admin/imports/new"),
     ("demo.teacher", "/teacher/"),
     ("demo.parent", "/parent"),
     ("demo.student", "/account"),

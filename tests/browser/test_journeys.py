@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import make_school, make_user
+from tests.factories import PASSWORD, make_school, make_user
 from webapp.extensions import db
 from webapp.models import Role, utcnow
 from webapp.services import demo
@@ -83,9 +83,15 @@ def test_parent_sets_a_password_from_an_emailed_link_in_the_dev_outbox(app, live
         )
         send_credentials([parent.id], "link", "email", {"idempotency_key": "journey-0001"}, admin)
         db.session.commit()  # the inline job sends the email into the development outbox
-    page.goto(live_server + "/dev/outbox")
+    # The outbox holds live links: only a signed-in admin may open it.
+    page.goto(live_server + "/sign-in?next=/dev/outbox")
+    page.get_by_label("Username or email").fill("office")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
     page.get_by_role("row").filter(has_text="pat@home.example").get_by_role("link").click()
-    page.get_by_role("link").filter(has_text="/set-password/").first.click()
+    link = page.get_by_role("link").filter(has_text="/set-password/").first.get_attribute("href")
+    page.context.clear_cookies()  # the parent opens it on their own device
+    page.goto(link)
     page.wait_for_url(live_server + "/set-password")  # the token has left the address bar
     page.get_by_label("New password", exact=True).fill("sandcastles at low tide")
     page.get_by_label("Type the new password again").fill("sandcastles at low tide")

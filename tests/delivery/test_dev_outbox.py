@@ -7,9 +7,10 @@ import re
 import pytest
 
 from tests.delivery.conftest import make_district
+from tests.factories import PASSWORD, make_user
 from webapp.delivery import batches, devoutbox
 from webapp.extensions import db
-from webapp.models import User
+from webapp.models import Role, User
 
 
 @pytest.mark.settings(ENVIRONMENT="development", SMS_BACKEND="console")
@@ -27,6 +28,8 @@ def test_development_mail_lands_in_the_outbox_with_a_clickable_link(app, client,
         assert (devoutbox.folder() / f"{stored[1].id}.json").stat().st_mode & 0o777 == 0o600
     assert "[SMS to +15125550123]" in capsys.readouterr().out
 
+    assert client.get("/dev/outbox").status_code in (302, 404)  # not signed in
+    client.sign_in("office.admin", PASSWORD)
     index = client.get("/dev/outbox").get_data(as_text=True)
     assert "student0@families.example" in index
     message_path = re.search(r'href="(/dev/outbox/[0-9a-f-]+)">Maple', index).group(1)
@@ -40,13 +43,33 @@ def test_development_mail_lands_in_the_outbox_with_a_clickable_link(app, client,
 
 
 @pytest.mark.settings(ENVIRONMENT="development")
-def test_outbox_ids_cannot_reach_other_files(client):
+def test_outbox_ids_cannot_reach_other_files(app, client):
+    with app.app_context():
+        make_user(Role.ADMIN, username="office")
+        db.session.commit()
+    client.sign_in("office", PASSWORD)
     assert client.get("/dev/outbox/..%2F..%2Fsecret_key").status_code == 404
     assert client.get("/dev/outbox/0000000000000000000-abcdefgh").status_code == 404
 
 
 @pytest.mark.settings(ENVIRONMENT="production", SESSION_COOKIE_SECURE=False)
 def test_outbox_does_not_exist_in_production(app, client):
+    assert "dev.outbox_index" not in app.view_functions
+    assert client.get("/dev/outbox").status_code == 404
+
+
+@pytest.mark.settings(ENVIRONMENT="development")
+def test_only_a_signed_in_admin_opens_the_outbox(app, client):
+    with app.app_context():
+        make_user(Role.TEACHER, username="teach")
+        db.session.commit()
+    assert client.get("/dev/outbox").status_code in (302, 404)
+    client.sign_in("teach", PASSWORD)
+    assert client.get("/dev/outbox").status_code == 404
+
+
+@pytest.mark.settings(ENVIRONMENT="development", MAIL_SERVER="smtp.example.org")
+def test_outbox_does_not_exist_when_a_mail_server_is_configured(app, client):
     assert "dev.outbox_index" not in app.view_functions
     assert client.get("/dev/outbox").status_code == 404
 

@@ -131,7 +131,7 @@ def test_an_import_with_a_password_column_leaves_no_plain_password_anywhere(
         request = runs.ImportRequest(school_id=school_id, passwords="set", send="email")
         run = runs.start_import("people.csv", sheet.encode(), request, actor=actor)
         run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
-        preview.preview(run, actor=actor)  # the weak one blocks: an error row
+        preview.refresh(run, actor=actor)  # the weak one blocks: an error row
         assert run.counts["errors"] == 1
         db.session.commit()
         weak_run = run.id
@@ -139,7 +139,7 @@ def test_an_import_with_a_password_column_leaves_no_plain_password_anywhere(
             "people.csv", sheet.rsplit("5,", 1)[0].encode(), request, actor=actor
         )
         run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
-        preview.preview(run, actor=actor)
+        preview.refresh(run, actor=actor)
         jobs.request_apply(run, actor=actor, confirm=False)
         db.session.commit()
     # Only Alan, whose password was blank, is sent one (generated at send time).

@@ -51,7 +51,7 @@ def test_imports_a_spreadsheet_for_a_school(app, school, tmp_path):
     with app.app_context():
         run = db.session.scalar(select(ImportRun))
         assert run.status == "applied" and run.source == f"csv:{school}"
-        assert run.upload_key is None and run.options["origin"] == "cli"
+        assert run.upload_key is None and run.origin == "cli"
 
 
 def test_folder_dry_run_prints_json_and_changes_nothing(app, school, tmp_path):
@@ -213,7 +213,7 @@ def test_passwords_set_and_send_print_flags_reach_the_import(app, school, tmp_pa
     assert "violet-harbour-lantern" not in result.output
     with app.app_context():
         run = db.session.scalar(select(ImportRun))
-        assert (run.options["passwords"], run.options["send"]) == ("set", "print")
+        assert (run.passwords, run.send) == ("set", "print")
         ada = db.session.scalar(select(User).where(User.sourced_id == "1"))
         assert passwords.verify_password(ada.password_hash, "violet-harbour-lantern")
         batch = db.session.scalar(select(CredentialBatch))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import func, select
 
@@ -165,7 +167,7 @@ def test_ambiguous_dates_block_applying_until_the_order_is_chosen(app, ids):
         db.session.commit()  # the inline backend applies, re-reading the stored order
     with app.app_context():
         run = db.session.get(ImportRun, run_id)
-        assert run.status == "applied" and run.options["date_order"] == "MDY"
+        assert run.status == "applied" and run.date_order == "MDY"
         # Ada left in 2001, so she was never created.
         assert db.session.scalars(select(User.sourced_id).where(User.role == "student")).all() == [
             "2"
@@ -194,7 +196,7 @@ def test_the_chosen_date_order_is_remembered_for_the_schools_next_imports(app, i
             runs.ImportRequest(school_id=ids["b"]),
             actor=db.session.get(User, ids["admin_b"]),
         )
-        assert other.options["date_order"] is None
+        assert other.date_order is None
 
 
 def test_an_unknown_date_order_is_refused(app, ids):
@@ -214,11 +216,11 @@ def test_an_unchanged_file_is_not_skipped_once_a_leaving_date_in_it_has_come(app
         db.session.commit()
     with app.app_context():
         first = db.session.scalar(select(ImportRun))
-        assert first.status == "applied" and first.counts["next_leave_date"] == "2999-07-31"
+        assert first.status == "applied" and first.next_leave_date == date(2999, 7, 31)
         again = dated_run(ids, data=future)
         assert fingerprint.unchanged_since_last_apply(again)
         # The same file, read on or after Ada's leaving date, would deactivate her.
-        first.counts = {**first.counts, "next_leave_date": "2001-01-01"}
+        first.next_leave_date = date(2001, 1, 1)
         db.session.flush()
         assert not fingerprint.unchanged_since_last_apply(again)
 
@@ -255,6 +257,7 @@ def test_the_next_tab_reads_the_kept_preview_instead_of_planning_again(app, ids,
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = previewed_run(ids)
+        preview.refresh(run, actor=actor)  # as the POST that chose the columns does
         first = preview.preview(run, actor=actor, tab="new")
         problems = preview.preview(run, actor=actor, tab="problems")
         again = preview.preview(run, actor=actor, tab="new")
@@ -266,15 +269,27 @@ def test_the_next_tab_reads_the_kept_preview_instead_of_planning_again(app, ids,
         ]
         assert problems.tab == "problems" and again.counts == first.counts
         # Kept encrypted: no name from the file is readable on disk.
-        stored = uploads._path(run.options["preview"]["key"]).read_bytes()
+        stored = uploads._path(run.preview_key).read_bytes()
         assert b"Lovelace" not in stored
+
+
+def test_a_preview_nobody_kept_is_planned_in_memory_and_kept_nowhere(app, ids, plans):
+    with app.app_context():
+        actor = db.session.get(User, ids["admin_a"])
+        run = previewed_run(ids)
+        db.session.commit()
+        view = preview.preview(run, actor=actor)
+        preview.preview(run, actor=actor, tab="problems")
+        assert len(plans) == 2 and view.counts["new"] == 3
+        assert run.counts is None and run.preview_key is None
+        assert not db.session.dirty and not db.session.new
 
 
 def test_the_preview_is_planned_again_when_its_inputs_move(app, ids, plans):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = previewed_run(ids)
-        preview.preview(run, actor=actor)
+        preview.refresh(run, actor=actor)
         preview.preview(run, actor=actor, tab="problems")
         assert len(plans) == 1
         # A new account anywhere may now own a username the file's people were to get.
@@ -296,6 +311,7 @@ def test_an_edit_in_keyslip_makes_the_preview_plan_again(app, ids, plans):
         jobs.request_apply(first, actor=actor, confirm=False)
         db.session.commit()  # applied by the inline backend
         run = previewed_run(ids)
+        preview.refresh(run, actor=actor)
         assert preview.preview(run, actor=actor, tab="changed").rows == []
         ada = db.session.scalar(select(User).where(User.sourced_id == "1"))
         ada.given_name = "Ann"
@@ -308,15 +324,15 @@ def test_a_finished_run_leaves_no_preview_behind(app, ids):
     with app.app_context():
         actor = db.session.get(User, ids["admin_a"])
         run = previewed_run(ids)
-        preview.preview(run, actor=actor)
-        kept = uploads._path(run.options["preview"]["key"])
+        preview.refresh(run, actor=actor)
+        kept = uploads._path(run.preview_key)
         assert kept.exists()
         jobs.request_apply(run, actor=actor, confirm=False)
         run_id = run.id
         db.session.commit()
     with app.app_context():
         run = db.session.get(ImportRun, run_id)
-        assert run.status == "applied" and "preview" not in run.options
+        assert run.status == "applied" and run.preview_key is None
         assert not kept.exists()
 
 

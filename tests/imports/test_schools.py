@@ -184,7 +184,7 @@ def test_a_school_limited_admin_can_never_create_schools(app, ids):
         with pytest.raises(PolicyError):
             mapping.choose_create_schools(run, True, actor=actor)
         # Even if the choice were on the run, planning refuses to create.
-        run.options = {**run.options, "create_schools": True}
+        run.create_schools = True
         plan = runs.build_plan(run, actor=actor)
         assert not plan.new_schools
         assert all(

@@ -64,7 +64,7 @@ def test_dropped_csv_is_imported_and_moved_to_processed(app, school):
     assert outcome.status == "applied"
     assert not path.exists() and len(list((path.parent / "processed").iterdir())) == 1
     [run] = runs(app)
-    assert run.options["origin"] == f"sync:{school}" and run.source == f"csv:{school}"
+    assert run.origin == f"sync:{school}" and run.source == f"csv:{school}"
     assert run.school_id == school and run.counts["new"] == 2
     assert sync(app) == []  # nothing left to import
 
@@ -176,3 +176,27 @@ def test_a_remembered_mapping_that_no_longer_fits_stops_the_sync(app, school):
     assert "columns the last one did not: Status" in run.row_errors[0]["message"]
     with app.app_context():
         assert db.session.scalar(select(func.count()).where(User.role != Role.ADMIN)) == 0
+
+
+def test_a_run_stopped_at_the_safety_valve_keeps_its_preview_for_the_page(
+    app, school, client, monkeypatch
+):
+    drop(app, "district", "day1.zip", zipped(school_bundle(50).files()))
+    sync(app)
+    cut = school_bundle(50)
+    cut.users = cut.users[:20]
+    drop(app, "district", "day2.zip", zipped(cut.files()))
+    [outcome] = sync(app)
+    assert outcome.status == "needs_confirmation"
+    with app.app_context():
+        assert db.session.get(ImportRun, outcome.run_id).preview_key
+
+    def no_planning(*args, **kwargs):
+        raise AssertionError("the page planned instead of reading the kept preview")
+
+    from webapp.imports import preview
+
+    monkeypatch.setattr(preview, "build_plan", no_planning)
+    client.sign_in("district", PASSWORD)
+    page = client.get(f"/admin/imports/{outcome.run_id}?tab=leaving")
+    assert page.status_code == 200 and "I confirm these removals" in page.get_data(as_text=True)

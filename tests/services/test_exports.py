@@ -148,6 +148,7 @@ def test_export_edit_reimport_round_trip(app, world):
         plan = runs.build_plan(run, actor=actor)
         from webapp.imports.write import apply_plan
 
+        run.start()  # applied in this process, as the CLI does
         apply_plan(plan, actor=actor, run=run)
         db.session.commit()
     text, _ = export(app, world, role="student", grade="04")
@@ -175,3 +176,9 @@ def test_export_edit_reimport_round_trip(app, world):
         counts = plan.counts()
         assert (counts["new"], counts["updated"], counts["unchanged"]) == (1, 1, 4)
         assert plan.updated[0].changes == {"email": ("kid0@example.org", "new.address@example.org")}
+
+
+def test_the_export_form_names_roles_in_plain_english(client, world):
+    client.sign_in("admin.a", PASSWORD)
+    page = client.get("/admin/exports/accounts").get_data(as_text=True)
+    assert ">Staff</option>" in page and ">Students</option>" in page and "Staffs" not in page

@@ -23,7 +23,10 @@ def test_htmx_comes_from_the_pinned_cdn_with_sri_and_a_vendored_fallback(app, cl
     html = client.get("/sign-in").get_data(as_text=True)
     assert f'src="{app.config["HTMX_CDN_URL"]}"' in html
     assert f'integrity="{app.config["HTMX_SRI"]}"' in html
-    assert "https://cdn.jsdelivr.net" in client.get("/sign-in").headers["Content-Security-Policy"]
+    csp = client.get("/sign-in").headers["Content-Security-Policy"]
+    # The pinned file's full path, never the whole CDN host.
+    assert f"script-src 'self' {app.config['HTMX_CDN_URL']};" in csp
+    assert "https://cdn.jsdelivr.net " not in csp and "https://cdn.jsdelivr.net;" not in csp
     fallback = client.get("/static/js/htmx-fallback.js")
     assert fallback.status_code == 200
     assert client.get("/static/" + app.config["HTMX_VENDOR_FILE"]).status_code == 200

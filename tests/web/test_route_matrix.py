@@ -8,6 +8,7 @@ import pytest
 
 PUBLIC = {
     "static",
+    "favicon",
     "auth.index",
     "auth.sign_in",
     "delivery.set_password",

@@ -10,12 +10,12 @@ from wtforms.fields.choices import SelectChoice
 from webapp.admin import bp
 from webapp.admin.forms import ApplyForm, CreateSchoolsForm, DateOrderForm, ImportUploadForm
 from webapp.extensions import db
-from webapp.imports import history, jobs, mapping, preview, runs, sheets, states
+from webapp.imports import history, jobs, mapping, preview, runs, sheets
 from webapp.models import Role
 from webapp.roster.sheet_files import fields_of
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
 from webapp.services import scope, uploads
-from webapp.services.errors import PolicyError
+from webapp.services.errors import NotAllowed, PolicyError
 from webapp.web.errors import error_response
 from webapp.web.forms import CsrfOnlyForm
 from webapp.web.guards import role_required
@@ -119,6 +119,7 @@ def imports_create() -> Response:
     db.session.commit()
     if mapping.needs_mapping(run):
         return redirect(url_for("admin.imports_mapping", run_id=run.id))
+    _keep_preview(run)
     return redirect(url_for("admin.imports_show", run_id=run.id))
 
 
@@ -233,6 +234,7 @@ def imports_mapping_save(run_id: int) -> Response:
     except uploads.UploadMissing:
         return _expired(run)
     db.session.commit()
+    _keep_preview(run)
     return redirect(url_for("admin.imports_show", run_id=run.id))
 
 
@@ -271,19 +273,28 @@ def imports_header_save(run_id: int) -> Response:
     return redirect(url_for("admin.imports_mapping", run_id=run.id))
 
 
+def _keep_preview(run) -> None:
+    """Plan the run in the POST that changed what it depends on, so its preview GET only reads.
+
+    A plan that fails here is left to the preview page, which plans again and says why.
+    """
+    try:
+        preview.refresh(run, actor=current_user)
+    except (PolicyError, NotAllowed, uploads.UploadMissing):
+        db.session.rollback()
+        return
+    db.session.commit()
+
+
 def _expired(run) -> Response:
     return render("admin/imports/expired.html", run=run, status=410)
-
-
-def _previewable(run) -> bool:
-    return run.dry_run and run.status in (states.PENDING, states.NEEDS_CONFIRMATION)
 
 
 @bp.get("/imports/<int:run_id>")
 @role_required(Role.ADMIN)
 def imports_show(run_id: int) -> Response:
     run = history.require_run(current_user, run_id)
-    if not _previewable(run):
+    if not run.previewable:
         return render("admin/imports/show.html", "admin/imports/_status.html", run=run)
     if mapping.needs_mapping(run):
         return redirect(url_for("admin.imports_mapping", run_id=run.id))
@@ -298,7 +309,7 @@ def imports_show(run_id: int) -> Response:
         )
     except uploads.UploadMissing:
         return _expired(run)
-    db.session.commit()
+    # No commit: a page view changes nothing (preview() only reads).
     return render(
         "admin/imports/preview.html",
         "admin/imports/_tab.html",
@@ -334,7 +345,6 @@ def imports_apply(run_id: int) -> Response:
         if isinstance(exc, uploads.UploadMissing):
             return _expired(run)
         view = preview.preview(run, actor=current_user)
-        db.session.commit()  # keeps the preview it may have stored (nothing else is pending)
         return render(
             "admin/imports/preview.html",
             run=run,
@@ -358,10 +368,9 @@ def imports_date_order(run_id: int) -> Response:
         mapping.choose_date_order(run, form.date_order.data, actor=current_user)
     except (PolicyError, uploads.UploadMissing) as exc:
         db.session.rollback()
-        if isinstance(exc, uploads.UploadMissing) or not _previewable(run):
+        if isinstance(exc, uploads.UploadMissing) or not run.previewable:
             return redirect(url_for("admin.imports_show", run_id=run.id))
         view = preview.preview(run, actor=current_user)
-        db.session.commit()  # keeps the preview it may have stored (nothing else is pending)
         return render(
             "admin/imports/preview.html",
             run=run,
@@ -371,6 +380,7 @@ def imports_date_order(run_id: int) -> Response:
             status=422,
         )
     db.session.commit()
+    _keep_preview(run)
     return redirect(url_for("admin.imports_show", run_id=run.id))
 
 
@@ -385,10 +395,9 @@ def imports_create_schools(run_id: int) -> Response:
         mapping.choose_create_schools(run, form.create_schools.data, actor=current_user)
     except PolicyError as exc:
         db.session.rollback()
-        if not _previewable(run):
+        if not run.previewable:
             return redirect(url_for("admin.imports_show", run_id=run.id))
         view = preview.preview(run, actor=current_user)
-        db.session.commit()  # keeps the preview it may have stored (nothing else is pending)
         return render(
             "admin/imports/preview.html",
             run=run,
@@ -398,6 +407,7 @@ def imports_create_schools(run_id: int) -> Response:
             status=422,
         )
     db.session.commit()
+    _keep_preview(run)
     return redirect(url_for("admin.imports_show", run_id=run.id))
 
 

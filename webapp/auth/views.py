@@ -13,7 +13,7 @@ from webapp.services import audit, auth
 from webapp.services.auth import SignInOutcome
 from webapp.services.errors import PolicyError
 from webapp.web.htmx import render
-from webapp.web.security import start_fresh_session
+from webapp.web.security import same_site_path, start_fresh_session
 
 FAILED_MESSAGE = (
     "That username or password is not right. After several tries, wait a few minutes "
@@ -78,11 +78,7 @@ def sign_in() -> Response:
 
 
 def _safe_next() -> str | None:
-    target = request.args.get("next", "")
-    # Only same-site paths: no scheme, no host, no protocol-relative //evil.example.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    return same_site_path(request.args.get("next", ""))
 
 
 @bp.post("/sign-out")

@@ -22,7 +22,7 @@ def init_app(app: Flask) -> None:
     from webapp.delivery.views import bp, dev_bp
 
     app.register_blueprint(bp)
-    # The outbox shows live links: it exists in development only, never in production.
-    if app.config["ENVIRONMENT"] == "development":
+    # The outbox shows live links: it exists only in development without a mail server.
+    if app.config["ENVIRONMENT"] == "development" and not app.config.get("MAIL_SERVER"):
         app.register_blueprint(dev_bp)
     app.cli.add_command(credentials_cli)

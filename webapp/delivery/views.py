@@ -15,6 +15,7 @@ from webapp.models import Role, User
 from webapp.services import passwords
 from webapp.services.errors import PolicyError
 from webapp.web.forms import CsrfOnlyForm
+from webapp.web.guards import role_required
 from webapp.web.htmx import render
 from webapp.web.security import start_fresh_session
 
@@ -133,11 +134,13 @@ def set_password() -> Response:
 
 
 @dev_bp.get("/dev/outbox")
+@role_required(Role.ADMIN)
 def outbox_index() -> Response:
     return render("dev/outbox.html", messages=devoutbox.messages())
 
 
 @dev_bp.get("/dev/outbox/<message_id>")
+@role_required(Role.ADMIN)
 def outbox_message(message_id: str) -> Response:
     message = devoutbox.message(message_id)
     if message is None:

@@ -46,7 +46,7 @@ def email_run_alert(run_id: int) -> int:
     stopped = run.status == states.NEEDS_CONFIRMATION
     subject = f"Roster sync {'stopped' if stopped else 'failed'} for {where}"
     lines = [
-        f"The scheduled roster import of {run.options.get('file_name', 'a file')} for {where} "
+        f"The scheduled roster import of {run.file_name or 'a file'} for {where} "
         + (
             "stopped: it would remove more of a school's people, classes or class places "
             "than the safety limit allows."

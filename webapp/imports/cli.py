@@ -155,7 +155,7 @@ def choose_columns(
             for column, field in file.columns.unmapped
         ]
     if given is not None:
-        named = role_for_name(run.options.get("file_name") or "")
+        named = role_for_name(run.file_name or "")
         if "role" not in given and named:
             given = {**given, "role": named}  # the file's name says who is in it
         mapping.save_mapping(run, given, actor=actor, confirmed=True)
@@ -428,14 +428,15 @@ def roster_import(
     if not plan.errors_allow_apply:
         code = EXIT_ERRORS
     elif plan.needs_confirmation and not yes:
-        run.status = states.NEEDS_CONFIRMATION
+        run.needs_confirmation(run.row_errors, stopped=False)
         code = EXIT_NEEDS_CONFIRMATION
     elif not dry_run:
-        run.options = {**run.options, "confirm_deactivation": yes}
+        run.confirm_deactivation = yes
+        run.start()
         jobs.finish_apply(run, plan, actor=actor)
         applied = True
     db.session.commit()
-    chosen = sheets.per_file((run.options or {}).get("mapping")) or {}
+    chosen = sheets.per_file(mapping.chosen_mapping(run)) or {}
     roles_used = {name: spec.get("role", "") for name, spec in chosen.items()}
     report = summary(run.id, plan, applied, unmapped, roles_used)
     if as_json:

@@ -17,10 +17,9 @@ def drop_files(run: ImportRun) -> None:
     """Delete a finished run's encrypted upload and cached preview."""
     uploads.delete_upload(run.upload_key)
     run.upload_key = None
-    cached = (run.options or {}).get("preview")
-    if cached:
-        uploads.delete_upload(cached["key"])
-        run.options = {k: v for k, v in run.options.items() if k != "preview"}
+    if run.preview_key:
+        uploads.delete_upload(run.preview_key)
+        run.preview_key = run.preview_tag = None
 
 
 def bundle_files(paths: Sequence[Path], name: str) -> tuple[str, bytes]:

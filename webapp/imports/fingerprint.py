@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from webapp.extensions import db
+from webapp.imports.mapping import same_reading
 from webapp.imports.plan import PERSON_FIELDS
 from webapp.imports.states import APPLIED
 from webapp.models import (
@@ -93,29 +94,25 @@ def unchanged_since_last_apply(run: ImportRun) -> bool:
     if run.school_id is not None:
         query = query.where(ImportRun.school_id == run.school_id)
     last = db.session.scalar(query)
-    if last is None or not last.counts.get("sha256") or "db" not in last.counts:
+    if last is None or not last.upload_sha256 or last.db_fingerprint is None:
         return False
-    next_leave = last.counts.get("next_leave_date")
-    if next_leave and date.fromisoformat(next_leave) <= date.today():
+    if last.next_leave_date and last.next_leave_date <= date.today():
         return False
-    defaults = {"passwords": "keep", "send": "none", "create_schools": False}
-    same_options = all(
-        (last.options or {}).get(key, defaults.get(key))
-        == (run.options or {}).get(key, defaults.get(key))
-        for key in (
-            "mapping",
-            "complete",
-            "date_order",
-            "passwords",
-            "send",
-            "create_schools",
-            "has_header",
-        )
-    )
     return (
-        last.counts["sha256"] == run.counts.get("sha256")
+        last.upload_sha256 == run.upload_sha256
         and last.mode == run.mode
         and last.format == run.format
-        and same_options
-        and last.counts["db"] == db_fingerprint(run.source)
+        and _same_choices(last, run)
+        and last.db_fingerprint == db_fingerprint(run.source)
     )
+
+
+def _same_choices(last: ImportRun, run: ImportRun) -> bool:
+    """Tell whether two runs read and plan their files with the same choices."""
+    return (last.complete, last.date_order, last.passwords, last.send, last.create_schools) == (
+        run.complete,
+        run.date_order,
+        run.passwords,
+        run.send,
+        run.create_schools,
+    ) and same_reading(last, run)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.imports import alerts
@@ -14,14 +14,12 @@ from webapp.imports.files import drop_files
 from webapp.imports.fingerprint import db_fingerprint, unchanged_since_last_apply
 from webapp.imports.mapping import needs_mapping
 from webapp.imports.plan import ImportPlan
+from webapp.imports.preview import keep_preview
 from webapp.imports.runs import build_plan
 from webapp.imports.states import (
     ALERT_STATUSES,
     APPLIED,
     FAILED,
-    NEEDS_CONFIRMATION,
-    PENDING,
-    RUNNING,
     SKIPPED,
     WRITING,
     require_pending,
@@ -30,10 +28,11 @@ from webapp.imports.write import apply_plan
 from webapp.jobs import enqueue, job
 from webapp.models import (
     CredentialBatch,
+    ImportCounts,
     ImportRun,
+    ImportStage,
     Role,
     User,
-    utcnow,
 )
 from webapp.services import audit, uploads
 from webapp.services.errors import NotAllowed, PolicyError
@@ -63,11 +62,12 @@ def request_apply(
         )
     if plan.needs_confirmation and not confirm:
         raise PolicyError(["Tick the box to confirm the removals, or upload a complete file."])
-    run.dry_run = False
-    run.status = PENDING
-    run.requested_by_id = actor.id
-    run.options = {**run.options, "confirm_deactivation": confirm, "skip_errors": skip_errors}
-    run.counts = {**run.counts, **plan.counts()}
+    run.request_apply(
+        actor_id=actor.id,
+        confirm=confirm,
+        skip_errors=skip_errors,
+        counts=ImportCounts.from_dict(plan.counts()),
+    )
     audit.record(
         actor, "import_requested", run, confirm_deactivation=confirm, skip_errors=skip_errors
     )
@@ -82,11 +82,7 @@ log = logging.getLogger(__name__)
 @job
 def apply_import(run_id: int) -> str:
     """Plan the stored upload again and apply it; record how it ended on the run."""
-    claimed = db.session.execute(
-        update(ImportRun)
-        .where(ImportRun.id == run_id, ImportRun.status == PENDING, ImportRun.dry_run.is_(False))
-        .values(status=RUNNING, started_at=utcnow())
-    ).rowcount
+    claimed = ImportRun.claim(run_id)
     db.session.commit()
     if not claimed:
         return "not pending"  # applied already, or picked up by another worker
@@ -101,10 +97,7 @@ def apply_import(run_id: int) -> str:
         db.session.rollback()
         log.exception("import run %s failed", run_id)
         run = db.session.get(ImportRun, run_id)
-        run.status = FAILED
-        run.stage = None
-        run.finished_at = utcnow()
-        run.row_errors = [*run.row_errors, _note(f"The import stopped: {type(exc).__name__}.")]
+        run.failed([*run.row_errors, _note(f"The import stopped: {type(exc).__name__}.")])
         db.session.commit()
         return FAILED
     return status
@@ -124,34 +117,35 @@ def _apply_run(run: ImportRun) -> str:
     """Apply one claimed run and commit; returns the status it ended with."""
     actor = db.session.get(User, run.requested_by_id) if run.requested_by_id else None
     if actor is None or actor.role != Role.ADMIN or actor.deactivated_at is not None:
-        return _finish(run, FAILED, [_note("The admin who asked for this import is gone.")])
+        return _fail(run, [_note("The admin who asked for this import is gone.")])
 
-    def stage(name: str) -> None:
+    def stage(name: ImportStage) -> None:
         # Committed at once so the page can show it; each step's own work is still all or
         # nothing (nothing is written before the last step, which commits in one go).
-        run.stage = name
+        run.enter(name)
         db.session.commit()
 
     try:
         plan = build_plan(
             run,
             actor=actor,
-            confirm=bool(run.options.get("confirm_deactivation")),
+            confirm=run.confirm_deactivation,
             on_stage=stage,
         )
     except uploads.UploadMissing:
-        return _finish(run, FAILED, [_note("The uploaded file has expired; upload it again.")])
+        return _fail(run, [_note("The uploaded file has expired; upload it again.")])
     except NotAllowed:
-        return _finish(run, FAILED, [_note("The file names a school outside your schools.")])
-    run.counts = {**run.counts, **plan.counts()}
+        return _fail(run, [_note("The file names a school outside your schools.")])
+    run.counts = ImportCounts.from_dict(plan.counts())
     if not plan.errors_allow_apply:
-        return _finish(run, FAILED, [p.as_dict() for p in plan.problems])
+        return _fail(run, [p.as_dict() for p in plan.problems])
     if plan.needs_confirmation and not plan.options.confirm_deactivation:
-        run.dry_run = True
-        return _finish(run, NEEDS_CONFIRMATION, [p.as_dict() for p in plan.problems], keep=True)
+        run.needs_confirmation([p.as_dict() for p in plan.problems], stopped=True)
+        # The admin comes back to the preview: keep it, so that page view only reads.
+        keep_preview(run, plan, actor=actor)
+        return _ended(run)
     stage(WRITING)
     finish_apply(run, plan, actor=actor)
-    run.stage = None
     db.session.commit()
     return APPLIED
 
@@ -159,50 +153,41 @@ def _apply_run(run: ImportRun) -> str:
 def finish_apply(run: ImportRun, plan: ImportPlan, *, actor: User) -> None:
     """Apply a plan onto its run, drop the upload and queue the new-accounts hook."""
     apply_plan(plan, actor=actor, run=run)
-    next_leave = plan.roster.next_leave_date
-    run.counts = {
-        **run.counts,
-        "db": db_fingerprint(run.source),
-        "next_leave_date": next_leave.isoformat() if next_leave else None,
-    }
+    run.db_fingerprint = db_fingerprint(run.source)
+    run.next_leave_date = plan.roster.next_leave_date
     drop_files(run)
-    options = run.options or {}
-    if options.get("send", "none") != "none" and options.get("passwords", "keep") == "keep":
+    if run.send != "none" and run.passwords == "keep":
         # Updated people are sent a fresh link too (a changed address has killed the old
         # one); delivery leaves out anyone already using their account.
-        updated = sorted({c.user_id for c in plan.updated + plan.reactivate if c.user_id})
-        if updated:
-            run.options = {**options, "updated_ids": updated}
-    if plan.created_user_ids or (run.options or {}).get("updated_ids"):
+        run.updated_ids = sorted({c.user_id for c in plan.updated + plan.reactivate if c.user_id})
+    if plan.created_user_ids or run.updated_ids:
         enqueue(notify_created_accounts, run.id)
 
 
 def refuse_run(run: ImportRun, problems: Sequence[str]) -> str:
     """End a run that cannot go on without an admin's answer, saying why; commits."""
-    return _finish(run, FAILED, [_note(problem) for problem in problems])
+    return _fail(run, [_note(problem) for problem in problems])
 
 
 def skip_run(run: ImportRun) -> None:
     """Record a run as skipped because nothing in it is new; caller commits."""
     drop_files(run)
-    run.dry_run = False
-    run.status = SKIPPED
-    run.finished_at = utcnow()
+    run.skipped()
 
 
-def _finish(
-    run: ImportRun, status: str, problems: list[dict[str, Any]], *, keep: bool = False
-) -> str:
-    run.status = status
-    run.stage = None
-    run.row_errors = problems
-    run.finished_at = utcnow()
-    if not keep:
-        drop_files(run)
-    if status in ALERT_STATUSES and run.options.get("origin", "").startswith("sync"):
+def _fail(run: ImportRun, problems: list[dict[str, Any]]) -> str:
+    """End a run that changed nothing, drop its files and say why; commits."""
+    run.failed(problems)
+    drop_files(run)
+    return _ended(run)
+
+
+def _ended(run: ImportRun) -> str:
+    """Alert a sync's admins when its run failed or stopped; commits."""
+    if run.status in ALERT_STATUSES and run.origin.startswith("sync"):
         enqueue(alerts.email_run_alert, run.id)
     db.session.commit()
-    return status
+    return run.status
 
 
 def created_user_ids(run: ImportRun) -> list[int]:
@@ -259,9 +244,9 @@ def send_to_created_accounts(run: ImportRun, actor: User, channel: str) -> int:
             .order_by(User.id)
         )
     )
-    kind = "password" if (run.options or {}).get("passwords") == "set" else "link"
+    kind = "password" if run.passwords == "set" else "link"
     if kind == "link":
-        ids = sorted(set(ids) | set((run.options or {}).get("updated_ids", ())))
+        ids = sorted(set(ids) | set(run.updated_ids))
     if not ids:
         return 0
     batch = send_credentials(
@@ -282,7 +267,7 @@ def notify_created_accounts(run_id: int) -> int:
     if run is None or run.status != APPLIED or run.requested_by_id is None:
         return 0
     actor = db.session.get(User, run.requested_by_id)
-    channel = (run.options or {}).get("send") or "none"
+    channel = run.send
     if channel != "none":
         if actor is None or actor.role != Role.ADMIN or actor.deactivated_at is not None:
             return 0

@@ -79,6 +79,22 @@ def has_header(run: ImportRun) -> bool:
     return (run.options or {}).get("has_header", True) is not False
 
 
+def chosen_mapping(run: ImportRun) -> dict[str, str] | None:
+    """Return the columns chosen for the run's spreadsheet, or None before they are."""
+    return (run.options or {}).get("mapping")
+
+
+def same_reading(one: ImportRun, other: ImportRun) -> bool:
+    """Tell whether two runs read their spreadsheets' columns alike (every option here)."""
+    return (one.options or {}) == (other.options or {})
+
+
+def set_has_header(run: ImportRun, has_header: bool) -> None:
+    """Say whether the run's spreadsheet has a header row; drops any mapping chosen."""
+    options = {k: v for k, v in (run.options or {}).items() if k not in ("mapping", "has_header")}
+    run.options = options if has_header else {**options, "has_header": False}
+
+
 def _people_columns(run: ImportRun) -> tuple[list[str], list[list[str]]]:
     """Return the people file's column names and first rows, decoded as the import reads them."""
     name, data = uploads.load_upload(run.upload_key)
@@ -170,7 +186,7 @@ def mapping_choice(run: ImportRun) -> MappingChoice:
     """Return the upload's headers and the mapping to offer: remembered, else guessed."""
     columns, rows = _people_columns(run)
     choice = new_choice(columns, rows, has_header(run))
-    current = (run.options or {}).get("mapping")
+    current = chosen_mapping(run)
     remembered = _remembered_mapping(run) if not current else None
     if current:
         choice.mapping = dict(current)
@@ -179,7 +195,7 @@ def mapping_choice(run: ImportRun) -> MappingChoice:
     else:
         choice.mapping = guess_mapping(choice.headers)
         # The file's name may say who is in it ("students.csv"); the page shows it to confirm.
-        named = role_for_name((run.options or {}).get("file_name") or "")
+        named = role_for_name(run.file_name or "")
         if "role" not in choice.mapping and named:
             choice.mapping["role"] = named
     return choice
@@ -338,8 +354,7 @@ def choose_header(run: ImportRun, has_header: bool, *, actor: User) -> None:
     require_pending(run)
     if run.format != CSV_FORMAT:
         raise PolicyError(["Only spreadsheets may come without a header row."])
-    options = {k: v for k, v in run.options.items() if k not in ("mapping", "has_header")}
-    run.options = options if has_header else {**options, "has_header": False}
+    set_has_header(run, has_header)
     audit.record(actor, "import_header_chosen", run, has_header=has_header)
     db.session.flush()
 
@@ -349,7 +364,7 @@ def choose_date_order(run: ImportRun, order: str, *, actor: User) -> None:
     require_pending(run)
     if order not in DATE_ORDERS:
         raise PolicyError(["Choose day/month or month/day."])
-    run.options = {**run.options, "date_order": order}
+    run.date_order = order
     audit.record(actor, "import_date_order_chosen", run, date_order=order)
     remember(run, DATE_ORDER_SETTING, order, actor=actor)
     db.session.flush()
@@ -372,9 +387,9 @@ def choose_create_schools(run: ImportRun, create: bool, *, actor: User) -> None:
     require_pending(run)
     if create and not actor.district_wide:
         raise PolicyError(["Only a district-wide admin can create schools."])
-    if bool(run.options.get("create_schools")) == create:
+    if run.create_schools == create:
         return
-    run.options = {**run.options, "create_schools": create}
+    run.create_schools = create
     audit.record(actor, "import_create_schools_chosen", run, create_schools=create)
     db.session.flush()
 

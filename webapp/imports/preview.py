@@ -102,22 +102,20 @@ def preview(
     severity: str = "",
     file: str = "",
 ) -> Preview:
-    """Return one page of one tab of the upload's plan; keeps the counts on the run.
+    """Return one page of one tab of the upload's plan. Writes nothing.
 
     The problems tab lists errors first, at most SIMILAR_LIMIT of a kind, and may be
     filtered by severity and by file; the counts and the problems CSV keep every one.
 
-    Planning a district file takes seconds, so the first preview keeps every tab, encrypted
-    like the upload, and the next tab or page reads it back while nothing it depends on has
-    moved: the admin, the run's options and every value the source controls (db_fingerprint).
+    Planning a district file takes seconds, so refresh() (called by whatever changes what
+    the preview depends on, never by a page view) keeps every tab, encrypted like the
+    upload; this reads it back while nothing it depends on has moved: the admin, the run's
+    options and every value the source controls (db_fingerprint). Otherwise it plans in
+    memory and keeps nothing, so a GET never writes.
     """
-    tag = _preview_tag(run, actor)
-    data = _cached_preview(run, tag)
+    data = _cached_preview(run, _preview_tag(run, actor))
     if data is None:
-        plan = build_plan(run, actor=actor)
-        remember_preview(run, plan)
-        data = _preview_data(plan)
-        _cache_preview(run, tag, data)
+        data = _preview_data(build_plan(run, actor=actor))
     tabs = data["tabs"]
     tab = tab if tab in TABS else ("problems" if data["errors"] else "new")
     items = tabs[tab]
@@ -146,6 +144,22 @@ def preview(
         problem_files=sorted({p["file"] for p in tabs["problems"]}),
         named_schools=data.get("named_schools", []),
     )
+
+
+def refresh(run: ImportRun, *, actor: User) -> None:
+    """Plan the upload and keep its preview, counts and problems on the run; caller commits.
+
+    Called where a preview's inputs change (upload, columns, choices) and by the apply job
+    when it stops for confirmation; never by a page view.
+    """
+    keep_preview(run, build_plan(run, actor=actor), actor=actor)
+
+
+def keep_preview(run: ImportRun, plan: ImportPlan, *, actor: User) -> None:
+    """Keep a plan of the run as its preview for this admin; caller commits."""
+    remember_preview(run, plan)
+    # Tagged after remember_preview, which may set the run's school (a tag input).
+    _cache_preview(run, _preview_tag(run, actor), _preview_data(plan))
 
 
 def _preview_data(plan: ImportPlan) -> dict[str, Any]:
@@ -270,9 +284,21 @@ def _named_schools(plan: ImportPlan) -> list[dict[str, Any]]:
 
 def _preview_tag(run: ImportRun, actor: User) -> str:
     """Name what a preview depends on: the admin, the run's choices and the database."""
-    options = {k: v for k, v in (run.options or {}).items() if k != "preview"}
     choices = json.dumps(
-        [actor.id, run.mode, run.format, run.school_id, run.source, options],
+        [
+            actor.id,
+            run.mode,
+            run.format,
+            run.school_id,
+            run.source,
+            run.complete,
+            run.username_template,
+            run.date_order,
+            run.passwords,
+            run.skip_errors,
+            run.create_schools,
+            run.options,
+        ],
         sort_keys=True,
         default=str,
     )
@@ -280,11 +306,10 @@ def _preview_tag(run: ImportRun, actor: User) -> str:
 
 
 def _cached_preview(run: ImportRun, tag: str) -> dict[str, Any] | None:
-    cached = (run.options or {}).get("preview")
-    if not cached or cached.get("tag") != tag:
+    if not run.preview_key or run.preview_tag != tag:
         return None
     try:
-        _, data = uploads.load_upload(cached["key"])
+        _, data = uploads.load_upload(run.preview_key)
     except uploads.UploadMissing:
         return None
     return json.loads(data)
@@ -292,9 +317,9 @@ def _cached_preview(run: ImportRun, tag: str) -> dict[str, Any] | None:
 
 def _cache_preview(run: ImportRun, tag: str, data: dict[str, Any]) -> None:
     """Keep the preview encrypted beside the upload (names and addresses are personal)."""
-    old = (run.options or {}).get("preview")
-    key = uploads.store_upload("preview.json", json.dumps(data, default=str).encode())
-    run.options = {**run.options, "preview": {"key": key, "tag": tag}}
+    old = run.preview_key
+    run.preview_key = uploads.store_upload("preview.json", json.dumps(data, default=str).encode())
+    run.preview_tag = tag
     if old:
-        uploads.delete_upload(old["key"])
+        uploads.delete_upload(old)
     db.session.flush()

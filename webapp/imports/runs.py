@@ -17,13 +17,22 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.imports import sheets
-from webapp.imports.mapping import DATE_ORDER_SETTING, has_header, remember, remembered
+from webapp.imports.mapping import (
+    DATE_ORDER_SETTING,
+    chosen_mapping,
+    has_header,
+    remember,
+    remembered,
+    set_has_header,
+)
 from webapp.imports.plan import MODES, PASSWORD_CHOICES, ImportOptions, ImportPlan, plan_import
 from webapp.imports.states import CHECKING, CSV_FORMAT, PENDING, READING
 from webapp.models import (
+    ImportCounts,
     ImportRun,
     User,
 )
+from webapp.models.imports import IMPORT_SENDS
 from webapp.roster import DATE_ORDERS, FORMATS, read_upload
 from webapp.roster.detect import detect_format
 from webapp.roster.upload import display_name, unpack_upload
@@ -38,7 +47,7 @@ _TEMPLATE_FIELDS = re.compile(r"\{([^{}]*)\}")
 
 # How the accounts an import creates get their credentials once it is applied: "none" leaves
 # them "not sent" (unless the school's notify settings send them), else a batch by channel.
-SEND_CHOICES = ("none", "email", "sms", "print")
+SEND_CHOICES = IMPORT_SENDS
 
 
 @dataclass
@@ -136,22 +145,22 @@ def start_import(
         mode=request.mode,
         dry_run=True,
         status=PENDING,
-        counts={"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)},
         row_errors=[],
-        options={
-            "origin": origin,
-            "file_name": display_name(name),
-            "complete": request.complete,
-            "username_template": request.username_template,
-            "date_order": request.date_order or remembered(request.school_id, DATE_ORDER_SETTING),
-            "passwords": request.passwords,
-            "send": request.send,
-            "skip_errors": request.skip_errors,
-            "create_schools": request.create_schools,
-            **({} if request.has_header else {"has_header": False}),
-        },
+        options={},
+        origin=origin,
+        file_name=display_name(name),
+        complete=request.complete,
+        username_template=request.username_template,
+        date_order=request.date_order or remembered(request.school_id, DATE_ORDER_SETTING),
+        passwords=request.passwords,
+        send=request.send,
+        skip_errors=request.skip_errors,
+        create_schools=request.create_schools,
+        upload_sha256=hashlib.sha256(data).hexdigest(),
+        upload_bytes=len(data),
         upload_key=key,
     )
+    set_has_header(run, request.has_header)
     db.session.add(run)
     db.session.flush()
     if request.date_order:
@@ -184,24 +193,24 @@ def build_plan(
     on_stage, when given, hears "reading" and then "checking" as each step starts;
     skip_errors, when not given, is what the run was asked to do.
     """
-    options = run.options or {}
     if on_stage:
         on_stage(READING)
     name, data = uploads.load_upload(run.upload_key)
+    mapping = chosen_mapping(run)
     roster = read_upload(
         name,
         data,
         format=run.format,
-        mapping=options.get("mapping"),
+        mapping=mapping,
         default_region=current_app.config["ROSTER_DEFAULT_REGION"],
-        complete=options.get("complete"),
-        date_order=options.get("date_order"),
+        complete=run.complete,
+        date_order=run.date_order,
         has_header=has_header(run),
         other_contacts=settings.get("import_other_contacts", run.school_id),
     )
     if on_stage:
         on_stage(CHECKING)
-    mapping = options.get("mapping") or {}
+    mapping = mapping or {}
     password_column = sheets.password_column(mapping)
     return plan_import(
         roster,
@@ -209,14 +218,14 @@ def build_plan(
             source=run.source,
             mode=run.mode,  # type: ignore[arg-type]
             school_id=run.school_id,
-            username_template=options.get("username_template") or "{first}.{last}",
+            username_template=run.username_template,
             deactivation_threshold=current_app.config["ROSTER_DEACTIVATION_THRESHOLD"],
             confirm_deactivation=confirm,
-            passwords=options.get("passwords") or "keep",  # type: ignore[arg-type]
+            passwords=run.passwords,  # type: ignore[arg-type]
             password_column=password_column or "password",
             password_mapped=password_column is not None,
-            skip_errors=bool(options.get("skip_errors")) if skip_errors is None else skip_errors,
-            create_schools=bool(options.get("create_schools")),
+            skip_errors=run.skip_errors if skip_errors is None else skip_errors,
+            create_schools=run.create_schools,
         ),
         actor=actor,
     )
@@ -224,8 +233,7 @@ def build_plan(
 
 def remember_preview(run: ImportRun, plan: ImportPlan) -> None:
     """Keep the preview's counts and problems on the pending run; caller commits."""
-    run.counts = {**run.counts, **plan.counts()}
-    run.row_errors = [p.as_dict() for p in plan.problems]
+    run.previewed(ImportCounts.from_dict(plan.counts()), [p.as_dict() for p in plan.problems])
     if plan.school_ids and run.school_id is None:
         ids = set(plan.school_ids.values())
         if len(ids) == 1:

@@ -17,6 +17,7 @@ from webapp.imports.mapping import (
     MAPPING_SETTING,
     MappingChoice,
     check_columns,
+    chosen_mapping,
     has_header,
     new_choice,
     offer_remembered,
@@ -94,7 +95,7 @@ def password_column(mapping: Mapping[str, Any] | None) -> str | None:
 
 def files_choice(run: ImportRun, roles: Mapping[str, str] | None = None) -> list[FileChoice]:
     """Return each file with the role and columns to offer; roles overrides the role."""
-    current = per_file((run.options or {}).get("mapping")) or {}
+    current = per_file(chosen_mapping(run)) or {}
     known_roles = remembered(run.school_id, FILE_ROLES_SETTING)
     known_roles = known_roles if isinstance(known_roles, dict) else {}
     choices = []

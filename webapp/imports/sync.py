@@ -125,8 +125,7 @@ def sync_folder(folder: Path, school_id: int | None, group: list[Path]) -> SyncO
                 mapping.automatic_mapping(run)
         except PolicyError as exc:
             return SyncOutcome(folder.name, names, run.id, jobs.refuse_run(run, exc.problems))
-    run.dry_run = False
-    run.options = {**run.options, "confirm_deactivation": False}
+    run.queue()
     db.session.commit()
     status = jobs.apply_import(run.id)
     return SyncOutcome(folder.name, names, run.id, status)

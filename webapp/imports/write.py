@@ -28,10 +28,10 @@ from webapp.imports.plan import (
     warn,
 )
 from webapp.models import (
-    AuditEvent,
     Class,
     Enrollment,
     GuardianLink,
+    ImportCounts,
     ImportRun,
     ParentCode,
     School,
@@ -44,7 +44,6 @@ from webapp.models.base import new_epoch
 from webapp.models.bulk import BulkWrite
 from webapp.roster.bulk import paused_gc
 from webapp.services import audit, passwords, settings
-from webapp.services.audit import current_origin
 
 _EPOCH_BYTES = len(new_epoch()) // 2
 
@@ -76,24 +75,8 @@ def _void_links(user_ids: list[int], now: datetime) -> None:
     )
 
 
-def _audit_rows(
-    actor: User, action: str, user_ids: Iterable[int], now: datetime, **details: Any
-) -> list[dict[str, Any]]:
-    origin = current_origin.get()
-    return [
-        {
-            "created_at": now,
-            "actor_id": actor.id,
-            "actor_label": actor.username,
-            "action": action,
-            "target_type": "user",
-            "target_id": user_id,
-            "details": details,
-            "ip": origin.ip,
-            "request_id": origin.request_id,
-        }
-        for user_id in user_ids
-    ]
+def _user_events(action: str, user_ids: Iterable[int], **details: Any) -> list[audit.Event]:
+    return [audit.Event(action, "user", user_id, details) for user_id in user_ids]
 
 
 def apply_plan(plan: ImportPlan, *, actor: User, run: ImportRun | None = None) -> ImportRun:
@@ -318,24 +301,20 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
     if run is None:
         run = ImportRun(requested_by_id=actor.id, source=source, created_at=now)
         session.add(run)
+        run.start()
     run.school_id = run.school_id or plan.options.school_id or _only_school(school_ids)
     run.format = plan.roster.format
     run.mode = plan.options.mode
-    run.dry_run = False
-    run.status = "applied"
-    run.counts = {**(run.counts or {}), **counts}
-    run.row_errors = [p.as_dict() for p in plan.problems]
-    run.finished_at = now
+    run.applied(ImportCounts.from_dict(counts), [p.as_dict() for p in plan.problems], now)
     session.flush()
-    audit_rows = _audit_rows(actor, "account_deactivated", deactivated, now, import_run=run.id)
-    audit_rows += _audit_rows(actor, "account_reactivated", reactivated, now, import_run=run.id)
+    events = _user_events("account_deactivated", deactivated, import_run=run.id)
+    events += _user_events("account_reactivated", reactivated, import_run=run.id)
     for user_id, school_id in left:
-        audit_rows += _audit_rows(
-            actor, "account_left_school", [user_id], now, import_run=run.id, school=school_id
+        events += _user_events(
+            "account_left_school", [user_id], import_run=run.id, school=school_id
         )
-    audit_rows += _credential_audit_rows(actor, expiries, now, run.id)
-    for chunk in chunks(audit_rows):
-        session.execute(insert(AuditEvent), chunk)
+    events += _credential_events(expiries, run.id)
+    audit.record_events(actor, events, at=now)
     audit.record(actor, "import_applied", run, source=source, **counts)
     session.flush()
     return run
@@ -430,28 +409,20 @@ def _write_passwords(
     return expiries
 
 
-def _credential_audit_rows(
-    actor: User, expiries: dict[int, datetime], now: datetime, run_id: int
-) -> list[dict[str, Any]]:
-    """One credential_issued row per person given a password from the file; no secret."""
-    origin = current_origin.get()
+def _credential_events(expiries: dict[int, datetime], run_id: int) -> list[audit.Event]:
+    """One credential_issued event per person given a password from the file; no secret."""
     return [
-        {
-            "created_at": now,
-            "actor_id": actor.id,
-            "actor_label": actor.username,
-            "action": "credential_issued",
-            "target_type": "user",
-            "target_id": user_id,
-            "details": {
+        audit.Event(
+            "credential_issued",
+            "user",
+            user_id,
+            {
                 "kind": "temporary_password",
                 "source": "import",
                 "import_run": run_id,
                 "expires_at": expires.isoformat(),
             },
-            "ip": origin.ip,
-            "request_id": origin.request_id,
-        }
+        )
         for user_id, expires in sorted(expiries.items())
     ]
 
@@ -460,24 +431,3 @@ def _only_school(school_ids: dict[str, int]) -> int | None:
     """Return the one school an import touched, so its admins see the run."""
     ids = set(school_ids.values())
     return ids.pop() if len(ids) == 1 else None
-
-
-def record_preview(plan: ImportPlan, *, actor: User) -> ImportRun:
-    """Keep a dry run in the import history; the caller commits."""
-    run = ImportRun(
-        school_id=plan.options.school_id or _only_school(plan.school_ids),
-        requested_by_id=actor.id,
-        source=plan.options.source,
-        format=plan.roster.format,
-        mode=plan.options.mode,
-        dry_run=True,
-        status="needs_confirmation"
-        if plan.needs_confirmation and not plan.errors
-        else ("blocked" if plan.errors else "previewed"),
-        counts=plan.counts(),
-        row_errors=[p.as_dict() for p in plan.problems],
-        finished_at=utcnow(),
-    )
-    db.session.add(run)
-    db.session.flush()
-    return run

@@ -1,9 +1,16 @@
 """SQLAlchemy models, one module per domain."""
 
-from webapp.models.audit import AuditEvent, ImportRun, SessionRecord
+from webapp.models.audit import AuditEvent, SessionRecord
 from webapp.models.base import utcnow
 from webapp.models.credentials import ParentCode, SetPasswordToken, StudentPin
 from webapp.models.delivery import CredentialBatch, Delivery
+from webapp.models.imports import (
+    ImportCounts,
+    ImportRun,
+    ImportRunStateError,
+    ImportRunStatus,
+    ImportStage,
+)
 from webapp.models.school import School, Setting
 from webapp.models.user import (
     STAFF_ROLES,
@@ -25,7 +32,11 @@ __all__ = [
     "Delivery",
     "Enrollment",
     "GuardianLink",
+    "ImportCounts",
     "ImportRun",
+    "ImportRunStateError",
+    "ImportRunStatus",
+    "ImportStage",
     "ParentCode",
     "Role",
     "School",

@@ -1,11 +1,11 @@
-"""Append-only records: audit events, roster imports and server-side sessions."""
+"""Append-only records: audit events and server-side sessions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -32,32 +32,6 @@ class AuditEvent(db.Model):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
     request_id: Mapped[str | None] = mapped_column(String(36))
-
-
-class ImportRun(db.Model):
-    """One roster import: a preview waiting for a decision, a queued or finished apply, a sync."""
-
-    __tablename__ = "import_runs"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id", ondelete="SET NULL"))
-    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    source: Mapped[str] = mapped_column(String(40))
-    format: Mapped[str] = mapped_column(String(20))
-    mode: Mapped[str] = mapped_column(String(20))
-    dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    # While applying: reading, checking or writing (the page's progress bar follows it).
-    stage: Mapped[str | None] = mapped_column(String(20))
-    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    row_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    # How to re-read the upload (format override, mapping, complete, template, origin).
-    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Random name of the encrypted upload in the instance folder; None once deleted.
-    upload_key: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SessionRecord(db.Model):

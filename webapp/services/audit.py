@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -50,6 +51,16 @@ def _check_key_set(keys: tuple[str, ...]) -> None:
     for key in keys:
         if key.lower() in _SECRET_KEYS or any(w in key.lower() for w in _SECRET_WORDS):
             raise ValueError(f"audit details may not carry {key!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of a bulk write: what happened to which target, and its details."""
+
+    action: str
+    target_type: str | None = None
+    target_id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def _actor_fields(actor: User | str | None) -> tuple[int | None, str]:
@@ -101,34 +112,50 @@ def record_many_ids_steps(
         yield
 
 
-def _insert(
-    actor: User | str | None,
-    action: str,
-    events: Sequence[tuple[str | None, int | None, dict[str, Any]]],
+def record_events(
+    actor: User | str | None, events: Iterable[Event], *, at: datetime | None = None
 ) -> int:
-    if not events:
-        return 0
+    """Add many events, of any actions, by one actor; the only bulk writer. Caller commits.
+
+    Every event gets the same time (`at`, else now): they are one change, such as an
+    import stamping the accounts it touched with its own finishing time.
+    """
     origin = current_origin.get()
     actor_id, actor_label = _actor_fields(actor)
-    created_at = utcnow()
+    created_at = at or utcnow()
     rows = []
-    for target_type, target_id, details in events:
-        _check_key_set(tuple(details))
+    for event in events:
+        _check_key_set(tuple(event.details))
         rows.append(
             (
                 created_at,
                 actor_id,
                 actor_label,
-                action,
+                event.action,
                 origin.ip,
                 origin.request_id,
-                target_type,
-                target_id,
-                details,
+                event.target_type,
+                event.target_id,
+                event.details,
             )
         )
-    _INSERT_MANY(rows)
+    if rows:
+        _INSERT_MANY(rows)
     return len(rows)
+
+
+def _insert(
+    actor: User | str | None,
+    action: str,
+    events: Sequence[tuple[str | None, int | None, dict[str, Any]]],
+) -> int:
+    return record_events(
+        actor,
+        (
+            Event(action, target_type, target_id, details)
+            for target_type, target_id, details in events
+        ),
+    )
 
 
 def record(

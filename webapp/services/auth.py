@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import logging
+import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,9 +12,13 @@ from flask import current_app
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.jobs import enqueue, job
 from webapp.models import SetPasswordToken, User, utcnow
 from webapp.services import audit, passwords
 from webapp.services.errors import PolicyError
+from webapp.services.mail import send_mail
+
+log = logging.getLogger(__name__)
 
 
 class SignInOutcome(enum.StrEnum):
@@ -109,6 +115,30 @@ def set_password(user: User, new_password: str, *, actor: User) -> None:
         user.activated_at = now
     audit.record(actor, "password_changed", user, activated=activated)
     db.session.flush()
+    if not activated and user.email:
+        # A change they did not make shows at once; the first password needs no notice.
+        enqueue(notify_password_changed, user.id)
+
+
+@job
+def notify_password_changed(user_id: int) -> int:
+    """Tell someone by email that their password was changed; no link, no secret."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.email:
+        return 0
+    body = (
+        f"Hello {user.given_name},\n\n"
+        f"The password of your Keyslip account ({user.username}) was changed on "
+        f"{utcnow():%d %B %Y at %H:%M} UTC.\n\n"
+        "If you changed it, there is nothing to do. If you did not, contact your school "
+        "office at once: they can stop anyone else using your account.\n"
+    )
+    try:
+        return send_mail([user.email], "Your Keyslip password was changed", body)
+    except (OSError, smtplib.SMTPException):
+        # The change itself stands; only the notice is lost, and the audit log has it.
+        log.warning("password-changed notice for user %s not sent", user_id)
+        return 0
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:

@@ -91,6 +91,25 @@ def _is_monotonous(text: str) -> bool:
     return steps in ({1}, {-1})
 
 
+def _letters(text: str | None) -> str:
+    return "".join(ch for ch in (text or "").casefold() if ch.isalpha())
+
+
+def _mostly_context(password: str, context: list[str | None], minimum: int) -> bool:
+    """Tell whether the password is built from context words (names, username, school).
+
+    Compared as letters only, so "Probe School 2026" is "probeschool": each context word of
+    four letters or more is cut out wherever it stands, and a password with fewer than the
+    minimum length of letters left over is built from them.
+    """
+    letters = _letters(password)
+    left = letters
+    for word in sorted({_letters(w) for w in context}, key=len, reverse=True):
+        if len(word) >= 4:
+            left = left.replace(word, "")
+    return left != letters and len(left) < minimum
+
+
 def check_policy(password: str, user: User, *, extra_words: tuple[str, ...] = ()) -> None:
     """Raise PolicyError listing every rule the chosen password breaks."""
     password = normalise(password)
@@ -106,12 +125,7 @@ def check_policy(password: str, user: User, *, extra_words: tuple[str, ...] = ()
         problems.append("This password is too common or too easy to guess. Try a few words.")
     context = [user.username, user.given_name, user.family_name, "keyslip"]
     context += [school.name for school in user.schools] + list(extra_words)
-    for word in context:
-        word = (word or "").strip().lower()
-        if len(word) >= 4 and (
-            lowered == word or (word in lowered and len(lowered) - len(word) < 4)
-        ):
-            problems.append("Do not build your password from your name, username or school.")
-            break
+    if _mostly_context(password, context, minimum):
+        problems.append("Do not build your password from your name, username or school.")
     if problems:
         raise PolicyError(problems)

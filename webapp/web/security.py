@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request, session, url_for
 from flask_login import current_user, logout_user
@@ -16,6 +18,23 @@ from webapp.extensions import db
 from webapp.models import SessionRecord, utcnow
 from webapp.services.audit import Origin, current_origin
 from webapp.web import htmx
+
+
+def same_site_path(target: str) -> str | None:
+    """Return target when it is a path on this site, else None (callers then go home).
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so a path
+    such as "/<tab>/evil.example" leads off-site: any control or space character and any
+    backslash refuse the target outright, as does a scheme, a host or a leading "//".
+    """
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 class DatabaseSessionInterface(ServerSideSessionInterface):
@@ -135,7 +154,8 @@ def register(app: Flask) -> None:
         cfg = app.config
         scripts = "'self'"
         if cfg["HTMX_USE_CDN"]:
-            scripts += " https://cdn.jsdelivr.net"
+            # The pinned file itself, not every script the CDN serves.
+            scripts += f" {cfg['HTMX_CDN_URL']}"
         response.headers.setdefault(
             "Content-Security-Policy",
             f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
