@@ -119,7 +119,7 @@ def test_a_zip_of_students_parents_staff_classes_and_memberships_imports_everyon
         sheets.save_file_mappings(run, offered(run, **{"staff.csv": "=teacher"}), actor=admin(ids))
         plan = runs.build_plan(run, actor=admin(ids))
         assert plan.errors == []
-        apply_plan(plan, actor=admin(ids), run=run)
+        apply_plan(plan, actor=admin(ids))
         db.session.commit()
     assert people(app) == {
         "S1": ("student", "Lovelace"),
@@ -184,13 +184,13 @@ def test_a_parents_file_alone_links_to_students_imported_earlier(app, ids):
     with app.app_context():
         run = start(ids, "students.csv", STUDENTS)
         sheets.automatic_file_mappings(run, actor=admin(ids))
-        apply_plan(runs.build_plan(run, actor=admin(ids)), actor=admin(ids), run=run)
+        apply_plan(runs.build_plan(run, actor=admin(ids)), actor=admin(ids))
         db.session.commit()
         run = start(ids, "parents.csv", PARENTS)
         sheets.automatic_file_mappings(run, actor=admin(ids))
         plan = runs.build_plan(run, actor=admin(ids))
         assert plan.errors == [] and plan.counts()["guardian_links"] == 2
-        apply_plan(plan, actor=admin(ids), run=run)
+        apply_plan(plan, actor=admin(ids))
         db.session.commit()
     assert links(app) == {("P1", "S1"), ("P2", "S2")}
 
@@ -205,7 +205,7 @@ def test_a_parents_spreadsheet_links_to_the_schools_students_from_the_sis(app, i
         run = start(ids, "parents.csv", PARENTS)
         sheets.automatic_file_mappings(run, actor=admin(ids))
         plan = runs.build_plan(run, actor=admin(ids))
-        apply_plan(plan, actor=admin(ids), run=run)
+        apply_plan(plan, actor=admin(ids))
         db.session.commit()
     # S2 is at another school: the parent is imported, but not linked to someone else's pupil.
     assert links(app) == {("P1", "S1")}
@@ -219,13 +219,13 @@ def test_a_parent_without_id_email_or_phone_is_known_by_name_and_child(app, ids)
     with app.app_context():
         run = start(ids, "students.csv", STUDENTS)
         sheets.automatic_file_mappings(run, actor=admin(ids))
-        apply_plan(runs.build_plan(run, actor=admin(ids)), actor=admin(ids), run=run)
+        apply_plan(runs.build_plan(run, actor=admin(ids)), actor=admin(ids))
         db.session.commit()
         run = start(ids, "parents.csv", data)
         sheets.automatic_file_mappings(run, actor=admin(ids))
         plan = runs.build_plan(run, actor=admin(ids))
         again = runs.build_plan(run, actor=admin(ids))
-        apply_plan(plan, actor=admin(ids), run=run)
+        apply_plan(plan, actor=admin(ids))
         db.session.commit()
     (parent,) = plan.roster.people
     assert parent.sourced_id.startswith("parent-") and parent.email is None
@@ -329,12 +329,12 @@ def test_a_memberships_file_alone_places_people_in_classes_imported_earlier(app,
         chosen = offered(run, **{"staff.csv": "=teacher"})
         chosen["memberships.csv"] = ("ignore", {})
         sheets.save_file_mappings(run, chosen, actor=admin(ids))
-        apply_plan(runs.build_plan(run, actor=admin(ids)), actor=admin(ids), run=run)
+        apply_plan(runs.build_plan(run, actor=admin(ids)), actor=admin(ids))
         db.session.commit()
         run = start(ids, "rosters.csv", b"Class ID,Person ID\nC1,S1\nC1,S8\nC7,S2\n")
         sheets.automatic_file_mappings(run, actor=admin(ids))
         plan = runs.build_plan(run, actor=admin(ids))
-        apply_plan(plan, actor=admin(ids), run=run)
+        apply_plan(plan, actor=admin(ids))
         db.session.commit()
     assert enrollments(app) == {("C1", "T1", "teacher"), ("C1", "S1", "student")}
     assert [(w.line, w.kind) for w in plan.warnings] == [
@@ -347,7 +347,7 @@ def test_a_complete_upload_without_a_classes_file_leaves_the_classes_alone(app, 
     with app.app_context():
         run = start(ids, "district.zip", zipped(DISTRICT))
         sheets.save_file_mappings(run, offered(run, **{"staff.csv": "=teacher"}), actor=admin(ids))
-        apply_plan(runs.build_plan(run, actor=admin(ids)), actor=admin(ids), run=run)
+        apply_plan(runs.build_plan(run, actor=admin(ids)), actor=admin(ids))
         db.session.commit()
         request = runs.ImportRequest(school_id=ids["school"], complete=True)
         upload = zipped({"students.csv": STUDENTS, "rosters.csv": b"Class ID,Student ID\nC1,S1\n"})
