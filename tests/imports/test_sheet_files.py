@@ -393,3 +393,19 @@ def test_the_cli_takes_a_mapping_file_with_one_object_per_file(app, ids, tmp_pat
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert links(app) == {("E1", "S1")}
+
+
+def test_a_parents_file_naming_its_school_links_to_that_schools_sis_students(app, ids):
+    with app.app_context():
+        school = db.session.get(School, ids["school"])
+        make_user(Role.STUDENT, school=school, source="sis", sourced_id="S1", family_name="Lee")
+        db.session.commit()
+        data = b"Parent ID,First Name,Last Name,Child ID,School\nP1,Mary,Lee,S1,Eiche\n"
+        request = runs.ImportRequest()  # no school picked: the file names it
+        run = runs.start_import("parents.csv", data, request, actor=admin(ids))
+        sheets.automatic_file_mappings(run, actor=admin(ids))
+        plan = runs.build_plan(run, actor=admin(ids))
+        assert plan.errors == []
+        apply_plan(plan, actor=admin(ids))
+        db.session.commit()
+    assert links(app) == {("P1", "S1")}

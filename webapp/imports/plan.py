@@ -1180,7 +1180,7 @@ def _students_in_keyslip(plan: ImportPlan, known: _Known) -> set[str]:
     """Return the children named by parent rows who are students imported earlier.
 
     A student of this source matches by sourced id; for a spreadsheet, so does a student
-    of the run's school from another source (its SIS export), when only one matches.
+    of the run's schools from another source (its SIS export), when only one matches.
     Others' students (outside the actor's scope) never match.
     """
     missing = {g.student_id for g in plan.roster.guardians if g.student_id not in known.in_file}
@@ -1192,11 +1192,12 @@ def _students_in_keyslip(plan: ImportPlan, known: _Known) -> set[str]:
             known.roles[sid] = row.role
             known.user_ids[sid] = row.id
             found.add(sid)
-    school_id = plan.options.school_id
+    # The run's school, else the schools the file names.
+    schools = {plan.options.school_id} - {None} or set(plan.school_ids.values())
     others = sorted(missing - found - known.by_sid.keys())
-    if not others or plan.roster.format != "csv" or school_id is None:
+    if not others or plan.roster.format != "csv" or not schools:
         return found
-    matches: dict[str, list[int]] = defaultdict(list)
+    matches: dict[str, set[int]] = defaultdict(set)
     for chunk in chunks(others):
         rows = db.session.execute(
             select(User.sourced_id, User.id)
@@ -1205,15 +1206,15 @@ def _students_in_keyslip(plan: ImportPlan, known: _Known) -> set[str]:
                 User.sourced_id.in_(chunk),
                 User.role == "student",
                 User.source != plan.options.source,
-                user_schools.c.school_id == school_id,
+                user_schools.c.school_id.in_(schools),
             )
         ).tuples()
         for sid, user_id in rows:
             if visible is None or user_id in visible:
-                matches[sid].append(user_id)
+                matches[sid].add(user_id)
     for sid, user_ids in matches.items():
         if len(user_ids) == 1:
-            plan.linked_students[sid] = user_ids[0]
+            plan.linked_students[sid] = next(iter(user_ids))
             found.add(sid)
     return found
 
