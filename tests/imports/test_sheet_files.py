@@ -409,3 +409,18 @@ def test_a_parents_file_naming_its_school_links_to_that_schools_sis_students(app
         apply_plan(plan, actor=admin(ids))
         db.session.commit()
     assert links(app) == {("P1", "S1")}
+
+
+@pytest.mark.settings(ROSTER_DROP_SETTLE_SECONDS=0)
+def test_sync_imports_a_drop_of_several_files_with_the_remembered_roles_and_columns(app, ids):
+    with app.app_context():
+        run = start(ids, "district.zip", zipped(DISTRICT))
+        sheets.save_file_mappings(run, offered(run, **{"staff.csv": "=teacher"}), actor=admin(ids))
+        db.session.commit()
+        folder = sync.drop_dir() / str(ids["school"])
+        folder.mkdir()
+        (folder / "export.zip").write_bytes(zipped(DISTRICT))
+        (outcome,) = sync.sync_drop_folders()
+    assert outcome.status == "applied"
+    assert people(app)["T1"] == ("teacher", "Hopper")
+    assert links(app) == {("P1", "S1"), ("P2", "S2")}
