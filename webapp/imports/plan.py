@@ -156,6 +156,8 @@ class ImportPlan:
     enrollments_add: set[tuple[str, str, str, bool]] = field(default_factory=set)
     enrollments_remove: list[int] = field(default_factory=list)
     links_add: set[tuple[str, str]] = field(default_factory=set)
+    # The relationship word the file gave a new link (Mother, Grandfather), by link.
+    link_relations: dict[tuple[str, str], str] = field(default_factory=dict)
     links_remove: list[int] = field(default_factory=list)
     # Students of another source in the run's school that parent rows link to, by sourced id.
     linked_students: dict[str, int] = field(default_factory=dict)
@@ -1140,6 +1142,8 @@ def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
         student_known = g.student_id in known.roles or g.student_id in earlier
         if g.parent_id in known.roles and student_known:
             wanted.add((g.parent_id, g.student_id))
+            if g.relationship:
+                plan.link_relations[(g.parent_id, g.student_id)] = g.relationship[:40]
         elif plan.errors and (g.parent_id not in known.roles or g.student_id in known.in_file):
             plan.held_links += 1
             _held_back(plan, g, f"the link of parent {g.parent_id} to {g.student_id}")
