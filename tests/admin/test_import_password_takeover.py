@@ -36,7 +36,7 @@ def test_the_preview_counts_and_explains_the_passwords_left_alone(app, client, s
 
 
 def test_the_cli_summary_counts_the_passwords_left_alone(app, school_id, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(SHEET.replace("Pupil ID,Forename,Surname", "ID,First Name,Last Name"))
     result = app.test_cli_runner().invoke(
         args=["roster", "import", str(path), "--school", str(school_id), "--passwords", "set"]

@@ -44,8 +44,8 @@ def test_apply_the_rest_imports_everyone_but_the_row_in_error(app, client, world
         assert run.skip_errors is True
     problems = client.get(f"/admin/imports/{run_id}/problems.csv").get_data(as_text=True)
     lines = problems.splitlines()
-    assert lines[1].startswith("error,people.csv,3,Forename")  # errors first
-    assert any(line.startswith("warning,people.csv,2,Email") for line in lines)
+    assert lines[1].startswith("error,students.csv,3,Forename")  # errors first
+    assert any(line.startswith("warning,students.csv,2,Email") for line in lines)
 
 
 def test_the_problems_tab_filters_by_severity(app, client, world):
@@ -63,7 +63,7 @@ def test_the_problems_tab_filters_by_severity(app, client, world):
 
 
 def test_the_cli_applies_the_rest_with_skip_errors(app, world, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(BROKEN)
     runner = app.test_cli_runner()
     args = ["roster", "import", str(path), "--school", str(world.school_a), "--as", "district"]

@@ -20,7 +20,7 @@ PEOPLE = (
 )
 
 
-def upload(client, data: bytes | str, name: str = "people.csv", **fields):
+def upload(client, data: bytes | str, name: str = "students.csv", **fields):
     payload = data.encode() if isinstance(data, str) else data
     form = {
         "csrf_token": client.csrf_token("/admin/imports/new"),
@@ -151,7 +151,7 @@ def test_errors_block_applying_unless_the_rest_is_applied_on_purpose(app, client
     run_id = mapped_run(client, world.school_a, PEOPLE + "4,,NoFirstName,,5\n")
     page = client.get(f"/admin/imports/{run_id}?tab=problems").get_data(as_text=True)
     assert "1 row of the file has errors" in page and 'name="skip_errors" required' in page
-    assert "people.csv" in page and ">5<" in page  # file and line of the bad row
+    assert "students.csv" in page and ">5<" in page  # file and line of the bad row
     response = apply(client, run_id)
     assert response.status_code == 422 and users(app) == 0
 
@@ -201,14 +201,14 @@ def test_mapping_takes_only_known_fields_and_real_columns(app, client, world):
     response = client.post_form(
         f"/admin/imports/{run_id}/mapping",
         {"map-sourced_id": "Pupil ID", "map-given_name": "Forename", "map-family_name": "Surname",
-         "map-district_wide": "Email"},
+         "map-role": "=student", "map-district_wide": "Email"},
         token_from=f"/admin/imports/{run_id}/mapping",
     )  # fmt: skip
     assert response.status_code == 303
     with app.app_context():
         mapping = db.session.get(ImportRun, run_id).options["mapping"]
         assert mapping == {"sourced_id": "Pupil ID", "given_name": "Forename",
-                           "family_name": "Surname"}  # fmt: skip
+                           "family_name": "Surname", "role": "=student"}  # fmt: skip
 
 
 def test_onerooster_zip_goes_straight_to_preview(app, client, world):
@@ -241,7 +241,7 @@ def test_another_schools_import_is_404_everywhere_and_audited(app, client, world
     assert (
         other.post(f"/admin/imports/{run_id}/apply", data={"csrf_token": token}).status_code == 404
     )
-    assert "people.csv" not in other.get("/admin/imports").get_data(as_text=True)
+    assert "students.csv" not in other.get("/admin/imports").get_data(as_text=True)
     assert users(app) == 0
     with app.app_context():
         denied = db.session.scalars(
@@ -288,7 +288,7 @@ def test_too_large_upload_says_so(app, client, world):
 
 def test_problems_download_is_neutralised_and_never_cached(app, client, world):
     client.sign_in("admin.a", PASSWORD)
-    response = upload(client, PEOPLE + "4,,NoFirst,,5\n", name="=HYPERLINK(1)+2.csv",
+    response = upload(client, PEOPLE + "4,,NoFirst,,5\n", name="=HYPERLINK(1)+students.csv",
                       school_id=world.school_a)  # fmt: skip
     run_id = run_id_from(response)
     save_mapping(client, run_id)
@@ -299,7 +299,7 @@ def test_problems_download_is_neutralised_and_never_cached(app, client, world):
     assert disposition == f'attachment; filename="import-{run_id}-problems.csv"'
     text = download.get_data(as_text=True)
     assert text.splitlines()[0] == "severity,file,line,column,message"
-    assert "\n=" not in text and ",=" not in text and "'=HYPERLINK(1)+2.csv" in text
+    assert "\n=" not in text and ",=" not in text and "'=HYPERLINK(1)+students.csv" in text
 
 
 def test_history_lists_runs_with_who_and_status(app, client, world):

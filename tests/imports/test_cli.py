@@ -42,7 +42,7 @@ def write_bundle(folder: Path, students: int = 10) -> Path:
 
 
 def test_imports_a_spreadsheet_for_a_school(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(PEOPLE)
     result = invoke(app, str(path), "--school", str(school))
     assert result.exit_code == 0, result.output
@@ -65,7 +65,7 @@ def test_folder_dry_run_prints_json_and_changes_nothing(app, school, tmp_path):
 
 
 def test_errors_exit_non_zero_with_file_line_and_column(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(PEOPLE + "3,,NoFirst,student\n")
     result = invoke(app, str(path), "--school", str(school), "--json")
     assert result.exit_code == 1
@@ -73,7 +73,7 @@ def test_errors_exit_non_zero_with_file_line_and_column(app, school, tmp_path):
     error = next(p for p in report["problems"] if p["severity"] == "error")
     assert error == {
         "severity": "error",
-        "file": "people.csv",
+        "file": "students.csv",
         "line": 4,
         "column": "First Name",
         "message": error["message"],
@@ -83,10 +83,10 @@ def test_errors_exit_non_zero_with_file_line_and_column(app, school, tmp_path):
 
 
 def test_mass_deactivation_needs_yes(app, school, tmp_path):
-    full = tmp_path / "full.csv"
+    full = tmp_path / "students.csv"
     full.write_text("ID,First Name,Last Name\n" + "".join(f"{i},G{i},F{i}\n" for i in range(20)))
     assert invoke(app, str(full), "--school", str(school), "--complete").exit_code == 0
-    cut = tmp_path / "cut.csv"
+    cut = tmp_path / "students-cut.csv"
     cut.write_text("ID,First Name,Last Name\n" + "".join(f"{i},G{i},F{i}\n" for i in range(5)))
     result = invoke(app, str(cut), "--school", str(school), "--complete")
     assert result.exit_code == 3 and "--yes" in result.output
@@ -99,10 +99,10 @@ def test_mass_deactivation_needs_yes(app, school, tmp_path):
 
 
 def test_delta_never_deactivates_absentees(app, school, tmp_path):
-    full = tmp_path / "full.csv"
+    full = tmp_path / "students.csv"
     full.write_text("ID,First Name,Last Name\n" + "".join(f"{i},G{i},F{i}\n" for i in range(20)))
     invoke(app, str(full), "--school", str(school), "--complete")
-    cut = tmp_path / "cut.csv"
+    cut = tmp_path / "students-cut.csv"
     cut.write_text("ID,First Name,Last Name\n1,G1,F1\n")
     result = invoke(app, str(cut), "--school", str(school), "--delta", "--json")
     assert result.exit_code == 0 and json.loads(result.output)["counts"]["deactivate"] == 0
@@ -112,7 +112,7 @@ def test_actor_must_be_named_when_several_district_admins_exist(app, school, tmp
     with app.app_context():
         make_user(Role.ADMIN, username="second", district_wide=True)
         db.session.commit()
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(PEOPLE)
     result = invoke(app, str(path), "--school", str(school))
     assert result.exit_code == 1 and "--as" in result.output and people(app) == 0
@@ -123,21 +123,21 @@ def test_school_admin_cannot_import_into_another_school(app, school, tmp_path):
     with app.app_context():
         make_user(Role.ADMIN, username="other", school=make_school("Elm School"))
         db.session.commit()
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(PEOPLE)
     result = invoke(app, str(path), "--school", str(school), "--as", "other")
     assert result.exit_code == 1 and people(app) == 0
 
 
 def test_unknown_admin_is_refused(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(PEOPLE)
     result = invoke(app, str(path), "--as", "nobody")
     assert result.exit_code == 1 and "must name an active admin" in result.output
 
 
 def test_an_identical_file_is_skipped_unless_the_database_moved(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(PEOPLE)
     assert invoke(app, str(path), "--school", str(school)).exit_code == 0
     result = invoke(app, str(path), "--school", str(school))
@@ -155,7 +155,7 @@ def test_an_identical_file_is_skipped_unless_the_database_moved(app, school, tmp
 def test_an_identical_file_is_planned_again_after_an_edit_that_changes_no_count(
     app, school, tmp_path
 ):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(PEOPLE)
     assert invoke(app, str(path), "--school", str(school)).exit_code == 0
     with app.app_context():
@@ -175,7 +175,7 @@ DATED = "ID,First Name,Last Name,Role,Leaving Date\n1,Ada,Lovelace,student,03/04
 
 
 def test_ambiguous_dates_exit_non_zero_and_print_the_question(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(DATED + "2,Alan,Turing,student,\n")
     result = invoke(app, str(path), "--school", str(school))
     assert result.exit_code == 1
@@ -186,7 +186,7 @@ def test_ambiguous_dates_exit_non_zero_and_print_the_question(app, school, tmp_p
 
 
 def test_date_order_answers_the_question(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(DATED + "2,Alan,Turing,student,\n")
     result = invoke(app, str(path), "--school", str(school), "--date-order", "dmy", "--json")
     assert result.exit_code == 0, result.output
@@ -200,7 +200,7 @@ def test_passwords_set_and_send_print_flags_reach_the_import(app, school, tmp_pa
     from webapp.models import CredentialBatch, Delivery
     from webapp.services import passwords
 
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(
         "ID,First Name,Last Name,Role,Password\n"
         "1,Ada,Lovelace,student,violet-harbour-lantern\n2,Alan,Turing,student,\n"
@@ -225,7 +225,7 @@ def test_passwords_set_and_send_print_flags_reach_the_import(app, school, tmp_pa
 def test_by_default_the_cli_ignores_a_password_column_and_sends_nothing(app, school, tmp_path):
     from webapp.models import CredentialBatch
 
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text("ID,First Name,Last Name,Role,Password\n1,Ada,Lovelace,student,x\n")
     result = invoke(app, str(path), "--school", str(school))
     assert result.exit_code == 0, result.output
@@ -236,7 +236,7 @@ def test_by_default_the_cli_ignores_a_password_column_and_sends_nothing(app, sch
 
 
 def test_cli_refuses_passwords_by_sms(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(PEOPLE)
     result = invoke(app, str(path), "--school", str(school), "--passwords", "set", "--send", "sms")
     assert result.exit_code == 1 and "never sent by SMS" in result.output

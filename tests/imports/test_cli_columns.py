@@ -75,7 +75,7 @@ def test_german_headers_are_recognised_without_a_mapping(app, school, tmp_path):
 
 
 def test_a_mapping_with_an_unknown_field_lists_the_fields(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(BEFORE)
     result = invoke(
         app, str(path), "--school", str(school),
@@ -88,7 +88,7 @@ def test_a_mapping_with_an_unknown_field_lists_the_fields(app, school, tmp_path)
 
 
 def test_a_mapping_with_a_missing_column_lists_the_files_columns(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(BEFORE)
     result = invoke(
         app, str(path), "--school", str(school),
@@ -101,7 +101,7 @@ def test_a_mapping_with_a_missing_column_lists_the_files_columns(app, school, tm
 
 
 def test_a_mapping_that_is_not_field_equals_column_is_refused(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(BEFORE)
     result = invoke(app, str(path), "--school", str(school), "--mapping", "given_name")
     assert result.exit_code == 2
@@ -109,7 +109,7 @@ def test_a_mapping_that_is_not_field_equals_column_is_refused(app, school, tmp_p
 
 
 def test_a_mapping_file_maps_the_columns(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text("Nr,Rufname,Familienname\n7,Ada,Lovelace\n")
     mapping = tmp_path / "mapping.json"
     mapping.write_text(
@@ -127,7 +127,7 @@ def test_a_mapping_file_maps_the_columns(app, school, tmp_path):
     "content", ['["sourced_id", "Nr"]', "{not json", '{"sourced_id": 7}'], ids=str
 )
 def test_a_bad_mapping_file_is_refused(app, school, tmp_path, content):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(BEFORE)
     mapping = tmp_path / "mapping.json"
     mapping.write_text(content)
@@ -168,7 +168,7 @@ def test_a_remembered_mapping_is_reused_for_the_same_columns(app, school, tmp_pa
 
 
 def test_unmapped_columns_that_matter_are_pointed_out(app, school, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text("ID,First Name,Last Name,Role,Leaver\n1,Ada,Lovelace,student,yes\n")
     result = invoke(app, str(path), "--school", str(school), "--dry-run", "--json")
     assert result.exit_code == 0, result.output

@@ -30,7 +30,7 @@ def ids(app) -> dict[str, int]:
         return {"school": school.id, "admin": admin.id}
 
 
-def start(ids, data: bytes, name: str = "people.csv", **options) -> ImportRun:
+def start(ids, data: bytes, name: str = "students.csv", **options) -> ImportRun:
     actor = db.session.get(User, ids["admin"])
     request = runs.ImportRequest(school_id=ids["school"], **options)
     return runs.start_import(name, data, request, actor=actor)
@@ -85,13 +85,15 @@ def test_a_column_may_be_named_in_any_case_and_spacing(app, ids):
     with app.app_context():
         run = start(ids, BEFORE)
         mapping.save_mapping(
-            run, {"sourced_id": "id", "given_name": "first_name", "family_name": "LAST NAME"},
+            run, {"sourced_id": "id", "given_name": "first_name", "family_name": "LAST NAME",
+                  "role": "=student"},
             actor=admin(ids),
         )  # fmt: skip
         assert run.options["mapping"] == {
             "sourced_id": "ID",
             "given_name": "First Name",
             "family_name": "Last Name",
+            "role": "=student",
         }
 
 

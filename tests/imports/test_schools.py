@@ -32,7 +32,7 @@ def ids(app) -> dict[str, int]:
 def start(ids, sheet: str, *, who: str = "district", **request):
     actor = db.session.get(User, ids[who])
     run = runs.start_import(
-        "people.csv", sheet.encode(), runs.ImportRequest(**request), actor=actor
+        "students.csv", sheet.encode(), runs.ImportRequest(**request), actor=actor
     )
     run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
     return run, actor
@@ -60,8 +60,8 @@ def test_a_column_of_numbers_is_an_error_listing_the_known_schools(app, ids):
         run, actor = start(ids, NUMBERED)
         plan = runs.build_plan(run, actor=actor)
         errors = {(p.file, p.line, p.column): p.message for p in plan.errors}
-        assert set(errors) == {("people.csv", 2, "School"), ("people.csv", 3, "School")}
-        message = errors[("people.csv", 3, "School")]
+        assert set(errors) == {("students.csv", 2, "School"), ("students.csv", 3, "School")}
+        message = errors[("students.csv", 3, "School")]
         assert message.startswith("School '2' (named on 2 rows) is not in Keyslip.")
         assert "Known schools: Elm School (id " in message
         assert "Oak School (SIS id oak-101, id " in message
@@ -74,7 +74,7 @@ def test_a_column_of_numbers_is_an_error_listing_the_known_schools(app, ids):
 
 
 def test_the_cli_refuses_the_numbers_and_writes_nothing(app, ids, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(NUMBERED)
     result = app.test_cli_runner().invoke(args=["roster", "import", str(path)])
     assert result.exit_code == 1
@@ -86,7 +86,7 @@ def test_the_cli_refuses_the_numbers_and_writes_nothing(app, ids, tmp_path):
 
 
 def test_the_cli_creates_the_schools_when_told_to(app, ids, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text(NUMBERED)
     result = app.test_cli_runner().invoke(args=["roster", "import", str(path), "--create-schools"])
     assert result.exit_code == 0, result.output
@@ -174,7 +174,7 @@ def test_a_school_limited_admin_can_never_create_schools(app, ids):
         actor = db.session.get(User, ids["limited"])
         with pytest.raises(PolicyError) as caught:
             runs.start_import(
-                "people.csv",
+                "students.csv",
                 NUMBERED.encode(),
                 runs.ImportRequest(create_schools=True),
                 actor=actor,
@@ -253,7 +253,7 @@ def test_the_preview_plans_again_once_a_school_gets_the_files_sis_id(app, ids):
 
 
 def test_a_same_file_is_imported_again_once_its_school_values_map_elsewhere(app, ids, tmp_path):
-    path = tmp_path / "people.csv"
+    path = tmp_path / "students.csv"
     path.write_text("ID,First Name,Last Name,School\n1,Ada,Lovelace,x\n")
     with app.app_context():
         db.session.get(School, ids["oak"]).sourced_id = "x"

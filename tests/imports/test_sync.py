@@ -59,7 +59,7 @@ def runs(app) -> list[ImportRun]:
 
 
 def test_dropped_csv_is_imported_and_moved_to_processed(app, school):
-    path = drop(app, str(school), "people.csv", PEOPLE)
+    path = drop(app, str(school), "students.csv", PEOPLE)
     [outcome] = sync(app)
     assert outcome.status == "applied"
     assert not path.exists() and len(list((path.parent / "processed").iterdir())) == 1
@@ -71,12 +71,12 @@ def test_dropped_csv_is_imported_and_moved_to_processed(app, school):
 
 def test_the_same_export_dropped_again_is_skipped(app, school):
     earlier = time.time() - 100
-    path = drop(app, str(school), "people.csv", PEOPLE)
+    path = drop(app, str(school), "students.csv", PEOPLE)
     os.utime(path, (earlier, earlier))
     [first] = sync(app)
     assert first.status == "applied"
     # Dropped again later: a file time must not make the bundle look different.
-    drop(app, str(school), "people.csv", PEOPLE)
+    drop(app, str(school), "students.csv", PEOPLE)
     [outcome] = sync(app)
     assert outcome.status == "skipped"
     assert [r.status for r in runs(app)] == ["applied", "skipped"]
@@ -84,13 +84,13 @@ def test_the_same_export_dropped_again_is_skipped(app, school):
 
 @pytest.mark.settings(ROSTER_DROP_SETTLE_SECONDS=3600)
 def test_files_still_arriving_wait_for_the_next_sync(app, school):
-    path = drop(app, str(school), "people.csv", PEOPLE)
+    path = drop(app, str(school), "students.csv", PEOPLE)
     assert sync(app) == [] and path.exists()
 
 
 def test_folders_that_name_no_school_are_left_alone(app, school):
-    path = drop(app, "9999", "people.csv", PEOPLE)
-    other = drop(app, "not-a-school", "people.csv", PEOPLE)
+    path = drop(app, "9999", "students.csv", PEOPLE)
+    other = drop(app, "not-a-school", "students.csv", PEOPLE)
     assert sync(app) == [] and path.exists() and other.exists()
 
 
@@ -144,7 +144,7 @@ def test_periodic_job_syncs_and_purges(app, school):
     from webapp.jobs import REGISTRY, periodic
     from webapp.services import uploads
 
-    drop(app, str(school), "people.csv", PEOPLE)
+    drop(app, str(school), "students.csv", PEOPLE)
     with app.app_context():
         stale = uploads.store_upload("old.csv", b"x")
         past = time.time() - 48 * 3600
@@ -169,7 +169,7 @@ def test_a_remembered_mapping_that_no_longer_fits_stops_the_sync(app, school):
             )
         )
         db.session.commit()
-    drop(app, str(school), "people.csv", "ID,First Name,Last Name,Status\n1,Ada,Lovelace,left\n")
+    drop(app, str(school), "students.csv", "ID,First Name,Last Name,Status\n1,Ada,Lovelace,left\n")
     [outcome] = sync(app)
     assert outcome.status == "failed"
     [run] = runs(app)

@@ -47,7 +47,7 @@ def test_grades_normalise_to_ceds(raw: str, expected: str) -> None:
 def test_unknown_grade_is_kept_raw_with_a_warning() -> None:
     assert normalise_grade("ps1") == ("ps1", False)
     roster = read_roster(
-        {"p.csv": b"ID,First Name,Last Name,Grade\n1,Ann,Lee,Form 4B\n"}, format="csv"
+        {"students.csv": b"ID,First Name,Last Name,Grade\n1,Ann,Lee,Form 4B\n"}, format="csv"
     )
     assert roster.people[0].grade == "Form 4B"
     assert [(w.line, w.column) for w in roster.warnings if "not a known grade" in w.message] == [
@@ -66,7 +66,7 @@ def test_phones_become_e164_or_are_dropped() -> None:
 
 def test_default_region_is_used_for_national_numbers() -> None:
     data = b"ID,First Name,Last Name,Mobile\n1,Ann,Lee,020 7946 0018\n2,Bo,Ray,nope\n"
-    roster = read_roster({"p.csv": data}, format="csv", default_region="GB")
+    roster = read_roster({"students.csv": data}, format="csv", default_region="GB")
 
     assert [p.phone for p in roster.people] == ["+442079460018", None]
     assert [w.line for w in roster.warnings if "not a valid phone" in w.message] == [3]
@@ -85,7 +85,7 @@ def test_emails_validated_without_dns_and_typos_flagged() -> None:
 
 def test_bad_email_dropped_and_typo_kept_with_warnings() -> None:
     data = b"ID,First Name,Last Name,Email\n1,Ann,Lee,ann@@x\n2,Bo,Ray,bo@gmai.com\n"
-    roster = read_roster({"p.csv": data}, format="csv")
+    roster = read_roster({"students.csv": data}, format="csv")
 
     assert [p.email for p in roster.people] == [None, "bo@gmai.com"]
     lines = sorted((w.line, "typo" in w.message) for w in roster.warnings if w.column == "Email")
@@ -132,7 +132,7 @@ def test_names_lose_invisible_characters_but_keep_their_text() -> None:
 
 def test_long_name_is_cut_with_a_warning() -> None:
     data = ("ID,First Name,Last Name\n1," + "B" * 300 + ",Lee\n").encode()
-    roster = read_roster({"p.csv": data}, format="csv")
+    roster = read_roster({"students.csv": data}, format="csv")
 
     assert roster.people[0].given_name == "B" * 100
     assert [w.line for w in roster.warnings if "longer than 100" in w.message] == [2]
@@ -146,7 +146,7 @@ def test_upn_check_letter() -> None:
 
 def test_wrong_upn_is_only_a_warning() -> None:
     data = b"ID,First Name,Last Name,UPN\n1,Ann,Lee,A801200005001\n2,Bo,Ray,B801200005001\n"
-    roster = read_roster({"p.csv": data}, format="csv")
+    roster = read_roster({"students.csv": data}, format="csv")
 
     assert [p.student_number for p in roster.people] == ["A801200005001", "B801200005001"]
     assert [w.line for w in roster.warnings if "UPN" in w.message] == [2]

@@ -38,14 +38,14 @@ def test_high_bytes_that_make_no_text_are_binary() -> None:
 
 
 def test_utf16_without_a_byte_order_mark_is_read() -> None:
-    roster = read_roster({"people.csv": HEADER.encode("utf-16-le")}, format="csv")
+    roster = read_roster({"students.csv": HEADER.encode("utf-16-le")}, format="csv")
 
     assert [(p.given_name, p.family_name) for p in roster.people] == [("Zoë", "Núñez")]
-    assert roster.encoding_used == {"people.csv": "utf-16-le"}
+    assert roster.encoding_used == {"students.csv": "utf-16-le"}
 
 
 def test_refusals_reach_the_preview_of_an_upload_read_again() -> None:
-    roster = read_upload("people.csv", b"\x89PNG\r\n\x1a\n" + bytes(64))
+    roster = read_upload("students.csv", b"\x89PNG\r\n\x1a\n" + bytes(64))
 
     assert roster.people == []
     assert "PNG image" in roster.errors[0].message

@@ -31,7 +31,7 @@ def test_arbitrary_bytes_never_raise(data: bytes, fmt: str) -> None:
         "sds-2.1": "users.csv",
         "sds-uk": "Student.csv",
     }
-    assert_no_internal_error(read_roster({names.get(fmt, "people.csv"): data}, format=fmt))
+    assert_no_internal_error(read_roster({names.get(fmt, "students.csv"): data}, format=fmt))
     assert_no_internal_error(read_upload("upload.csv", data))
     assert_no_internal_error(read_upload("upload.zip", data))
 
@@ -96,7 +96,7 @@ def test_arbitrary_cell_text_never_raises(rows: list[list[str]], kind: str) -> N
             "teachers.csv": b"School_id,Teacher_id,First_name,Last_name\n",
         }
     else:
-        files = {"people.csv": csv_bytes(SHEET_HEADER, rows)}
+        files = {"students.csv": csv_bytes(SHEET_HEADER, rows)}
     assert_no_internal_error(read_roster(files))
 
 
@@ -125,7 +125,7 @@ def test_valid_rows_survive_write_then_read(
     writer.writerow(["ID", "First Name", "Last Name", "Role"])
     for i, (given_name, family_name) in enumerate(names, start=1):
         writer.writerow([f"id{i}", given_name, family_name, "student"])
-    roster = read_roster({"people.csv": buffer.getvalue().encode()}, format="csv")
+    roster = read_roster({"students.csv": buffer.getvalue().encode()}, format="csv")
 
     assert roster.errors == []
     assert [(p.sourced_id, p.given_name, p.family_name) for p in roster.people] == [
@@ -154,6 +154,6 @@ def test_line_numbers_count_newlines_inside_quoted_values(notes: list[str], newl
         expected.append(line)
         line += len(re.findall(r"\r\n|\r|\n", row.getvalue()))
         chunks.append(row.getvalue())
-    roster = read_roster({"people.csv": "".join(chunks).encode()}, format="csv")
+    roster = read_roster({"students.csv": "".join(chunks).encode()}, format="csv")
 
     assert [p.line for p in roster.people] == expected

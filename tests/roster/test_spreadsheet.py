@@ -150,7 +150,8 @@ def test_complete_override_and_unknown_role() -> None:
     )
 
     assert roster.complete is True
-    assert roster.modes == {"users": "bulk"}
+    # No classes or memberships file: a complete upload leaves classes alone.
+    assert roster.modes == {"users": "bulk", "classes": "absent", "enrollments": "absent"}
     assert [(p.sourced_id, p.role) for p in roster.people] == [("2", "student")]
     assert [(e.line, e.column) for e in roster.errors] == [(2, "Role")]
     # complete only counts once the errors are fixed.

@@ -55,7 +55,12 @@ def test_a_headerless_file_imports_every_row_by_position() -> None:
 
 def test_a_headerless_row_wider_than_the_first_is_an_error_not_a_loss() -> None:
     data = b"1;Anna;Schmidt\n2;Ben;Meyer;extra\n"
-    mapping = {"sourced_id": "Column 1", "given_name": "Column 2", "family_name": "Column 3"}
+    mapping = {
+        "sourced_id": "Column 1",
+        "given_name": "Column 2",
+        "family_name": "Column 3",
+        "role": "=student",
+    }
 
     roster = read_roster({"k.csv": data}, format="csv", mapping=mapping, has_header=False)
 

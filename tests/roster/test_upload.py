@@ -29,9 +29,9 @@ def test_path_traversal_members_are_skipped_and_never_written(tmp_path) -> None:
 
 
 def test_single_csv_upload_uses_only_the_base_name() -> None:
-    roster = read_upload("C:\\Users\\me\\..\\people.csv", PEOPLE)
+    roster = read_upload("C:\\Users\\me\\..\\students.csv", PEOPLE)
 
-    assert [p.file for p in roster.people] == ["people.csv"]
+    assert [p.file for p in roster.people] == ["students.csv"]
 
 
 def test_zip_bomb_member_is_refused() -> None:

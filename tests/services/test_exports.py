@@ -143,7 +143,7 @@ def test_export_edit_reimport_round_trip(app, world):
     with app.app_context():
         actor = db.session.get(User, world["admin"])
         request = runs.ImportRequest(school_id=world["a"])
-        run = runs.start_import("sheet.csv", sheet.encode(), request, actor=actor)
+        run = runs.start_import("students.csv", sheet.encode(), request, actor=actor)
         run.options = {**run.options, "mapping": mapping.mapping_choice(run).mapping}
         plan = runs.build_plan(run, actor=actor)
         from webapp.imports.write import apply_plan

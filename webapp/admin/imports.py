@@ -10,8 +10,9 @@ from wtforms.fields.choices import SelectChoice
 from webapp.admin import bp
 from webapp.admin.forms import ApplyForm, CreateSchoolsForm, DateOrderForm, ImportUploadForm
 from webapp.extensions import db
-from webapp.imports import history, jobs, mapping, preview, runs
+from webapp.imports import history, jobs, mapping, preview, runs, sheets
 from webapp.models import Role
+from webapp.roster.sheet_files import fields_of
 from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
 from webapp.services import scope, uploads
 from webapp.services.errors import NotAllowed, PolicyError
@@ -35,12 +36,17 @@ FIELD_LABELS = {
     "school": "School",
     "status": "Status (active / left)",
     "enabled": "Login enabled",
-    "linked_student": "Linked student's ID (parent rows)",
+    "linked_student": "Linked student's ID (parent rows; several may share the cell)",
+    "linked_student_2": "Second child's ID",
+    "linked_student_3": "Third child's ID",
     "leave_date": "Leaving date (on or after it, the person is deactivated)",
     "password": "Password (used only by an import that sets passwords; blank = generate one)",
 }
 FIELD_NAMES = {field: label.split(" (", 1)[0] for field, label in FIELD_LABELS.items()}
 MAPPED_FIELDS = [f for f in SHEET_FIELDS if f in FIELD_LABELS]
+# Every field a file of any role may map (the form's allow-list).
+MAPPABLE = {*MAPPED_FIELDS, "class_id", "title", "class_code", "teacher_id", "person_id"}
+MAPPABLE |= {"link_parent", "link_student"}
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -117,11 +123,67 @@ def imports_create() -> Response:
     return redirect(url_for("admin.imports_show", run_id=run.id))
 
 
+FILE_ROLE_LABELS = {
+    "students": "Students",
+    "parents": "Parents (with a child ID column)",
+    "staff": "Staff and teachers",
+    "people": "People of several roles (a role column says who)",
+    "classes": "Classes",
+    "memberships": "Class memberships",
+    "links": "Parent-student links",
+    "ignore": "Not imported",
+}
+CLASS_FIELD_LABELS = {
+    "class_id": "Class ID",
+    "title": "Title",
+    "class_code": "Code",
+    "teacher_id": "Teacher ID(s)",
+    "school": "School",
+    "person_id": "Person ID (student or teacher)",
+    "role": "Role in the class (student / teacher)",
+    "link_parent": "Parent (ID, username or email)",
+    "link_student": "Student (ID, username or email)",
+}
+
+
+def _render_files(run, files, form, *, problems=None, status=200) -> Response:
+    return render(
+        "admin/imports/mapping_files.html",
+        run=run,
+        form=form,
+        files=files,
+        file_roles=FILE_ROLE_LABELS,
+        people_fields=MAPPED_FIELDS,
+        labels={**CLASS_FIELD_LABELS, **FIELD_LABELS},
+        other_labels=CLASS_FIELD_LABELS,
+        names=FIELD_NAMES,
+        fields_of=fields_of,
+        role_constants=mapping.ROLE_CONSTANTS,
+        problems=problems,
+        status=status,
+    )
+
+
+def _chosen_files(run) -> dict[str, tuple[str, dict[str, str]]]:
+    """Read each file's role and columns from the mapping form (files by position)."""
+    chosen = {}
+    for i, file in enumerate(sheets.files_choice(run)):
+        role = request.form.get(f"role-{i}", "")
+        fields = fields_of(role) if role in FILE_ROLE_LABELS else ()
+        chosen[file.name] = (
+            role,
+            {f: request.form.get(f"map-{i}-{f}", "") for f in fields if f in MAPPABLE},
+        )
+    return chosen
+
+
 @bp.get("/imports/<int:run_id>/mapping")
 @role_required(Role.ADMIN)
 def imports_mapping(run_id: int) -> Response:
     run = history.require_run(current_user, run_id)
     try:
+        if sheets.maps_per_file(run):
+            return _render_files(run, sheets.files_choice(run), CsrfOnlyForm())
         choice = mapping.mapping_choice(run)
     except uploads.UploadMissing:
         return _expired(run)
@@ -144,8 +206,13 @@ def imports_mapping_save(run_id: int) -> Response:
     form = CsrfOnlyForm()
     if not form.validate_on_submit():
         return error_response(400)
-    chosen = {field: request.form.get(f"map-{field}", "") for field in MAPPED_FIELDS}
     confirmed = request.form.get("confirm-columns") == "yes"
+    try:
+        if sheets.maps_per_file(run):
+            return _save_files(run, form, confirmed)
+    except uploads.UploadMissing:
+        return _expired(run)
+    chosen = {field: request.form.get(f"map-{field}", "") for field in MAPPED_FIELDS}
     try:
         mapping.save_mapping(run, chosen, actor=current_user, confirmed=confirmed)
     except PolicyError as exc:
@@ -168,6 +235,25 @@ def imports_mapping_save(run_id: int) -> Response:
         return _expired(run)
     db.session.commit()
     _keep_preview(run)
+    return redirect(url_for("admin.imports_show", run_id=run.id))
+
+
+def _save_files(run, form: CsrfOnlyForm, confirmed: bool) -> Response:
+    """Save each file's role and columns, or show the columns for newly chosen roles."""
+    chosen = _chosen_files(run)
+    if request.form.get("action") == "roles":
+        # Show the columns each newly chosen role needs; nothing is saved yet.
+        roles = {name: role for name, (role, _) in chosen.items()}
+        return _render_files(run, sheets.files_choice(run, roles=roles), form)
+    try:
+        sheets.save_file_mappings(run, chosen, actor=current_user, confirmed=confirmed)
+    except PolicyError as exc:
+        db.session.rollback()
+        files = sheets.files_choice(run, roles={n: r for n, (r, _) in chosen.items()})
+        for file in files:
+            file.columns.mapping = {k: v for k, v in chosen[file.name][1].items() if v}
+        return _render_files(run, files, form, problems=exc.problems, status=422)
+    db.session.commit()
     return redirect(url_for("admin.imports_show", run_id=run.id))
 
 

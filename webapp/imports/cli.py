@@ -17,12 +17,13 @@ from flask.cli import AppGroup
 
 from webapp.cli_admins import resolve_admin, resolve_school
 from webapp.extensions import db
-from webapp.imports import files, fingerprint, history, jobs, mapping, runs, states, sync
+from webapp.imports import files, fingerprint, history, jobs, mapping, runs, sheets, states, sync
 from webapp.imports.plan import MODES, PASSWORD_CHOICES, ImportPlan
 from webapp.models import ImportRun, User
 from webapp.roster import FORMATS, DateQuestion
 from webapp.roster.detect import detect_format
 from webapp.roster.problems import capped, errors_first
+from webapp.roster.sheet_files import PEOPLE_ROLES, role_for_name
 from webapp.roster.upload import unpack_upload
 from webapp.services import uploads
 from webapp.services.errors import NotAllowed, PolicyError
@@ -46,25 +47,62 @@ def resolve_format(fmt: str, name: str, data: bytes) -> str:
     return detected if detected.startswith("sds") else "sds-2.1"
 
 
-def parse_mapping(text: str | None, path: Path | None) -> dict[str, str] | None:
-    """Read --mapping field=column,... or --mapping-file (a JSON object field -> column)."""
-    if text is not None and path is not None:
+def parse_mapping(
+    texts: tuple[str, ...] | str | None, path: Path | None
+) -> tuple[dict[str, str] | None, dict[str, dict[str, str]]]:
+    """Read --mapping (field=column,... or FILE:field=column,...) or --mapping-file.
+
+    Return (the one-file mapping, if given; the mappings given per file).
+    """
+    if isinstance(texts, str):
+        texts = (texts,)
+    texts = tuple(texts or ())
+    if texts and path is not None:
         raise click.UsageError("Give --mapping or --mapping-file, not both.")
     if path is not None:
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise click.BadParameter(f"{path} is not readable JSON ({exc}).") from exc
-        if not isinstance(loaded, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
-        ):
+        loaded = _mapping_file(path)
+        if all(isinstance(v, dict) for v in loaded.values()):
+            return None, {name: dict(columns) for name, columns in loaded.items()}
+        return loaded, {}
+    flat: dict[str, str] | None = None
+    per_file: dict[str, dict[str, str]] = {}
+    for text in texts:
+        head, sep, rest = text.partition(":")
+        if sep and "=" not in head:
+            per_file[head.strip()] = _pairs(rest)
+        elif flat is not None:
             raise click.BadParameter(
-                f'{path} must hold one JSON object of field -> column, e.g. {{"given_name": '
-                '"Vorname", "family_name": "Nachname"}.'
+                "Give one --mapping without a file name, or one per file as FILE:field=column,...",
+                param_hint="--mapping",
             )
-        return loaded
-    if text is None:
-        return None
+        else:
+            flat = _pairs(text)
+    return flat, per_file
+
+
+def _mapping_file(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.BadParameter(f"{path} is not readable JSON ({exc}).") from exc
+
+    def columns(value: Any) -> bool:
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        )
+
+    if not columns(loaded) and not (
+        isinstance(loaded, dict) and loaded and all(columns(v) for v in loaded.values())
+    ):
+        raise click.BadParameter(
+            f'{path} must hold one JSON object of field -> column, e.g. {{"given_name": '
+            '"Vorname", "family_name": "Nachname"}, or one such object per file: '
+            '{"parents.csv": {"given_name": "Vorname", ...}, ...}.'
+        )
+    return loaded
+
+
+def _pairs(text: str) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for pair in text.split(","):
         field, sep, column = pair.partition("=")
@@ -78,11 +116,48 @@ def parse_mapping(text: str | None, path: Path | None) -> dict[str, str] | None:
     return mapping
 
 
+def parse_file_roles(texts: tuple[str, ...]) -> dict[str, str]:
+    """Read --file-role FILE=ROLE options."""
+    roles: dict[str, str] = {}
+    for text in texts:
+        name, sep, role = text.rpartition("=")
+        if not sep or not name.strip() or not role.strip():
+            raise click.BadParameter(
+                f"{text!r} is not FILE=ROLE (for example parents.csv=parents).",
+                param_hint="--file-role",
+            )
+        roles[name.strip()] = role.strip()
+    return roles
+
+
 def choose_columns(
-    run: ImportRun, given: dict[str, str] | None, actor: User
+    run: ImportRun,
+    given: dict[str, str] | None,
+    actor: User,
+    *,
+    roles: dict[str, str] | None = None,
+    per_file: dict[str, dict[str, str]] | None = None,
 ) -> list[dict[str, str]]:
     """Give a spreadsheet run its columns; return unmapped columns that look meaningful."""
+    if roles or per_file or sheets.maps_per_file(run):
+        if given is not None:
+            raise PolicyError(
+                [
+                    "This upload holds several files: give each its columns with --mapping "
+                    "FILE:field=column,... (and its role with --file-role FILE=ROLE)."
+                ]
+            )
+        files = sheets.automatic_file_mappings(run, actor=actor, roles=roles, columns=per_file)
+        return [
+            {"column": column, "looks_like": field, "file": file.name}
+            for file in files
+            if file.role in PEOPLE_ROLES
+            for column, field in file.columns.unmapped
+        ]
     if given is not None:
+        named = role_for_name(run.file_name or "")
+        if "role" not in given and named:
+            given = {**given, "role": named}  # the file's name says who is in it
         mapping.save_mapping(run, given, actor=actor, confirmed=True)
         choice = mapping.mapping_choice(run)
     else:
@@ -91,7 +166,11 @@ def choose_columns(
 
 
 def summary(
-    run_id: int, plan: ImportPlan, applied: bool, unmapped: list[dict[str, str]] | None = None
+    run_id: int,
+    plan: ImportPlan,
+    applied: bool,
+    unmapped: list[dict[str, str]] | None = None,
+    file_roles: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Return what the CLI reports, as plain data."""
     names = history.school_names(list(plan.removals))
@@ -124,6 +203,7 @@ def summary(
         ],
         "problems": errors_first(p.as_dict() for p in plan.problems),
         "unmapped_columns": unmapped or [],
+        "file_roles": file_roles or {},
     }
 
 
@@ -147,9 +227,13 @@ def echo_summary(report: dict[str, Any]) -> None:
             f"{generate} to generate when sent; {left_alone} left alone "
             "(already in use, or tied to a school outside yours)."
         )
+    if report.get("file_roles"):
+        roles = ", ".join(f"{name} ({role})" for name, role in report["file_roles"].items())
+        click.echo(f"Files: {roles}.")
     for column in report["unmapped_columns"]:
+        where = f"{column['file']}: " if column.get("file") else ""
         click.echo(
-            f"  Column '{column['column']}' is not imported but looks like "
+            f"  {where}Column '{column['column']}' is not imported but looks like "
             f"{column['looks_like'].replace('_', ' ')}; give it with --mapping if it matters."
         )
     if report["new_schools"]:
@@ -253,16 +337,26 @@ def date_order_hint(question: DateQuestion) -> str:
     help="The spreadsheet's first row is data: columns are named Column 1, Column 2, ...",
 )
 @click.option(
+    "--file-role",
+    "file_roles",
+    multiple=True,
+    metavar="FILE=ROLE",
+    help="Spreadsheets: what a file holds, e.g. parents.csv=parents (students, parents, "
+    "staff, teachers, people, classes, memberships, links, ignore). Repeatable.",
+)
+@click.option(
     "--mapping",
     "mapping_text",
-    metavar="FIELD=COLUMN,...",
+    multiple=True,
+    metavar="[FILE:]FIELD=COLUMN,...",
     help="Spreadsheet columns, e.g. given_name=Vorname,family_name=Nachname,role==student "
-    "(with --no-header, a column may be given by number: given_name=2).",
+    "(with --no-header, a column may be given by number: given_name=2). For an upload of "
+    "several files, one per file: parents.csv:given_name=Vorname,linked_student=Kind.",
 )
 @click.option(
     "--mapping-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A JSON object of field -> column, as --mapping.",
+    help="A JSON object of field -> column, as --mapping (or one per file name).",
 )
 @click.option("--dry-run", is_flag=True, help="Preview only; the run can be applied later.")
 @click.option("--yes", is_flag=True, help="Confirm removals above the safety limit.")
@@ -282,14 +376,16 @@ def roster_import(
     skip_errors: bool,
     create_schools: bool,
     no_header: bool,
-    mapping_text: str | None,
+    file_roles: tuple[str, ...],
+    mapping_text: tuple[str, ...],
     mapping_file: Path | None,
     dry_run: bool,
     yes: bool,
     as_json: bool,
 ) -> None:
     """Import a roster from a .csv, a .zip or a folder of CSV files."""
-    given = parse_mapping(mapping_text, mapping_file)
+    given, per_file = parse_mapping(mapping_text, mapping_file)
+    roles = parse_file_roles(file_roles)
     actor = resolve_admin(as_user)
     school_id = resolve_school(school_ref, actor).id if school_ref else None
     name, data = files.read_path(path)
@@ -311,8 +407,8 @@ def roster_import(
     try:
         run = runs.start_import(name, data, request, actor=actor, origin="cli")
         if mapping.needs_mapping(run):
-            unmapped = choose_columns(run, given, actor)
-        elif given is not None:
+            unmapped = choose_columns(run, given, actor, roles=roles, per_file=per_file)
+        elif given is not None or roles or per_file:
             raise PolicyError(
                 [f"--mapping is for spreadsheets; this upload is {run.format}, mapped by name."]
             )
@@ -340,7 +436,9 @@ def roster_import(
         jobs.finish_apply(run, plan, actor=actor)
         applied = True
     db.session.commit()
-    report = summary(run.id, plan, applied, unmapped)
+    chosen = sheets.per_file(mapping.chosen_mapping(run)) or {}
+    roles_used = {name: spec.get("role", "") for name, spec in chosen.items()}
+    report = summary(run.id, plan, applied, unmapped, roles_used)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

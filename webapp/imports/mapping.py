@@ -24,7 +24,7 @@ from webapp.roster import DATE_ORDERS, DateQuestion
 from webapp.roster.columns import norm_header
 from webapp.roster.detect import peek_files
 from webapp.roster.normalise import parse_date
-from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
+from webapp.roster.sheet_files import PEOPLE_ROLES, fields_of, mapped_role, role_for_name
 from webapp.roster.spreadsheet import guess_mapping, looks_like_data, unmapped_meaningful
 from webapp.roster.upload import unpack_upload
 from webapp.services import audit, uploads
@@ -185,30 +185,49 @@ def _remembered_mapping(run: ImportRun) -> tuple[dict[str, str], list[str] | Non
 def mapping_choice(run: ImportRun) -> MappingChoice:
     """Return the upload's headers and the mapping to offer: remembered, else guessed."""
     columns, rows = _people_columns(run)
-    headers = [h for h in columns if h]
-    samples = {
-        h: [row[i] for row in rows if i < len(row) and row[i]] for i, h in enumerate(columns) if h
-    }
-    choice = MappingChoice(headers, {}, False, samples=samples, has_header=has_header(run))
+    choice = new_choice(columns, rows, has_header(run))
     current = chosen_mapping(run)
     remembered = _remembered_mapping(run) if not current else None
     if current:
         choice.mapping = dict(current)
     elif remembered:
-        mapping, old = remembered
-        choice.previous = True
-        if old is None:
-            choice.unknown_before = True
-            old = [*headers, *(v for v in mapping.values() if v not in ROLE_CONSTANTS)]
-        choice.new_columns = [h for h in headers if h not in old]
-        choice.gone_columns = [h for h in dict.fromkeys(old) if h not in headers]
-        if all(v in headers or v in ROLE_CONSTANTS for v in mapping.values()):
-            choice.mapping, choice.remembered = mapping, True
-        else:
-            choice.mapping = guess_mapping(headers)
+        offer_remembered(choice, remembered, guess_mapping(choice.headers))
     else:
-        choice.mapping = guess_mapping(headers)
+        choice.mapping = guess_mapping(choice.headers)
+        # The file's name may say who is in it ("students.csv"); the page shows it to confirm.
+        named = role_for_name(run.file_name or "")
+        if "role" not in choice.mapping and named:
+            choice.mapping["role"] = named
     return choice
+
+
+def new_choice(columns: list[str], rows: list[list[str]], header: bool) -> MappingChoice:
+    """Return a MappingChoice of a file's named columns and their first values."""
+    headers = [h for h in columns if h]
+    samples = {
+        h: [row[i] for row in rows if i < len(row) and row[i]] for i, h in enumerate(columns) if h
+    }
+    return MappingChoice(headers, {}, False, samples=samples, has_header=header)
+
+
+def offer_remembered(
+    choice: MappingChoice,
+    remembered: tuple[dict[str, str], list[str] | None],
+    guessed: dict[str, str],
+) -> None:
+    """Offer a remembered mapping if every column it names is still there, else the guess."""
+    mapping, old = remembered
+    headers = choice.headers
+    choice.previous = True
+    if old is None:
+        choice.unknown_before = True
+        old = [*headers, *(v for v in mapping.values() if not v.startswith("="))]
+    choice.new_columns = [h for h in headers if h not in old]
+    choice.gone_columns = [h for h in dict.fromkeys(old) if h not in headers]
+    if all(v in headers or v.startswith("=") for v in mapping.values()):
+        choice.mapping, choice.remembered = mapping, True
+    else:
+        choice.mapping = guessed
 
 
 def automatic_mapping(run: ImportRun) -> MappingChoice:
@@ -243,6 +262,66 @@ def _column(value: str, headers: Sequence[str], has_header: bool) -> str | None:
     return None
 
 
+def check_columns(
+    role: str, mapping: Mapping[str, str], headers: Sequence[str], header: bool
+) -> tuple[dict[str, str], list[str]]:
+    """Return the chosen {field: column} of a file of this role, and what is wrong with it."""
+    fields = fields_of(role)
+    chosen: dict[str, str] = {}
+    problems = []
+    for field, value in mapping.items():
+        if not value:
+            continue
+        # An explicit allow-list: unknown fields and made-up columns are refused, not stored.
+        # The password column is read only by an import told to set passwords.
+        if field not in fields:
+            problems.append(
+                f"{field!r} is not a Keyslip field. The fields are: {', '.join(fields)}."
+            )
+            continue
+        if field == "role" and value in ROLE_CONSTANTS:
+            chosen[field] = value
+            continue
+        column = _column(value, headers, header)
+        if column is None:
+            problems.append(
+                f"The file has no column {value!r} (for {field}). Its columns are: "
+                f"{', '.join(headers)}."
+            )
+        else:
+            chosen[field] = column
+    return chosen, problems + _missing(role, chosen)
+
+
+def _missing(role: str, chosen: Mapping[str, str]) -> list[str]:
+    """Say which columns a file of this role still needs."""
+    if role == "classes":
+        if "class_id" not in chosen or not {"title", "class_code"} & set(chosen):
+            return ["Choose the class ID and class title columns."]
+        return []
+    if role == "memberships":
+        if not {"class_id", "person_id"} <= set(chosen):
+            return ["Choose the class ID and person ID columns."]
+        return []
+    if role == "links":
+        if not {"link_parent", "link_student"} <= set(chosen):
+            return ["Choose the parent and student columns."]
+        return []
+    if role not in PEOPLE_ROLES:
+        return []
+    problems = []
+    if "name" not in chosen and not {"given_name", "family_name"} <= set(chosen):
+        problems.append("Choose the first name and last name columns (or one full-name column).")
+    ids = {"sourced_id", "username", "email", "student_number"}
+    parents = role == "parents" or chosen.get("role") == "=parent"
+    if not ids & set(chosen) and not (parents and "linked_student" in chosen):
+        problems.append("Choose a column that identifies each person: an ID, username or email.")
+    unsaid = mapped_role(role, chosen)
+    if unsaid:
+        problems.append(unsaid)
+    return problems
+
+
 def save_mapping(
     run: ImportRun, mapping: Mapping[str, str], *, actor: User, confirmed: bool = False
 ) -> None:
@@ -254,33 +333,7 @@ def save_mapping(
     require_pending(run)
     choice = mapping_choice(run)
     headers = choice.headers
-    chosen: dict[str, str] = {}
-    problems = []
-    for field, header in mapping.items():
-        if not header:
-            continue
-        # An explicit allow-list: unknown fields and made-up columns are refused, not stored.
-        # The password column is read only by an import told to set passwords.
-        if field not in SHEET_FIELDS:
-            problems.append(
-                f"{field!r} is not a Keyslip field. The fields are: {', '.join(SHEET_FIELDS)}."
-            )
-            continue
-        if field == "role" and header in ROLE_CONSTANTS:
-            chosen[field] = header
-            continue
-        column = _column(header, headers, choice.has_header)
-        if column is None:
-            problems.append(
-                f"The file has no column {header!r} (for {field}). Its columns are: "
-                f"{', '.join(headers)}."
-            )
-        else:
-            chosen[field] = column
-    if "name" not in chosen and not {"given_name", "family_name"} <= set(chosen):
-        problems.append("Choose the first name and last name columns (or one full-name column).")
-    if not {"sourced_id", "username", "email", "student_number"} & set(chosen):
-        problems.append("Choose a column that identifies each person: an ID, username or email.")
+    chosen, problems = check_columns("people", mapping, headers, choice.has_header)
     if choice.changed and not confirmed:
         problems.append(
             f"The columns remembered from the last upload were offered, but {choice.differences()}."

@@ -156,7 +156,11 @@ class ImportPlan:
     enrollments_add: set[tuple[str, str, str, bool]] = field(default_factory=set)
     enrollments_remove: list[int] = field(default_factory=list)
     links_add: set[tuple[str, str]] = field(default_factory=set)
+    # The relationship word the file gave a new link (Mother, Grandfather), by link.
+    link_relations: dict[tuple[str, str], str] = field(default_factory=dict)
     links_remove: list[int] = field(default_factory=list)
+    # Students of another source in the run's school that parent rows link to, by sourced id.
+    linked_students: dict[str, int] = field(default_factory=dict)
     memberships_add: set[tuple[str, str]] = field(default_factory=set)
     # (user id, school id): people absent from a school in the file who stay at another.
     memberships_remove: list[tuple[int, int]] = field(default_factory=list)
@@ -1011,6 +1015,7 @@ def _remove_class(plan: ImportPlan, class_id: int, school_id: int) -> None:
 def _plan_enrollments(plan: ImportPlan, known: _Known, existing: _ExistingClasses) -> None:
     roster = plan.roster
     new_class_sids = {sid for sid, _, _ in plan.new_classes}
+    in_upload = {c.sourced_id for c in roster.classes}
     wanted: dict[tuple[str, str], tuple[str, bool]] = {}
     dropped: dict[tuple[str, str], Any] = {}
     for record in roster.enrollments:
@@ -1019,9 +1024,19 @@ def _plan_enrollments(plan: ImportPlan, known: _Known, existing: _ExistingClasse
             dropped[key] = record
             continue
         if record.class_id not in existing.by_sid and record.class_id not in new_class_sids:
-            continue  # the readers already warned about the dangling class
+            if roster.format == "csv" and record.class_id not in in_upload:
+                _not_in_keyslip(plan, record, f"Class '{record.class_id}'")
+            continue  # otherwise the readers already warned about the dangling class
         if record.user_id not in known.roles:
-            if plan.errors:
+            earlier = _member_in_keyslip(plan, known, record.user_id)
+            if earlier is not None:
+                wanted[key] = (earlier, False)
+            elif plan.errors and record.user_id in known.in_file:
+                plan.held_enrollments += 1
+                _held_back(plan, record, f"{record.user_id} in class {record.class_id}")
+            elif roster.format == "csv" and record.user_id not in known.in_file:
+                _not_in_keyslip(plan, record, f"'{record.user_id}'")
+            elif plan.errors:
                 plan.held_enrollments += 1
                 _held_back(plan, record, f"{record.user_id} in class {record.class_id}")
             continue
@@ -1049,6 +1064,33 @@ def _plan_enrollments(plan: ImportPlan, known: _Known, existing: _ExistingClasse
             continue
         plan.enrollments_remove.append(enrollment_id)
         plan.removals_at(school_id).enrollments += 1
+
+
+def _member_in_keyslip(plan: ImportPlan, known: _Known, sourced_id: str) -> str | None:
+    """Return the class role of someone of this source imported earlier, not in this file."""
+    if plan.roster.format != "csv" or sourced_id in known.in_file:
+        return None
+    row = known.by_sid.get(sourced_id)
+    visible = plan.visible_user_ids
+    if row is None or (visible is not None and row.id not in visible):
+        return None
+    if row.role == "student":
+        return "student"
+    return "teacher" if row.role in ("teacher", "staff", "admin") else None
+
+
+def _not_in_keyslip(plan: ImportPlan, record: Any, what: str) -> None:
+    plan.problems.append(
+        Problem(
+            "warning",
+            record.file,
+            record.line,
+            None,
+            f"{what} is neither in this upload nor in Keyslip (matched by SIS id); the class "
+            "place was not added.",
+            "dangling-enrollment",
+        )
+    )
 
 
 def _existing_enrollments(
@@ -1095,12 +1137,28 @@ def _held_back(plan: ImportPlan, record: Any, what: str) -> None:
 def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
     roster = plan.roster
     wanted = set()
+    earlier = _students_in_keyslip(plan, known)
     for g in roster.guardians:
-        if g.parent_id in known.roles and g.student_id in known.roles:
+        student_known = g.student_id in known.roles or g.student_id in earlier
+        if g.parent_id in known.roles and student_known:
             wanted.add((g.parent_id, g.student_id))
-        elif plan.errors:
+            if g.relationship:
+                plan.link_relations[(g.parent_id, g.student_id)] = g.relationship[:40]
+        elif plan.errors and (g.parent_id not in known.roles or g.student_id in known.in_file):
             plan.held_links += 1
             _held_back(plan, g, f"the link of parent {g.parent_id} to {g.student_id}")
+        elif g.parent_id in known.roles:
+            plan.problems.append(
+                Problem(
+                    "warning",
+                    g.file,
+                    g.line,
+                    None,
+                    f"Child '{g.student_id}' is neither in this upload nor a student in "
+                    "Keyslip (matched by SIS id); no link was made.",
+                    "dangling-link",
+                )
+            )
     existing: dict[tuple[str, str], int] = {}
     # Roster links between two people of this source: known.rows holds exactly those people.
     sids = known.sourced_ids()
@@ -1120,6 +1178,49 @@ def _plan_guardians(plan: ImportPlan, known: _Known) -> None:
             for key, link_id in existing.items()
             if key not in wanted and key[0] in known.in_file and key[1] in known.in_file
         ]
+
+
+def _students_in_keyslip(plan: ImportPlan, known: _Known) -> set[str]:
+    """Return the children named by parent rows who are students imported earlier.
+
+    A student of this source matches by sourced id; for a spreadsheet, so does a student
+    of the run's schools from another source (its SIS export), when only one matches.
+    Others' students (outside the actor's scope) never match.
+    """
+    missing = {g.student_id for g in plan.roster.guardians if g.student_id not in known.in_file}
+    found: set[str] = set()
+    visible = plan.visible_user_ids
+    for sid in missing:
+        row = known.by_sid.get(sid)
+        if row is not None and row.role == "student" and (visible is None or row.id in visible):
+            known.roles[sid] = row.role
+            known.user_ids[sid] = row.id
+            found.add(sid)
+    # The run's school, else the schools the file names.
+    schools = {plan.options.school_id} - {None} or set(plan.school_ids.values())
+    others = sorted(missing - found - known.by_sid.keys())
+    if not others or plan.roster.format != "csv" or not schools:
+        return found
+    matches: dict[str, set[int]] = defaultdict(set)
+    for chunk in chunks(others):
+        rows = db.session.execute(
+            select(User.sourced_id, User.id)
+            .join(user_schools, user_schools.c.user_id == User.id)
+            .where(
+                User.sourced_id.in_(chunk),
+                User.role == "student",
+                User.source != plan.options.source,
+                user_schools.c.school_id.in_(schools),
+            )
+        ).tuples()
+        for sid, user_id in rows:
+            if visible is None or user_id in visible:
+                matches[sid].add(user_id)
+    for sid, user_ids in matches.items():
+        if len(user_ids) == 1:
+            plan.linked_students[sid] = next(iter(user_ids))
+            found.add(sid)
+    return found
 
 
 def chunks(items: list, size: int = CHUNK) -> Iterable[list]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from webapp.extensions import db
+from webapp.imports import sheets
 from webapp.imports.mapping import (
     DATE_ORDER_SETTING,
     chosen_mapping,
@@ -210,6 +211,7 @@ def build_plan(
     if on_stage:
         on_stage(CHECKING)
     mapping = mapping or {}
+    password_column = sheets.password_column(mapping)
     return plan_import(
         roster,
         ImportOptions(
@@ -220,8 +222,8 @@ def build_plan(
             deactivation_threshold=current_app.config["ROSTER_DEACTIVATION_THRESHOLD"],
             confirm_deactivation=confirm,
             passwords=run.passwords,  # type: ignore[arg-type]
-            password_column=mapping.get("password") or "password",
-            password_mapped="password" in mapping,
+            password_column=password_column or "password",
+            password_mapped=password_column is not None,
             skip_errors=run.skip_errors if skip_errors is None else skip_errors,
             create_schools=run.create_schools,
         ),

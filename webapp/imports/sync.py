@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.imports import files, jobs, mapping, runs
+from webapp.imports import files, jobs, mapping, runs, sheets
 from webapp.jobs import job
 from webapp.models import Role, School, User, user_schools, utcnow
 from webapp.services import uploads
@@ -118,7 +118,11 @@ def sync_folder(folder: Path, school_id: int | None, group: list[Path]) -> SyncO
     run = runs.start_import(name, data, request, actor=actor, origin=f"sync:{folder.name}")
     if mapping.needs_mapping(run):
         try:
-            mapping.automatic_mapping(run)
+            if sheets.maps_per_file(run):
+                # Nobody can be asked: every file's role and columns must be remembered.
+                sheets.automatic_file_mappings(run, actor=actor, remembered_only=True)
+            else:
+                mapping.automatic_mapping(run)
         except PolicyError as exc:
             return SyncOutcome(folder.name, names, run.id, jobs.refuse_run(run, exc.problems))
     run.queue()

@@ -262,10 +262,18 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
     )
 
     # Guardian links.
+    for sid, user_id in plan.linked_students.items():
+        user_ids.setdefault(sid, user_id)
     for chunk in chunks(plan.links_remove):
         session.execute(delete(GuardianLink).where(GuardianLink.id.in_(chunk)))
     links = [
-        {"parent_id": user_ids[p], "student_id": user_ids[s], "origin": "roster", "created_at": now}
+        {
+            "parent_id": user_ids[p],
+            "student_id": user_ids[s],
+            "origin": "roster",
+            "relation": plan.link_relations.get((p, s)),
+            "created_at": now,
+        }
         for p, s in sorted(plan.links_add)
         if p in user_ids and s in user_ids
     ]
@@ -286,9 +294,10 @@ def _apply_plan(plan: ImportPlan, actor: User, run: ImportRun | None) -> ImportR
                     )
                 ).tuples()
             )
-        BulkWrite(GuardianLink.__table__, ("parent_id", "student_id", "origin", "created_at"))(
+        columns = ("parent_id", "student_id", "origin", "relation", "created_at")
+        BulkWrite(GuardianLink.__table__, columns)(
             (
-                (row["parent_id"], row["student_id"], "roster", now)
+                (row["parent_id"], row["student_id"], "roster", row["relation"], now)
                 for row in links
                 if (row["parent_id"], row["student_id"]) not in existing
             ),

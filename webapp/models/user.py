@@ -167,4 +167,6 @@ class GuardianLink(db.Model):
     parent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     student_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     origin: Mapped[str] = mapped_column(String(20))
+    # The relationship word a roster gave (Mother, Grandfather, Guardian), kept as written.
+    relation: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -171,7 +171,15 @@ def _read(
     if complete is not None:
         roster.complete = complete
     if roster.format == "csv":
-        roster.modes = {"users": "bulk" if roster.complete else "delta"}
+        # A complete spreadsheet speaks for classes and class places only when it has a
+        # file of them (the reader names the kinds it read); otherwise they are left alone.
+        mode = "bulk" if roster.complete else "delta"
+        read = roster.modes
+        roster.modes = {
+            "users": mode,
+            "classes": mode if "classes" in read else "absent",
+            "enrollments": mode if "enrollments" in read else "absent",
+        }
     return finish(roster, ctx.log, ctx.encodings)
 
 

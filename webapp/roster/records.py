@@ -131,6 +131,8 @@ class GuardianRecord:
     student_id: str
     file: str
     line: int | None
+    # The relationship word the file gave (Mother, Grandfather), when it gave one.
+    relationship: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
