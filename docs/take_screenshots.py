@@ -1,4 +1,4 @@
-"""Take the README screenshots: each demo sign-in's home page, in Debian's Chromium.
+"""Take the README screenshots: each demo sign-in's home page and the import pages, in Chromium.
 
 Run with `make screenshots`; it uses a throwaway database, never instance/keyslip.db.
 """
@@ -32,8 +32,73 @@ SHOTS = [
     ("student-account", "demo.student", "/account"),
     ("admin-import-new", "admin", "/admin/imports/new"),
     ("admin-export", "admin", "/admin/exports/accounts"),
-    ("dev-outbox", None, "/dev/outbox"),
+    ("admin-schools", "admin", "/admin/schools"),
+    ("dev-outbox", "admin", "/dev/outbox"),
 ]
+
+# A German SIS export without a header row, in Latin-1, with one row missing a first name.
+HEADERLESS = "\r\n".join(
+    [
+        "90001;Jörg;Müller;4;joerg.mueller@familie.example",
+        "90002;Anaïs;Dupré;4;",
+        "90003;;Nameless;5;",
+        "90004;Zoë;Brontë;5;zoe@home.example",
+    ]
+).encode("latin-1")
+SHEETS = {
+    "students.csv": "Student ID,First Name,Last Name,Grade\n70001,Maya,Okafor,3\n70002,Leo,Nakamura,3\n",
+    "parents.csv": "Parent ID,First Name,Last Name,Email,Child ID,Relationship\n"
+    "80001,Ada,Okafor,ada@home.example,70001,Mother\n",
+    "classes.csv": "Class ID,Title,Teacher ID\nC-3B,Homeroom 3B,\n",
+}
+
+
+def _upload(page, base: str, path: Path, *, headerless: bool = False) -> None:
+    page.goto(base + "/admin/imports/new")
+    page.get_by_label("Roster file (.csv or .zip)").set_input_files(str(path))
+    page.get_by_label("School").select_option(label="Maple Grove Elementary")
+    if headerless:
+        page.get_by_label("The first row is data").check()
+    page.get_by_role("button", name="Upload and preview").click()
+    page.wait_for_load_state()
+
+
+def _import_flows(browser, base: str, out: Path, folder: Path) -> None:
+    """The import pages that need an upload first: mapping, preview, several files."""
+    import zipfile
+
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    _sign_in(page, base, "admin")
+    sheet = folder / "export.csv"
+    sheet.write_bytes(HEADERLESS)
+    _upload(page, base, sheet, headerless=True)
+    page.screenshot(path=str(out / "admin-import-mapping.png"), full_page=True)
+    print("docs/screenshots/admin-import-mapping.png")
+    for field, column in (("ID", "1"), ("First name", "2"), ("Last name", "3"), ("Email", "5")):
+        page.get_by_label(field, exact=True).select_option(f"Column {column}")
+    page.get_by_label("Grade").select_option("Column 4")
+    page.get_by_label("Role").select_option("=student")
+    page.get_by_role("button", name="Save columns and preview").click()
+    page.wait_for_load_state()
+    page.screenshot(path=str(out / "admin-import-preview.png"), full_page=True)
+    print("docs/screenshots/admin-import-preview.png")
+    bundle = folder / "sis-export.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        for name, text in SHEETS.items():
+            archive.writestr(name, text)
+    _upload(page, base, bundle)
+    page.screenshot(path=str(out / "admin-import-files.png"), full_page=True)
+    print("docs/screenshots/admin-import-files.png")
+    context.close()
+
+
+def _sign_in(page, base: str, username: str) -> None:
+    page.goto(base + "/sign-in")
+    page.get_by_label("Username or email").fill(username)
+    page.get_by_label("Password").fill(demo.DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
 
 
 def _send_demo_links() -> None:
@@ -88,11 +153,7 @@ def main() -> None:
             context = browser.new_context(viewport={"width": 1200, "height": 800})
             page = context.new_page()
             if username:
-                page.goto(base + "/sign-in")
-                page.get_by_label("Username or email").fill(username)
-                page.get_by_label("Password").fill(demo.DEMO_PASSWORD)
-                page.get_by_role("button", name="Sign in").click()
-                page.wait_for_load_state()
+                _sign_in(page, base, username)
             if path:
                 page.goto(base + path)
             else:
@@ -101,6 +162,7 @@ def main() -> None:
             page.screenshot(path=str(out / f"{name}.png"), full_page=False)
             context.close()
             print(f"docs/screenshots/{name}.png")
+        _import_flows(browser, base, out, folder)
         browser.close()
     server.shutdown()
 
