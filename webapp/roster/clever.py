@@ -25,7 +25,7 @@ SCHOOLS = FileSpec(
     cols(
         ("sid", "School_id", "raw"),
         ("name", "School_name", "text"),
-        ("number", "School_number", "raw"),
+        ("number", "School_number", "skip"),
     ),
     required=("sid", "name"),
     passthrough=(
@@ -100,7 +100,7 @@ SECTIONS = FileSpec(
         ("grade", "Grade", "grade"),
         ("course", "Course_name", "raw"),
         ("course_number", "Course_number", "raw"),
-        ("period", "Period", "raw"),
+        ("period", "Period", "skip"),
     ),
     required=("school", "sid"),
     passthrough=("Course_description", "Subject", "Term_name", "Term_start", "Term_end"),
@@ -108,7 +108,7 @@ SECTIONS = FileSpec(
 ENROLLMENTS = FileSpec(
     "enrollments.csv",
     cols(
-        ("school", "School_id", "raw"),
+        ("school", "School_id", "skip"),
         ("section", "Section_id", "id"),
         ("student", "Student_id", "id"),
     ),

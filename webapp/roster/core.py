@@ -12,8 +12,11 @@ the standard person fields for every format.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
+from sys import intern
 from typing import Any, Literal
 
 from webapp.roster.columns import Columns
@@ -21,8 +24,10 @@ from webapp.roster.context import FileSet, ReadContext, split_list
 from webapp.roster.decode import Table
 from webapp.roster.records import PersonRecord, Role, Status
 
-# How a column's value is cleaned (see Row.__getitem__): "raw" only strips it.
+# How a column's value is cleaned (see Row.__getitem__): "raw" only strips it; "skip"
+# marks a column the format has but Keyslip does not read (so it is not reported unknown).
 Clean = Literal[
+    "skip",
     "raw",
     "id",
     "ids",
@@ -83,17 +88,15 @@ def cols(*specs: tuple[Any, ...]) -> tuple[Col, ...]:
 
 
 class Sheet:
-    """One opened file matched to its FileSpec: column positions and names by field."""
+    """One opened file matched to its FileSpec: column positions, names and cleaners by field."""
 
-    __slots__ = ("spec", "table", "file", "ctx", "columns", "index", "names", "specs")
+    __slots__ = ("spec", "table", "file", "ctx", "index", "names", "cleaners")
 
     def __init__(self, spec: FileSpec, table: Table, columns: Columns, ctx: ReadContext) -> None:
         self.spec = spec
         self.table = table
         self.file = table.file
         self.ctx = ctx
-        self.columns = columns
-        self.specs = {col.field: col for col in spec.columns}
         self.index = {
             col.field: columns.index[col.header]
             for col in spec.columns
@@ -101,27 +104,78 @@ class Sheet:
         }
         # A column the file lacks is named as the format spells it, for messages.
         self.names = {col.field: columns.name(col.header) for col in spec.columns}
-
-    def has(self, field: str) -> bool:
-        """Tell whether the file has a column for field."""
-        return field in self.index
+        self.cleaners = {col.field: _cleaner(col, self) for col in spec.columns}
 
     def column(self, field: str) -> str:
         """Return the header of a field as the file spells it (for messages)."""
         return self.names[field]
 
-    def picker(self, fields: Sequence[str]) -> Any:
-        """Return a function giving the raw values of fields on a row (see Columns.picker)."""
-        return self.columns.picker([self.spec.header(f) for f in fields])
-
     def rows(self) -> Iterator[Row]:
-        """Yield each data row as a Row."""
-        for line, cells in self.table.rows():
-            yield Row(self, cells, line)
+        """Yield each data row as a Row holding the stripped values of its fields.
 
-    def lines(self) -> Iterator[tuple[int, list[str]]]:
-        """Yield (line, cells) for the hot loops that pick values with picker()."""
-        return self.table.rows()
+        One Row is refilled for every row (50,000 users make this loop hot): use it
+        before asking for the next one, and keep values, not the Row.
+        """
+        read = {col.field for col in self.spec.columns if col.clean != "skip"}
+        fields = tuple(f for f in self.index if f in read)
+        # Fields the file has no column for read as empty.
+        blank = dict.fromkeys((f for f in self.names if f in read and f not in fields), "")
+        row = Row(self)
+        positions = [self.index[f] for f in fields]
+        if len(positions) == 1:
+            only = positions[0]
+            getter = lambda cells: (cells[only],)  # noqa: E731 - itemgetter of one is no tuple
+        elif positions:
+            getter = itemgetter(*positions)
+        else:
+            getter = lambda cells: ()  # noqa: E731
+        strip = str.strip
+        for line, cells in self.table.rows():
+            row.line, row.cells = line, cells
+            # A few calls in C per row, not a Python call per field.
+            if blank:
+                row.values = values = blank.copy()
+                values.update(zip(fields, map(strip, getter(cells)), strict=False))
+            else:
+                row.values = dict(zip(fields, map(strip, getter(cells)), strict=False))
+            yield row
+
+
+_ID = object()  # the cleaner of "id" columns, which Row.__getitem__ reads inline
+
+
+def _cleaner(col: Col, sheet: Sheet) -> Any:
+    """Return what cleans a column's stripped value: called as clean(value, line=line).
+
+    None stands for "raw" (the value as it is) and _ID for "id"; the checks are
+    ReadContext's methods with the file and column bound.
+    """
+    ctx, where = sheet.ctx, {"file": sheet.file, "column": sheet.names[col.field]}
+    clean = col.clean
+    if clean in ("raw", "skip"):
+        return None
+    if clean == "id":
+        return _ID
+    if clean == "ids":
+        return lambda value, line: split_list(value)
+    if clean in ("text", "name"):
+        return partial(getattr(ctx, clean), limit=col.limit, **where)
+    if clean in ("email", "grade"):
+        return partial(getattr(ctx, clean), **where)
+    if clean == "phone":
+        return lambda value, line: ctx.phone([value], line=line, **where)
+    if clean == "first_grade":
+        # A OneRoster grades list ("09,10"): a person has one grade, the first.
+        return lambda value, line: ctx.grade(
+            value if value.isalnum() else next(iter(split_list(value)), ""), line=line, **where
+        )
+    if clean == "grades":
+        return lambda value, line: ctx.ids(
+            tuple(g for raw in split_list(value) if (g := ctx.grade(raw, line=line, **where)))
+        )
+    if clean == "number":
+        return partial(ctx.student_number, **where)
+    return partial(ctx.flag, default=col.default, **where)
 
 
 def open_sheet(files: FileSet, ctx: ReadContext, spec: FileSpec) -> Sheet | None:
@@ -144,25 +198,24 @@ def match_sheet(table: Table, spec: FileSpec, ctx: ReadContext) -> Sheet | None:
 
 
 class Row:
-    """One data row: raw and cleaned values by field, and problems that name its line."""
+    """One data row: raw and cleaned values by field, and problems that name its line.
 
-    __slots__ = ("sheet", "cells", "line")
+    values holds the stripped value of every field of the spec ('' for a column the
+    file lacks); cells is the row as read.
+    """
 
-    def __init__(self, sheet: Sheet, cells: list[str], line: int) -> None:
+    __slots__ = ("sheet", "file", "cells", "values", "line")
+
+    def __init__(self, sheet: Sheet) -> None:
         self.sheet = sheet
-        self.cells = cells
-        self.line = line
-
-    @property
-    def file(self) -> str:
-        """Return the file the row is in."""
-        return self.sheet.file
+        self.file = sheet.file
+        self.cells: list[str] = []
+        self.values: dict[str, str] = {}
+        self.line = 0
 
     def raw(self, field: str) -> str:
         """Return a field's value stripped but otherwise as written ('' without a column)."""
-        i = self.sheet.index.get(field)
-        # Table.rows() pads every row to the header's width, so i is in range.
-        return "" if i is None else self.cells[i].strip()
+        return self.values.get(field, "")
 
     def column(self, field: str) -> str:
         """Return the header of a field as the file spells it."""
@@ -170,39 +223,22 @@ class Row:
 
     def __getitem__(self, field: str) -> Any:
         """Return a field's value cleaned by its declared normaliser."""
-        col = self.sheet.specs[field]
-        value = self.raw(field)
-        clean = col.clean
-        if clean == "raw":
+        clean = self.sheet.cleaners[field]
+        value = self.values[field]
+        if clean is None:
             return value
-        ctx = self.sheet.ctx
-        if clean == "id":
-            return ctx.ident(value)
-        if clean == "ids":
-            return split_list(value)
-        where = (self.sheet.file, self.line, self.sheet.names[field])
-        if clean == "text":
-            return ctx.text(value, *where, limit=col.limit)
-        if clean == "name":
-            return ctx.name(value, *where, limit=col.limit)
-        if clean == "email":
-            return ctx.email(value, *where)
-        if clean == "phone":
-            return ctx.phone([value], *where)
-        if clean == "grade":
-            return ctx.grade(value, *where)
-        if clean == "first_grade":
-            # A OneRoster grades list ("09,10"): a person has one grade, the first.
-            return ctx.grade(next(iter(split_list(value)), ""), *where)
-        if clean == "grades":
-            return ctx.ids(tuple(g for raw in split_list(value) if (g := ctx.grade(raw, *where))))
-        if clean == "number":
-            return ctx.student_number(value, *where)
-        return ctx.flag(value, *where, col.default)
+        if clean is _ID:  # the check ReadContext.ident() starts with, without a call
+            return intern(value) if value.isascii() and value.isprintable() else self.ident(value)
+        return clean(value, line=self.line)
+
+    def ident(self, value: str) -> str:
+        """Clean an id as ReadContext.ident() does."""
+        return self.sheet.ctx.ident(value)
 
     def id(self, field: str, *, skipped: bool = True) -> str | None:
         """Return a required id; None, with an error naming the column, when it is empty."""
-        value = self.sheet.ctx.ident(self.raw(field))
+        value = self.values[field]
+        value = intern(value) if value.isascii() and value.isprintable() else self.ident(value)
         if value:
             return value
         name = self.sheet.names[field]
@@ -240,33 +276,33 @@ def person(
     roles.csv); only students keep a grade and a student number. named False lets
     both names be empty (a row that only removes someone).
     """
-    ctx, sheet = row.sheet.ctx, row.sheet
-    file, line = sheet.file, row.line
-    given, given_field = _preferred(row, "given")
-    family, family_field = _preferred(row, "family")
+    sheet, values, line = row.sheet, row.values, row.line
+    ctx, file, names, has = sheet.ctx, sheet.file, sheet.names, sheet.index
+    # A preferred name, when given, is the one used (and named in messages).
+    given_field = "preferred_given" if values.get("preferred_given") else "given"
+    family_field = "preferred_family" if values.get("preferred_family") else "family"
+    given, family = values[given_field], values[family_field]
     if named:
-        names = ctx.names(
-            given, family, file, line, (sheet.names[given_field], sheet.names[family_field])
-        )
-        if names is None:
+        both = ctx.names(given, family, file, line, (names[given_field], names[family_field]))
+        if both is None:
             return None
-        given, family = names
+        given, family = both
     else:
-        given = ctx.name(given, file, line, sheet.names[given_field])
-        family = ctx.name(family, file, line, sheet.names[family_field])
+        given = ctx.name(given, file, line, names[given_field])
+        family = ctx.name(family, file, line, names[family_field])
     is_student = role == "student"
-    specs = sheet.specs
-    username = ctx.ident(row.raw("username")) if "username" in specs else ""
-    email = row["email"] if "email" in specs else None
-    phone = _phone(row) if "phone" in specs else None
-    if is_student and grade is None and "grade" in specs:
+    # A field the file has no column for reads as empty, so its check is skipped.
+    username = ctx.ident(values["username"]) if "username" in has else ""
+    # Empty values are skipped here, not in each check: most rows leave most fields empty.
+    email = row["email"] if "email" in has and values["email"] else None
+    phone = _phone(row) if values.get("phone") or values.get("sms") else None
+    if is_student and grade is None and "grade" in has and values["grade"]:
         grade = row["grade"]
-    number = row["number"] if is_student and "number" in specs else None
-    middle = ""
-    if "middle" in specs:
-        middle, middle_field = _preferred(row, "middle")
-        if middle:
-            middle = ctx.name(middle, file, line, sheet.names[middle_field])
+    number = row["number"] if is_student and "number" in has and values["number"] else None
+    middle_field = "preferred_middle" if values.get("preferred_middle") else "middle"
+    middle = values.get(middle_field, "")  # not every format has a middle name
+    if middle:
+        middle = ctx.name(middle, file, line, names[middle_field])
     return PersonRecord(
         sid,
         role,
@@ -282,24 +318,15 @@ def person(
         ctx.ids(schools),
         status,
         enabled,
-        row.raw("password") or None,
+        values.get("password") or None,
         middle or None,
     )
 
 
-def _preferred(row: Row, field: str) -> tuple[str, str]:
-    """Return a name field's value and the field it came from: preferred_ when filled."""
-    preferred = "preferred_" + field
-    if preferred in row.sheet.index:
-        value = row.raw(preferred)
-        if value:
-            return value, preferred
-    return row.raw(field), field
-
-
 def _phone(row: Row) -> str | None:
     """Return the row's phone: its sms column first, then its phone column."""
-    values = [row.raw("sms"), row.raw("phone")] if "sms" in row.sheet.specs else [row.raw("phone")]
-    if not (values[0] or values[-1]):
+    sms, phone = row.values.get("sms", ""), row.values["phone"]
+    if not (sms or phone):
         return None
-    return row.sheet.ctx.phone(values, row.sheet.file, row.line, row.sheet.names["phone"])
+    sheet = row.sheet
+    return sheet.ctx.phone([sms, phone], sheet.file, row.line, sheet.names["phone"])

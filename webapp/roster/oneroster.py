@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -29,7 +28,7 @@ _USER_ID = re.compile(r"\{[^{}:]+:[^{}]*\}")
 _ISO_STAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
 )
-_STATUS = (("status", "status", "raw"), ("stamp", "dateLastModified", "raw", "dataLastModified"))
+_STATUS = (("status", "status", "raw"), ("stamp", "dateLastModified", "skip", "dataLastModified"))
 
 MANIFEST = FileSpec(
     "manifest.csv",
@@ -43,7 +42,7 @@ ORGS = FileSpec(
         *_STATUS,
         ("name", "name", "text"),
         ("type", "type", "raw"),
-        ("identifier", "identifier", "raw"),
+        ("identifier", "identifier", "skip"),
         ("parent", "parentSourcedId", "id"),
     ),
     required=("sid", "name", "type"),
@@ -53,7 +52,8 @@ USERS = FileSpec(
     (
         *cols(
             ("sid", "sourcedId", "raw"),
-            *_STATUS,
+            ("status", "status", "raw"),
+            ("stamp", "dateLastModified", "raw", "dataLastModified"),
         ),
         Col("enabled", "enabledUser", clean="flag", default=True),
         *cols(
@@ -83,15 +83,15 @@ USERS = FileSpec(
 ROLES = FileSpec(
     "roles.csv",
     cols(
-        ("sid", "sourcedId", "raw"),
+        ("sid", "sourcedId", "skip"),
         *_STATUS,
         ("user", "userSourcedId", "id"),
         ("role_type", "roleType", "raw"),
         ("role", "role", "raw"),
-        ("begin", "beginDate", "raw"),
-        ("end", "endDate", "raw"),
+        ("begin", "beginDate", "skip"),
+        ("end", "endDate", "skip"),
         ("org", "orgSourcedId", "id"),
-        ("profile", "userProfileSourcedId", "raw"),
+        ("profile", "userProfileSourcedId", "skip"),
     ),
     required=("user", "role_type", "role"),
 )
@@ -102,15 +102,15 @@ CLASSES = FileSpec(
         Col("title", "title", clean="text", limit=200),
         *cols(
             ("grades", "grades", "grades", "grade"),
-            ("course", "courseSourcedId", "raw"),
+            ("course", "courseSourcedId", "skip"),
             ("code", "classCode", "text"),
-            ("class_type", "classType", "raw"),
-            ("location", "location", "raw"),
+            ("class_type", "classType", "skip"),
+            ("location", "location", "skip"),
             ("school", "schoolSourcedId", "id"),
-            ("terms", "termSourcedIds", "raw"),
-            ("subjects", "subjects", "raw"),
-            ("subject_codes", "subjectCodes", "raw"),
-            ("periods", "periods", "raw"),
+            ("terms", "termSourcedIds", "skip"),
+            ("subjects", "subjects", "skip"),
+            ("subject_codes", "subjectCodes", "skip"),
+            ("periods", "periods", "skip"),
         ),
     ),
     required=("sid", "title", "school"),
@@ -121,12 +121,12 @@ ENROLLMENTS = FileSpec(
         ("sid", "sourcedId", "raw"),
         *_STATUS,
         ("class", "classSourcedId", "id"),
-        ("school", "schoolSourcedId", "raw"),
+        ("school", "schoolSourcedId", "skip"),
         ("user", "userSourcedId", "id"),
         ("role", "role", "raw"),
         ("primary", "primary", "flag"),
-        ("begin", "beginDate", "raw"),
-        ("end", "endDate", "raw"),
+        ("begin", "beginDate", "skip"),
+        ("end", "endDate", "skip"),
     ),
     required=("class", "user", "role"),
 )
@@ -264,9 +264,11 @@ class OneRosterReader:
 
     def _status(self, entity: str, row: Row) -> tuple[Status | None, bool]:
         """Return (status, ok) for a row, warning about bulk/delta oddities."""
-        raw = row.raw("status")
-        value = raw.casefold()
+        raw = row.values["status"]
         mode = self.modes.get(entity)
+        if raw == "active":
+            return "active", True
+        value = raw.casefold()
         if not value:
             if mode == "delta":
                 row.warning(
@@ -300,14 +302,8 @@ class OneRosterReader:
         )
         return None, False
 
-    def _stamps(self, sheet: Sheet) -> Iterator[Row]:
-        """Yield the rows of sheet, then warn once about dateLastModified values not in ISO 8601."""
-        bad: list[int] = []
-        for row in sheet.rows():
-            stamp = row.raw("stamp")
-            if stamp and not _ISO_STAMP.fullmatch(stamp):
-                bad.append(row.line)
-            yield row
+    def _report_stamps(self, sheet: Sheet, bad: list[int]) -> None:
+        """Warn once about the rows whose dateLastModified is not in ISO 8601."""
         if bad:
             lines = ", ".join(str(n) for n in bad[:10]) + (" ..." if len(bad) > 10 else "")
             self.log.warning(
@@ -353,7 +349,7 @@ class OneRosterReader:
             status, ok = self._status("roles", row)
             if not user or not ok or status == "tobedeleted":
                 continue
-            raw_role = row.raw("role")
+            raw_role = row.values["role"]
             role = self._role_word(raw_role, user, row)
             if role is None:
                 if user not in self.left_out:
@@ -420,7 +416,7 @@ class OneRosterReader:
 
     def _role_11(self, sid: str, row: Row, deleting: bool) -> tuple[Role | None, bool]:
         """Return (role, ok) for a 1.1 user from their role column."""
-        raw_role = row.raw("role")
+        raw_role = row.values["role"]
         role = map_role(raw_role)
         if role is None:
             role = self._role_word(raw_role, sid, row)
@@ -440,7 +436,7 @@ class OneRosterReader:
 
     def _schools_11(self, row: Row) -> tuple[str, ...]:
         """Return the schools of a 1.1 user's orgSourcedIds."""
-        org_ids = row.raw("orgs")
+        org_ids = row.values["orgs"]
         schools = self.org_cache.get(org_ids)
         if schools is None:
             refs = split_list(org_ids)
@@ -472,13 +468,19 @@ class OneRosterReader:
         if sheet is None:
             return
         people = self.roster.people
-        for row in self._stamps(sheet):
+        bad_stamps: list[int] = []
+        for row in sheet.rows():
             sid = row.id("sid")
             if not sid:
                 continue
-            status, ok = self._status("users", row)
+            values = row.values
+            status, ok = (
+                ("active", True) if values["status"] == "active" else self._status("users", row)
+            )
             if not ok:
                 continue
+            if values["stamp"] and not _ISO_STAMP.fullmatch(values["stamp"]):
+                bad_stamps.append(row.line)
             deleting = status == "tobedeleted"
             if self.version == "1.1":
                 role, ok = self._role_11(sid, row, deleting)
@@ -492,18 +494,20 @@ class OneRosterReader:
                 if not ok and not deleting:
                     continue
                 schools = self._schools_12(sid, row)
-            self._check_user_ids(row)
-            enabled_raw = row.raw("enabled")
-            enabled = True if enabled_raw == "true" else row["enabled"]
+            if values["user_ids"]:
+                self._check_user_ids(row)
+            enabled = values["enabled"] == "true" or row["enabled"]
             record = person(
                 row, sid, role, schools=schools, status=status, enabled=enabled, named=not deleting
             )
             if record is None:
                 continue
-            for agent in row["agents"]:
-                self.agents.append((sid, agent, row.file, row.line))
+            if values["agents"]:
+                for agent in row["agents"]:
+                    self.agents.append((sid, agent, row.file, row.line))
             self.person_roles[sid] = role
             people.append(record)
+        self._report_stamps(sheet, bad_stamps)
         if sheet.table.row_count == 0:
             self.log.error(
                 sheet.file,
@@ -525,7 +529,7 @@ class OneRosterReader:
                     )
 
     def _check_user_ids(self, row: Row) -> None:
-        user_ids = row.raw("user_ids")
+        user_ids = row.values["user_ids"]
         if user_ids and not all(_USER_ID.fullmatch(u) for u in _split_user_ids(user_ids)):
             row.warning(
                 "user_ids",
@@ -573,11 +577,16 @@ class OneRosterReader:
         # user and role. Hashes, not the ids, so 300,000 id strings need not stay alive.
         by_id: dict[int, int] = {}
         for row in sheet.rows():
-            status, ok = self._status("enrollments", row)
+            values = row.values
+            status, ok = (
+                ("active", True)
+                if values["status"] == "active"
+                else self._status("enrollments", row)
+            )
             if not ok:
                 continue
             class_id, user_id = row["class"], row["user"]
-            raw_role = row.raw("role")
+            raw_role = values["role"]
             # Shared constants: a fresh "student" string per row costs megabytes.
             role = _ENROL_ROLES.get(raw_role) or _ENROL_ROLES.get(raw_role.casefold())
             if not class_id or not user_id:
@@ -613,9 +622,9 @@ class OneRosterReader:
                     "enrollment was kept as written.",
                     kind="enrol-mismatch",
                 )
-            primary_raw = row.raw("primary")
+            primary_raw = values["primary"]
             primary = primary_raw == "true" or (primary_raw != "false" and row["primary"])
-            enrol_id = row.raw("sid")
+            enrol_id = values["sid"]
             if enrol_id:
                 key = hash(enrol_id)
                 first = by_id.get(key)
