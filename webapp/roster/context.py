@@ -223,18 +223,23 @@ class ReadContext:
         """Warn when a raw name holds characters unlikely in a name (markup, control)."""
         odd = odd_name(value)
         if odd:
-            self.log.warning(
-                file,
-                line,
-                column,
-                f"'{clean_text(value, 40)[0]}' has {odd}. The name was imported as given "
-                "(and is shown escaped everywhere); check it in the source system.",
-                kind="odd-name",
-            )
+            self._odd_name(value, odd, file, line, column)
+
+    def _odd_name(self, value: str, odd: str, file: str, line: int, column: str) -> None:
+        self.log.warning(
+            file,
+            line,
+            column,
+            f"'{clean_text(value, 40)[0]}' has {odd}. The name was imported as given "
+            "(and is shown escaped everywhere); check it in the source system.",
+            kind="odd-name",
+        )
 
     def name(self, value: str, file: str, line: int, column: str, limit: int = 100) -> str:
         """Check and clean one name (given, family, middle or a contact's full name)."""
-        self.check_name(value, file, line, column)
+        odd = odd_name(value)
+        if odd:
+            self._odd_name(value, odd, file, line, column)
         if value.isascii() and value.isprintable() and "  " not in value and len(value) <= limit:
             return value.strip()  # nothing to clean or cut (checked in C), as text() would find
         return self.text(value, file, line, column, limit)

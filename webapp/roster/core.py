@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from operator import itemgetter
 from sys import intern
 from typing import Any, Literal
@@ -145,12 +144,13 @@ _ID = object()  # the cleaner of "id" columns, which Row.__getitem__ reads inlin
 
 
 def _cleaner(col: Col, sheet: Sheet) -> Any:
-    """Return what cleans a column's stripped value: called as clean(value, line=line).
+    """Return what cleans a column's stripped value on a line: clean(value, line).
 
-    None stands for "raw" (the value as it is) and _ID for "id"; the checks are
-    ReadContext's methods with the file and column bound.
+    None stands for "raw" (the value as it is) and _ID for "id"; the others are
+    ReadContext's checks with the file and column bound (positionally: keyword
+    calls cost a dict per value).
     """
-    ctx, where = sheet.ctx, {"file": sheet.file, "column": sheet.names[col.field]}
+    ctx, file, column, limit = sheet.ctx, sheet.file, sheet.names[col.field], col.limit
     clean = col.clean
     if clean in ("raw", "skip"):
         return None
@@ -158,24 +158,29 @@ def _cleaner(col: Col, sheet: Sheet) -> Any:
         return _ID
     if clean == "ids":
         return lambda value, line: split_list(value)
-    if clean in ("text", "name"):
-        return partial(getattr(ctx, clean), limit=col.limit, **where)
-    if clean in ("email", "grade"):
-        return partial(getattr(ctx, clean), **where)
+    if clean == "text":
+        return lambda value, line: ctx.text(value, file, line, column, limit)
+    if clean == "name":
+        return lambda value, line: ctx.name(value, file, line, column, limit)
+    if clean == "email":
+        return lambda value, line: ctx.email(value, file, line, column)
     if clean == "phone":
-        return lambda value, line: ctx.phone([value], line=line, **where)
+        return lambda value, line: ctx.phone([value], file, line, column)
+    if clean == "grade":
+        return lambda value, line: ctx.grade(value, file, line, column)
     if clean == "first_grade":
         # A OneRoster grades list ("09,10"): a person has one grade, the first.
         return lambda value, line: ctx.grade(
-            value if value.isalnum() else next(iter(split_list(value)), ""), line=line, **where
+            value if value.isalnum() else next(iter(split_list(value)), ""), file, line, column
         )
     if clean == "grades":
         return lambda value, line: ctx.ids(
-            tuple(g for raw in split_list(value) if (g := ctx.grade(raw, line=line, **where)))
+            tuple(g for raw in split_list(value) if (g := ctx.grade(raw, file, line, column)))
         )
     if clean == "number":
-        return partial(ctx.student_number, **where)
-    return partial(ctx.flag, default=col.default, **where)
+        return lambda value, line: ctx.student_number(value, file, line, column)
+    default = col.default
+    return lambda value, line: ctx.flag(value, file, line, column, default)
 
 
 def open_sheet(files: FileSet, ctx: ReadContext, spec: FileSpec) -> Sheet | None:
@@ -229,7 +234,7 @@ class Row:
             return value
         if clean is _ID:  # the check ReadContext.ident() starts with, without a call
             return intern(value) if value.isascii() and value.isprintable() else self.ident(value)
-        return clean(value, line=self.line)
+        return clean(value, self.line)
 
     def ident(self, value: str) -> str:
         """Clean an id as ReadContext.ident() does."""

@@ -262,6 +262,13 @@ class OneRosterReader:
             return None
         return open_sheet(self.files, self.ctx, spec or SPECS[entity])
 
+    def _plain_statuses(self, entity: str) -> dict[str, tuple[Status | None, bool]]:
+        """Return what _status() says, without a warning, for the statuses most rows have."""
+        plain: dict[str, tuple[Status | None, bool]] = {"active": ("active", True)}
+        if self.modes.get(entity) != "delta":
+            plain[""] = (None, True)
+        return plain
+
     def _status(self, entity: str, row: Row) -> tuple[Status | None, bool]:
         """Return (status, ok) for a row, warning about bulk/delta oddities."""
         raw = row.values["status"]
@@ -468,15 +475,14 @@ class OneRosterReader:
         if sheet is None:
             return
         people = self.roster.people
+        fast = self._plain_statuses("users")
         bad_stamps: list[int] = []
         for row in sheet.rows():
             sid = row.id("sid")
             if not sid:
                 continue
             values = row.values
-            status, ok = (
-                ("active", True) if values["status"] == "active" else self._status("users", row)
-            )
+            status, ok = fast.get(values["status"]) or self._status("users", row)
             if not ok:
                 continue
             if values["stamp"] and not _ISO_STAMP.fullmatch(values["stamp"]):
@@ -573,16 +579,13 @@ class OneRosterReader:
         check_classes = self.modes.get("classes") == "bulk"
         check_users = self.modes.get("users") == "bulk"
         enrollments = self.roster.enrollments
+        fast = self._plain_statuses("enrollments")
         # hash(sourcedId) -> index in enrollments: a repeated id must name the same class,
         # user and role. Hashes, not the ids, so 300,000 id strings need not stay alive.
         by_id: dict[int, int] = {}
         for row in sheet.rows():
             values = row.values
-            status, ok = (
-                ("active", True)
-                if values["status"] == "active"
-                else self._status("enrollments", row)
-            )
+            status, ok = fast.get(values["status"]) or self._status("enrollments", row)
             if not ok:
                 continue
             class_id, user_id = row["class"], row["user"]
