@@ -580,16 +580,18 @@ class OneRosterReader:
         check_users = self.modes.get("users") == "bulk"
         enrollments = self.roster.enrollments
         fast = self._plain_statuses("enrollments")
+        ident = self.ctx.ident
         # hash(sourcedId) -> index in enrollments: a repeated id must name the same class,
         # user and role. Hashes, not the ids, so 300,000 id strings need not stay alive.
         by_id: dict[int, int] = {}
-        for row in sheet.rows():
-            values = row.values
-            status, ok = fast.get(values["status"]) or self._status("enrollments", row)
+        fields = ("status", "class", "user", "role", "primary", "sid")
+        for row, (status_raw, class_id, user_id, raw_role, primary_raw, enrol_id) in sheet.tuples(
+            *fields
+        ):
+            status, ok = fast.get(status_raw) or self._status("enrollments", row)
             if not ok:
                 continue
-            class_id, user_id = row["class"], row["user"]
-            raw_role = values["role"]
+            class_id, user_id = ident(class_id), ident(user_id)
             # Shared constants: a fresh "student" string per row costs megabytes.
             role = _ENROL_ROLES.get(raw_role) or _ENROL_ROLES.get(raw_role.casefold())
             if not class_id or not user_id:
@@ -625,9 +627,7 @@ class OneRosterReader:
                     "enrollment was kept as written.",
                     kind="enrol-mismatch",
                 )
-            primary_raw = values["primary"]
             primary = primary_raw == "true" or (primary_raw != "false" and row["primary"])
-            enrol_id = values["sid"]
             if enrol_id:
                 key = hash(enrol_id)
                 first = by_id.get(key)
