@@ -89,7 +89,7 @@ def cols(*specs: tuple[Any, ...]) -> tuple[Col, ...]:
 class Sheet:
     """One opened file matched to its FileSpec: column positions, names and cleaners by field."""
 
-    __slots__ = ("spec", "table", "file", "ctx", "index", "names", "cleaners")
+    __slots__ = ("spec", "table", "file", "ctx", "index", "names", "cleaners", "preferred")
 
     def __init__(self, spec: FileSpec, table: Table, columns: Columns, ctx: ReadContext) -> None:
         self.spec = spec
@@ -104,6 +104,8 @@ class Sheet:
         # A column the file lacks is named as the format spells it, for messages.
         self.names = {col.field: columns.name(col.header) for col in spec.columns}
         self.cleaners = {col.field: _cleaner(col, self) for col in spec.columns}
+        # Whether the file has preferred names (preferred_given ...) that person() uses.
+        self.preferred = any(f.startswith("preferred_") for f in self.index)
 
     def column(self, field: str) -> str:
         """Return the header of a field as the file spells it (for messages)."""
@@ -325,9 +327,15 @@ def person(
     """
     sheet, values, line = row.sheet, row.values, row.line
     ctx, file, names, has = sheet.ctx, sheet.file, sheet.names, sheet.index
-    # A preferred name, when given, is the one used (and named in messages).
-    given_field = "preferred_given" if values.get("preferred_given") else "given"
-    family_field = "preferred_family" if values.get("preferred_family") else "family"
+    given_field, family_field, middle_field = "given", "family", "middle"
+    if sheet.preferred:
+        # A preferred name, when given, is the one used (and named in messages).
+        if values.get("preferred_given"):
+            given_field = "preferred_given"
+        if values.get("preferred_family"):
+            family_field = "preferred_family"
+        if values.get("preferred_middle"):
+            middle_field = "preferred_middle"
     given, family = values[given_field], values[family_field]
     if named:
         both = ctx.names(given, family, file, line, (names[given_field], names[family_field]))
@@ -346,7 +354,6 @@ def person(
     if is_student and grade is None and "grade" in has and values["grade"]:
         grade = row["grade"]
     number = row["number"] if is_student and "number" in has and values["number"] else None
-    middle_field = "preferred_middle" if values.get("preferred_middle") else "middle"
     middle = values.get(middle_field, "")  # not every format has a middle name
     if middle:
         middle = ctx.name(middle, file, line, names[middle_field])
