@@ -489,10 +489,12 @@ class OneRosterReader:
                 bad_stamps.append(row.line)
             deleting = status == "tobedeleted"
             if self.version == "1.1":
-                role, ok = self._role_11(sid, row, deleting)
-                if not ok:
-                    continue
-                schools = self._schools_11(row)
+                role = map_role(values["role"])  # the common case, without a call
+                if role is None or role == "parent":
+                    role, ok = self._role_11(sid, row, deleting)
+                    if not ok:
+                        continue
+                schools = self.org_cache.get(values["orgs"]) or self._schools_11(row)
             elif sid in self.left_out and sid not in self.roles:
                 continue
             else:
