@@ -326,7 +326,7 @@ def person(
     both names be empty (a row that only removes someone).
     """
     sheet, values, line = row.sheet, row.values, row.line
-    ctx, file, names, has = sheet.ctx, sheet.file, sheet.names, sheet.index
+    ctx, file, names = sheet.ctx, sheet.file, sheet.names
     given_field, family_field, middle_field = "given", "family", "middle"
     if sheet.preferred:
         # A preferred name, when given, is the one used (and named in messages).
@@ -346,14 +346,16 @@ def person(
         given = ctx.name(given, file, line, names[given_field])
         family = ctx.name(family, file, line, names[family_field])
     is_student = role == "student"
-    # A field the file has no column for reads as empty, so its check is skipped.
-    username = ctx.ident(values["username"]) if "username" in has else ""
-    # Empty values are skipped here, not in each check: most rows leave most fields empty.
-    email = row["email"] if "email" in has and values["email"] else None
+    # values.get(): a field the format lacks is None, one the file lacks ''. Empty values
+    # are skipped here, not in each check: most rows leave most fields empty.
+    username = values.get("username")
+    if username:
+        username = ctx.ident(username)
+    email = row["email"] if values.get("email") else None
     phone = _phone(row) if values.get("phone") or values.get("sms") else None
-    if is_student and grade is None and "grade" in has and values["grade"]:
+    if is_student and grade is None and values.get("grade"):
         grade = row["grade"]
-    number = row["number"] if is_student and "number" in has and values["number"] else None
+    number = row["number"] if is_student and values.get("number") else None
     middle = values.get(middle_field, "")  # not every format has a middle name
     if middle:
         middle = ctx.name(middle, file, line, names[middle_field])
