@@ -7,7 +7,7 @@ import pytest
 from webapp.roster import guess_mapping, read_headers, read_roster
 from webapp.roster.columns import norm_header
 from webapp.roster.detect import peek_files
-from webapp.roster.spreadsheet import unmapped_meaningful
+from webapp.roster.sheet_columns import unmapped_meaningful
 
 LATIN1 = "Schüler-ID;Vorname;Nachname;Klasse\n1;Jürgen;Müller;5\n2;Zoë;Groß;6\n".encode("latin-1")
 HEADERLESS = b"1;Anna;Schmidt;5\n2;Ben;Meyer;6\n3;Clara;Wolf;7\n"

@@ -12,8 +12,8 @@ from webapp.admin.forms import ApplyForm, CreateSchoolsForm, DateOrderForm, Impo
 from webapp.extensions import db
 from webapp.imports import history, jobs, mapping, preview, runs, sheets
 from webapp.models import Role
+from webapp.roster.sheet_columns import FIELDS as SHEET_FIELDS
 from webapp.roster.sheet_files import fields_of
-from webapp.roster.spreadsheet import FIELDS as SHEET_FIELDS
 from webapp.services import scope, uploads
 from webapp.services.errors import NotAllowed, PolicyError
 from webapp.web.errors import error_response

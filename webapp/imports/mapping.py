@@ -24,8 +24,8 @@ from webapp.roster import DATE_ORDERS, DateQuestion
 from webapp.roster.columns import norm_header
 from webapp.roster.detect import peek_files
 from webapp.roster.normalise import parse_date
+from webapp.roster.sheet_columns import guess_mapping, looks_like_data, unmapped_meaningful
 from webapp.roster.sheet_files import PEOPLE_ROLES, fields_of, mapped_role, role_for_name
-from webapp.roster.spreadsheet import guess_mapping, looks_like_data, unmapped_meaningful
 from webapp.roster.upload import unpack_upload
 from webapp.services import audit, uploads
 from webapp.services.errors import PolicyError

@@ -54,7 +54,7 @@ DATE_ORDERS: tuple[DateOrder, ...] = ("DMY", "MDY")
 
 def guess_mapping(headers: list[str]) -> dict[str, str]:
     """Guess {keyslip_field: source header} for a spreadsheet's header row."""
-    from webapp.roster.spreadsheet import guess_mapping as guess
+    from webapp.roster.sheet_columns import guess_mapping as guess
 
     return guess(headers)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from webapp.roster.columns import norm_header
+from webapp.roster.sheet_columns import FIELDS, LINK_ALIASES, guess_mapping
 
 # students/parents/staff fix or limit the role of everyone in the file; people need a role
 # column (or a role chosen for the whole file); links is the older parent-student links file.
@@ -148,8 +149,6 @@ _NAME_FIELDS = ("given_name", "family_name", "name")
 
 def fields_of(role: str) -> tuple[str, ...]:
     """Return the fields a file of this role maps its columns to."""
-    from webapp.roster.spreadsheet import FIELDS
-
     if role in PEOPLE_ROLES:
         return FIELDS
     if role == "classes":
@@ -191,8 +190,6 @@ def guess_file_role(name: str, headers: Sequence[str]) -> str | None:
     people files by a role column (a mix of roles), else by their name, else by a child id
     column (parents).
     """
-    from webapp.roster.spreadsheet import LINK_ALIASES, guess_mapping
-
     people = guess_mapping(headers)
     has_names = any(f in people for f in _NAME_FIELDS)
     if not has_names:
@@ -218,8 +215,6 @@ def guess_file_role(name: str, headers: Sequence[str]) -> str | None:
 
 def guess_file_columns(role: str, name: str, headers: Sequence[str]) -> dict[str, str]:
     """Guess {field: header} (or role constant) for a file of this role."""
-    from webapp.roster.spreadsheet import LINK_ALIASES, guess_mapping
-
     if role == "classes":
         return guess_by_aliases(headers, CLASS_ALIASES)
     if role == "memberships":
