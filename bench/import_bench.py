@@ -161,7 +161,8 @@ def raw_baseline(rows, ddl: list[str]) -> float:
 def keyslip_import(app, files: dict[str, bytes]) -> tuple[float, dict[str, int]]:
     """Read, plan and apply in full, as the layer under every entry point does."""
     from webapp.extensions import db
-    from webapp.imports.plan import ImportOptions, plan_import
+    from webapp.imports.plan import ImportOptions
+    from webapp.imports.planner import plan_import
     from webapp.imports.write import apply_plan
     from webapp.models import User
     from webapp.roster import read_roster

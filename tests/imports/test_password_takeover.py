@@ -293,7 +293,7 @@ def test_someone_who_chooses_a_password_after_planning_keeps_it(app, ids):
 
 
 def test_ties_outside_scope_are_found_among_thousands_of_people(app, ids):
-    from webapp.imports.plan import _tied_outside_scope
+    from webapp.imports.plan_passwords import _tied_outside_scope
 
     with app.app_context():
         mum = make_user(Role.PARENT, school=school(ids, "alpha"))

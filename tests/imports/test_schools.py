@@ -233,7 +233,8 @@ def test_an_sis_person_naming_an_org_not_in_the_file_makes_no_school(app, ids):
 
 def test_a_clever_student_naming_a_school_not_in_schools_csv_makes_no_school(app, ids):
     from tests.roster.test_clever import clever
-    from webapp.imports.plan import ImportOptions, plan_import
+    from webapp.imports.plan import ImportOptions
+    from webapp.imports.planner import plan_import
 
     roster = clever("S1,s1,1001,Ann,Lee,K,,,,,,\nS9,s2,1002,Bo,Ray,K,,,,,,\n")
     with app.app_context():

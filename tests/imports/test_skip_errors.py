@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from tests.factories import make_user
 from tests.roster.bundles import Bundle, school_bundle
 from webapp.extensions import db
-from webapp.imports.plan import ImportOptions, plan_import
+from webapp.imports.plan import ImportOptions
+from webapp.imports.planner import plan_import
 from webapp.imports.write import apply_plan
 from webapp.models import Enrollment, GuardianLink, ImportRun, Role, User
 from webapp.roster import read_roster

@@ -27,7 +27,8 @@ SCRIPT = textwrap.dedent(
     from webapp.extensions import db
     from webapp.models import User
     from webapp.roster import read_roster
-    from webapp.imports.plan import ImportOptions, plan_import
+    from webapp.imports.plan import ImportOptions
+    from webapp.imports.planner import plan_import
     from webapp.imports.write import apply_plan
 
     app = create_app({{"ENVIRONMENT": "testing", "SECRET_KEY": "x",

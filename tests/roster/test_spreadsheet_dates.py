@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from tests.factories import make_school, make_user
 from webapp.extensions import db
-from webapp.imports.plan import ImportOptions, plan_import
+from webapp.imports.plan import ImportOptions
+from webapp.imports.planner import plan_import
 from webapp.imports.write import apply_plan
 from webapp.models import Role, User
 from webapp.roster import Roster, guess_mapping, read_roster

@@ -8,8 +8,9 @@ import pytest
 
 from tests.factories import make_school, make_user
 from webapp.extensions import db
-from webapp.imports import plan as import_plan
-from webapp.imports.plan import ImportOptions, plan_import
+from webapp.imports import plan_people
+from webapp.imports.plan import ImportOptions
+from webapp.imports.planner import plan_import
 from webapp.models import Role, User
 from webapp.roster.normalise import make_username
 from webapp.roster.records import PersonRecord, Roster
@@ -101,8 +102,8 @@ def test_planning_a_file_of_few_names_checks_each_new_username_once(
         for n, (given, family) in enumerate(itertools.islice(itertools.cycle(NAMES), count))
     ]
     with app.app_context():
-        taken = CountingSet(import_plan._taken_usernames())
-        monkeypatch.setattr(import_plan, "_taken_usernames", lambda: taken)
+        taken = CountingSet(plan_people._taken_usernames())
+        monkeypatch.setattr(plan_people, "_taken_usernames", lambda: taken)
         plan = plan_import(
             Roster("csv", people=people),
             ImportOptions(source="csv", school_id=school_id),

@@ -25,7 +25,8 @@ from webapp.imports.mapping import (
     remembered,
     set_has_header,
 )
-from webapp.imports.plan import MODES, PASSWORD_CHOICES, ImportOptions, ImportPlan, plan_import
+from webapp.imports.plan import MODES, PASSWORD_CHOICES, ImportOptions, ImportPlan
+from webapp.imports.planner import plan_import
 from webapp.imports.states import CHECKING, CSV_FORMAT, PENDING, READING
 from webapp.models import (
     ImportCounts,

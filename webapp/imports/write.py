@@ -23,10 +23,10 @@ from webapp.imports.plan import (
     chunks,
     new_school_ids,
     person_schools,
-    using_their_account,
     wanted_values,
     warn,
 )
+from webapp.imports.plan_passwords import using_their_account
 from webapp.models import (
     Class,
     Enrollment,
