@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -14,22 +11,6 @@ from tests.factories import make_school, make_user
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Role
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def started_process(tmp_path, code: str) -> str:
-    """Run code after `import wsgi` in a new Python, as gunicorn and `flask` start the app."""
-    env = {**os.environ, "KEYSLIP_INSTANCE_PATH": str(tmp_path), "FLASK_SECRET_KEY": "test"}
-    result = subprocess.run(
-        [sys.executable, "-c", f"import gc, sys, wsgi; {code}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 def test_production_without_a_secret_key_refuses_to_start(tmp_path, monkeypatch):
@@ -98,13 +79,3 @@ def test_behind_one_proxy_the_client_address_is_audited(app, client):
     )
     with app.app_context():
         assert db.session.scalar(select(AuditEvent.ip)) == "203.0.113.9"
-
-
-def test_start_up_leaves_out_what_only_the_demo_and_redis_sessions_need(tmp_path):
-    # Every `flask` command pays for what start-up imports, a whole-district import too.
-    loaded = started_process(tmp_path, "print(sorted({'faker', 'redis'} & set(sys.modules)))")
-    assert loaded == "[]"
-
-
-def test_what_start_up_made_is_frozen_so_later_collections_skip_it(tmp_path):
-    assert int(started_process(tmp_path, "print(gc.get_freeze_count())")) > 10_000
