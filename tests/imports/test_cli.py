@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from tests.factories import make_school, make_user
 from tests.roster.bundles import school_bundle
 from webapp.extensions import db
+from webapp.imports import fingerprint, jobs
 from webapp.models import ImportRun, Role, User
 
 PEOPLE = "ID,First Name,Last Name,Role\n1,Ada,Lovelace,student\n2,Alan,Turing,student\n"
@@ -169,6 +171,40 @@ def test_an_identical_file_is_planned_again_after_an_edit_that_changes_no_count(
     with app.app_context():
         person = db.session.scalar(select(User).where(User.sourced_id == "1"))
         assert person.given_name == original
+
+
+def test_a_changed_file_is_planned_without_digesting_the_database_first(
+    app, school, tmp_path, monkeypatch
+):
+    path = tmp_path / "people.csv"
+    path.write_text(PEOPLE)
+    assert invoke(app, str(path), "--school", str(school)).exit_code == 0
+    digested: list[str] = []
+    real = fingerprint.db_fingerprint
+    monkeypatch.setattr(
+        fingerprint, "db_fingerprint", lambda source: digested.append(source) or real(source)
+    )
+    path.write_text(PEOPLE + "3,Grace,Hopper,student\n")
+    result = invoke(app, str(path), "--school", str(school), "--json")
+    assert result.exit_code == 0 and json.loads(result.output)["counts"]["new"] == 1
+    # Other bytes cannot be "unchanged": the whole database is not read to find that out.
+    assert digested == []
+
+
+def test_the_collector_sleeps_through_the_whole_import_and_wakes_after(
+    app, school, tmp_path, monkeypatch
+):
+    awake: list[bool] = []
+    real = jobs.finish_apply
+    monkeypatch.setattr(
+        jobs, "finish_apply", lambda *a, **k: awake.append(gc.isenabled()) or real(*a, **k)
+    )
+    path = tmp_path / "people.csv"
+    path.write_text(PEOPLE)
+    assert invoke(app, str(path), "--school", str(school)).exit_code == 0
+    path.write_text("Colour,Shape\nred,round\n")
+    assert invoke(app, str(path), "--school", str(school)).exit_code == 1
+    assert awake == [False] and gc.isenabled()
 
 
 DATED = "ID,First Name,Last Name,Role,Leaving Date\n1,Ada,Lovelace,student,03/04/2001\n"

@@ -8,7 +8,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
-from faker import Faker
 from sqlalchemy import func, select
 
 from webapp.extensions import db
@@ -78,6 +77,9 @@ def _ascii(text: str) -> str:
 
 class _Builder:
     def __init__(self, seed: int) -> None:
+        # Imported only here: Faker costs every `flask` command a twentieth of a second.
+        from faker import Faker
+
         self.rng = random.Random(seed)
         self.fake = Faker("en_US")
         self.fake.seed_instance(seed)

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, g, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_session.base import ServerSideSessionInterface
-from flask_session.redis import RedisSessionInterface
 from sqlalchemy import delete, insert, select, update
 
 from webapp.extensions import db
@@ -85,6 +84,8 @@ class DatabaseSessionInterface(ServerSideSessionInterface):
 
 def session_interface(app: Flask) -> ServerSideSessionInterface:
     if app.config["SESSION_BACKEND"] == "redis":
+        # Imported only here: redis costs a tenth of a second at every start, CLI included.
+        from flask_session.redis import RedisSessionInterface
         from redis import Redis
 
         return RedisSessionInterface(
