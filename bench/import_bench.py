@@ -207,6 +207,7 @@ def service_import(app, data: bytes) -> tuple[float, str]:
         else:
             plan = runs.build_plan(run, actor=actor, confirm=True)
             assert not plan.errors, plan.errors[:3]
+            run.start()
             jobs.finish_apply(run, plan, actor=actor)
             outcome = "applied"
         db.session.commit()
