@@ -9,8 +9,12 @@ import statistics
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
-from webapp.roster import read_roster
+# The checkout this script is in, not whichever webapp the interpreter finds first.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from webapp.roster import read_roster  # noqa: E402
 
 GRADES = ("KG", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 
