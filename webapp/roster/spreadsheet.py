@@ -35,23 +35,15 @@ from webapp.roster.records import (
     SchoolRecord,
     Status,
 )
-from webapp.roster.sheet_columns import (
-    FIELDS,
-    LINK_ALIASES,
-    LOOKS_LIKE_DATA,
-    guess_links,
-    guess_mapping,
-)
+from webapp.roster.sheet_columns import FIELDS, LINK_ALIASES, LOOKS_LIKE_DATA, guess_links
 from webapp.roster.sheet_files import (
     CLASS_ALIASES,
-    FILE_ROLES,
     FIXED_ROLES,
     LINK_FIELDS,
     MEMBERSHIP_ALIASES,
     PEOPLE_ROLES,
     STAFF_ROLES,
-    guess_file_columns,
-    guess_file_role,
+    file_specs,
     mapped_role,
 )
 
@@ -153,81 +145,7 @@ class SpreadsheetReader:
             table = self.ctx.open(name, data)
             if table is not None:
                 tables.append(table)
-        per_file = (self.mapping or {}).get("files")
-        if isinstance(per_file, dict):
-            return self._chosen_specs(tables, per_file)
-        if self.mapping is None:
-            return self._guessed_specs(tables)
-        if len(tables) > 2:
-            self.log.error(
-                "upload",
-                None,
-                None,
-                "A column mapping for one file was given, but the upload holds "
-                f"{len(tables)} files: give each file its role and columns (on the column "
-                "page, or with --file-role and --mapping FILE:field=column).",
-            )
-            return []
-
-        def score(table: Table) -> int:
-            guessed = guess_mapping(table.header)
-            return sum(f in guessed for f in ("given_name", "family_name", "name", "email"))
-
-        tables.sort(key=score, reverse=True)
-        specs = [(tables[0], self._people_role(tables[0], self.mapping), self.mapping)]
-        if len(tables) > 1:
-            specs.append((tables[1], "links", {}))
-        return specs
-
-    @staticmethod
-    def _people_role(table: Table, mapping: Mapping[str, str]) -> str:
-        """Return the role of a people file mapped by one flat mapping."""
-        said = mapping.get("role")
-        if said:
-            return {"=student": "students", "=parent": "parents"}.get(said, "people")
-        named = guess_file_role(table.file, ())
-        return named if named in PEOPLE_ROLES else "people"
-
-    def _chosen_specs(
-        self, tables: list[Table], per_file: Mapping[str, Any]
-    ) -> list[tuple[Table, str, dict[str, str]]]:
-        specs = []
-        for table in tables:
-            spec = per_file.get(table.file)
-            role = spec.get("role") if isinstance(spec, dict) else None
-            if role not in FILE_ROLES:
-                self.log.error(
-                    table.file,
-                    None,
-                    None,
-                    "Say what this file holds (students, parents, staff and teachers, "
-                    "classes, class memberships, or not imported) on the column page or "
-                    "with --file-role.",
-                    kind="file-role",
-                )
-                continue
-            specs.append((table, role, dict(spec.get("columns") or {})))
-        return specs
-
-    def _guessed_specs(self, tables: list[Table]) -> list[tuple[Table, str, dict[str, str]]]:
-        specs = []
-        for table in tables:
-            role = guess_file_role(table.file, table.header)
-            if role is None and len(tables) == 1:
-                role = "people"
-            if role is None:
-                self.log.error(
-                    table.file,
-                    None,
-                    None,
-                    "Keyslip cannot tell what this file holds from its name or columns. Say "
-                    "its role (students, parents, staff and teachers, classes, class "
-                    "memberships) on the column page or with --file-role.",
-                    kind="file-role",
-                )
-                continue
-            specs.append((table, role, guess_file_columns(role, table.file, table.header)))
-        return specs
+        return file_specs(tables, self.mapping, self.log)
 
     def _people_sheet(
         self, table: Table, mapping: Mapping[str, str], file_role: str = "people"
