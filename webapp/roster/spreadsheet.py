@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any, Literal
 
 from webapp.csv_safe import is_keyslip_export, unneutralise
+from webapp.roster.clever import split_full_name
 from webapp.roster.columns import norm_header
 from webapp.roster.context import FileSet, ReadContext, map_role
 from webapp.roster.core import Clean, Col, FileSpec, Row, Sheet, match_sheet, person
@@ -104,17 +105,6 @@ def cleaned(row: Row, field: str) -> Any:
     return row[field] if field in row.sheet.index else ""
 
 
-def split_name(name: str) -> tuple[str, str]:
-    """Split "Smith, Mary" or "Mary Ann Smith" into (given, family)."""
-    if "," in name:
-        family, _, given = name.partition(",")
-        return given.strip(), family.strip()
-    parts = name.split()
-    if len(parts) < 2:
-        return name.strip(), ""
-    return " ".join(parts[:-1]), parts[-1]
-
-
 def split_ids(value: str) -> list[str]:
     """Split a cell that may hold several ids ("S1, S2" or "S1;S2")."""
     return [part.strip() for part in re.split(r"[,;|]", value) if part.strip()]
@@ -151,7 +141,7 @@ class SpreadsheetReader:
         self, table: Table, mapping: Mapping[str, str], file_role: str = "people"
     ) -> Sheet | None:
         """Match a people file to its mapping; None (error logged) when it cannot be read."""
-        headers = {k: v for k, v in mapping.items() if not v.startswith("=") and k in FIELDS}
+        headers = {k: v for k, v in mapping.items() if v and v[0] != "=" and k in FIELDS}
         unknown = sorted(set(mapping) - set(FIELDS))
         if unknown:
             self.log.error(
@@ -335,7 +325,7 @@ class SpreadsheetReader:
         """Tell whether the row has both names (split from a full name); log an error if not."""
         values = row.values
         if full_name:
-            values["given"], values["family"] = split_name(values["name"])
+            values["given"], values["family"] = split_full_name(values["name"])
         if values["given"] and values["family"]:
             return True
         field = "name" if full_name else "given" if not values["given"] else "family"
