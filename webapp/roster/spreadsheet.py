@@ -68,6 +68,11 @@ _CLEAN: dict[str, Clean] = {
 # The columns that can identify a person, the first mapped one is the row's id.
 _ID_FIELDS = ("sourced_id", "username", "email", "number")
 CHILD_FIELDS = ("linked_student", "linked_student_2", "linked_student_3")
+_STATUS_WORDS: dict[str, Status] = {
+    "active": "active",
+    "current": "active",
+    **dict.fromkeys(("tobedeleted", "inactive", "deleted", "left", "deactivated"), "tobedeleted"),
+}
 
 
 def mapped_spec(name: str, fields: Mapping[str, str], required: Iterable[str] = ()) -> FileSpec:
@@ -360,6 +365,7 @@ class SpreadsheetReader:
         return role
 
     def _role(self, row: Row, raw: str, sid: str) -> Role | None:
+        """Return the role a role or relationship word names; None (problem logged) if none."""
         role = map_role(raw)
         if role is not None:
             return role
@@ -384,17 +390,18 @@ class SpreadsheetReader:
         )
         return None
 
-    def _status(self, row: Row) -> Status | None:
+    @staticmethod
+    def _status(row: Row) -> Status | None:
+        """Return the row's status column read as active or leaving; warn on other words."""
         raw = row.values.get("status")
         if not raw:
             return None
-        value = raw.casefold()
-        if value in ("active", "current"):
-            return "active"
-        if value in ("tobedeleted", "inactive", "deleted", "left", "deactivated"):
-            return "tobedeleted"
-        row.warning("status", f"Status '{raw}' is not active or inactive; ignored.", kind="status")
-        return None
+        status = _STATUS_WORDS.get(raw.casefold())
+        if status is None:
+            row.warning(
+                "status", f"Status '{raw}' is not active or inactive; ignored.", kind="status"
+            )
+        return status
 
     def _leave_dates(self, file: str, column: str, dated: list[tuple[int, int, str]]) -> None:
         """Read the leaving dates; people whose date has come are marked as leaving."""
