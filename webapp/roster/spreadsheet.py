@@ -3,9 +3,10 @@
 A spreadsheet's columns are whatever the admin's mapping says: a header (or "Column N" in
 a file without a header row) for each field, or "=value" for every row. The core walks the
 rows and person() builds the people, so names, emails, phones, grades and ids are checked
-as in every other format. What only spreadsheets have stays here: file roles, role and
-relationship words, status, enabled and leaving-date columns, full names, several
-children per parent, and parents known by name and child.
+as in every other format. What only spreadsheets have stays here: role and relationship
+words, status, enabled and leaving-date columns, full names, several children per parent,
+parents known by name and child, classes and memberships by id. Which role and columns
+each file has is sheet_files.py's to say.
 """
 
 from __future__ import annotations
