@@ -49,3 +49,19 @@ def test_a_full_names_parts_are_checked_as_every_formats_names_are() -> None:
     odd = [p for p in roster.warnings if "unusual in a name" in p.message]
     assert [(p.line, p.column, p.message.split(" has ")[0]) for p in odd] == [(2, "Name", "'Lee#'")]
     assert [(p.given_name, p.family_name) for p in roster.people] == [("Ann", "Lee#")]
+
+
+def test_an_empty_mapping_value_chooses_no_column() -> None:
+    roster = sheet(
+        "ID,First,Last,email\n1,Ann,Lee,ann@example.org\n",
+        {
+            "sourced_id": "ID",
+            "given_name": "First",
+            "family_name": "Last",
+            "email": "",
+            "role": "=student",
+        },
+    )
+
+    assert not roster.errors
+    assert [p.email for p in roster.people] == [None]
