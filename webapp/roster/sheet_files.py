@@ -9,8 +9,11 @@ the admin chose, never a silent default.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from webapp.roster.columns import norm_header
+from webapp.roster.decode import Table
+from webapp.roster.problems import ProblemLog
 from webapp.roster.sheet_columns import FIELDS, LINK_ALIASES, guess_mapping
 
 # students/parents/staff fix or limit the role of everyone in the file; people need a role
@@ -269,3 +272,91 @@ def mapped_role(role: str, columns: Mapping[str, str]) -> str | None:
         "parents, staff or teachers), or choose the file's role. Nobody is made a student "
         "by default."
     )
+
+
+FileSpecs = list[tuple[Table, str, dict[str, str]]]
+
+
+def file_specs(
+    tables: list[Table], mapping: Mapping[str, Any] | None, log: ProblemLog
+) -> FileSpecs:
+    """Return (table, file role, columns) for each file to read; log the files without one.
+
+    The mapping gives each file its role and columns ("files"), or is one flat mapping
+    for a people file (and an older links file beside it); None guesses both.
+    """
+    per_file = (mapping or {}).get("files")
+    if isinstance(per_file, dict):
+        return _chosen_specs(tables, per_file, log)
+    if mapping is None:
+        return _guessed_specs(tables, log)
+    if len(tables) > 2:
+        log.error(
+            "upload",
+            None,
+            None,
+            "A column mapping for one file was given, but the upload holds "
+            f"{len(tables)} files: give each file its role and columns (on the column "
+            "page, or with --file-role and --mapping FILE:field=column).",
+        )
+        return []
+
+    def score(table: Table) -> int:
+        guessed = guess_mapping(table.header)
+        return sum(f in guessed for f in ("given_name", "family_name", "name", "email"))
+
+    tables = sorted(tables, key=score, reverse=True)
+    specs = [(tables[0], _people_role(tables[0], mapping), dict(mapping))]
+    if len(tables) > 1:
+        specs.append((tables[1], "links", {}))
+    return specs
+
+
+def _people_role(table: Table, mapping: Mapping[str, str]) -> str:
+    """Return the role of a people file mapped by one flat mapping."""
+    said = mapping.get("role")
+    if said:
+        return {"=student": "students", "=parent": "parents"}.get(said, "people")
+    named = guess_file_role(table.file, ())
+    return named if named in PEOPLE_ROLES else "people"
+
+
+def _chosen_specs(tables: list[Table], per_file: Mapping[str, Any], log: ProblemLog) -> FileSpecs:
+    specs = []
+    for table in tables:
+        spec = per_file.get(table.file)
+        role = spec.get("role") if isinstance(spec, dict) else None
+        if role not in FILE_ROLES:
+            log.error(
+                table.file,
+                None,
+                None,
+                "Say what this file holds (students, parents, staff and teachers, "
+                "classes, class memberships, or not imported) on the column page or "
+                "with --file-role.",
+                kind="file-role",
+            )
+            continue
+        specs.append((table, role, dict(spec.get("columns") or {})))
+    return specs
+
+
+def _guessed_specs(tables: list[Table], log: ProblemLog) -> FileSpecs:
+    specs = []
+    for table in tables:
+        role = guess_file_role(table.file, table.header)
+        if role is None and len(tables) == 1:
+            role = "people"
+        if role is None:
+            log.error(
+                table.file,
+                None,
+                None,
+                "Keyslip cannot tell what this file holds from its name or columns. Say "
+                "its role (students, parents, staff and teachers, classes, class "
+                "memberships) on the column page or with --file-role.",
+                kind="file-role",
+            )
+            continue
+        specs.append((table, role, guess_file_columns(role, table.file, table.header)))
+    return specs

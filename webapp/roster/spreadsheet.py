@@ -1,17 +1,28 @@
-"""Read a spreadsheet export: people files (students, parents, staff), classes and memberships."""
+"""Read a spreadsheet upload on the reader core: each file's mapping becomes its FileSpec.
+
+A spreadsheet's columns are whatever the admin's mapping says: a header (or "Column N" in
+a file without a header row) for each field, or "=value" for every row. The core walks the
+rows and person() builds the people, so names, emails, phones, grades and ids are checked
+as in every other format. What only spreadsheets have stays here: role and relationship
+words, status, enabled and leaving-date columns, full names, several children per parent,
+parents known by name and child, classes and memberships by id. Which role and columns
+each file has is sheet_files.py's to say.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date
 from typing import Any, Literal
 
 from webapp.csv_safe import is_keyslip_export, unneutralise
-from webapp.roster.columns import Columns, norm_header
+from webapp.roster.clever import split_full_name
+from webapp.roster.columns import norm_header
 from webapp.roster.context import FileSet, ReadContext, map_role
+from webapp.roster.core import Clean, Col, FileSpec, Row, Sheet, match_sheet, person
 from webapp.roster.decode import Table
 from webapp.roster.normalise import date_hint, date_order, identity_key, parse_date
 from webapp.roster.people import PeopleCollector
@@ -21,45 +32,92 @@ from webapp.roster.records import (
     DateQuestion,
     EnrollmentRecord,
     GuardianRecord,
-    PersonRecord,
     Role,
     Roster,
     SchoolRecord,
     Status,
 )
-from webapp.roster.sheet_columns import (
-    FIELDS,
-    LINK_ALIASES,
-    LOOKS_LIKE_DATA,
-    guess_links,
-    guess_mapping,
-)
+from webapp.roster.sheet_columns import FIELDS, LINK_ALIASES, LOOKS_LIKE_DATA, guess_links
 from webapp.roster.sheet_files import (
     CLASS_ALIASES,
-    FILE_ROLES,
     FIXED_ROLES,
+    LINK_FIELDS,
     MEMBERSHIP_ALIASES,
     PEOPLE_ROLES,
     STAFF_ROLES,
-    guess_file_columns,
-    guess_file_role,
+    file_specs,
     mapped_role,
 )
 
+# The spreadsheet fields person() knows by the core's names.
+_CORE_NAMES = {
+    "given_name": "given",
+    "family_name": "family",
+    "middle_name": "middle",
+    "student_number": "number",
+}
+# How a field's value is cleaned when a Row hands it out; the others are read raw.
+_CLEAN: dict[str, Clean] = {
+    "email": "email",
+    "phone": "phone",
+    "grade": "grade",
+    "number": "number",
+    "enabled": "flag",
+    "class_code": "text",
+    "title": "text",
+}
+# The columns that can identify a person, the first mapped one is the row's id.
+_ID_FIELDS = ("sourced_id", "username", "email", "number")
+CHILD_FIELDS = ("linked_student", "linked_student_2", "linked_student_3")
+_STATUS_WORDS: dict[str, Status] = {
+    "active": "active",
+    "current": "active",
+    **dict.fromkeys(("tobedeleted", "inactive", "deleted", "left", "deactivated"), "tobedeleted"),
+}
 
-def split_name(name: str) -> tuple[str, str]:
-    """Split "Smith, Mary" or "Mary Ann Smith" into (given, family)."""
-    if "," in name:
-        family, _, given = name.partition(",")
-        return given.strip(), family.strip()
-    parts = name.split()
-    if len(parts) < 2:
-        return name.strip(), ""
-    return " ".join(parts[:-1]), parts[-1]
+
+def mapped_spec(name: str, fields: Mapping[str, str], required: Iterable[str] = ()) -> FileSpec:
+    """Describe a file by its chosen columns ({field: header}); constants are left out.
+
+    A required field with no column chosen is looked for under its own name, so a file
+    lacking it gets the core's "required column missing" error.
+    """
+    headers = {_CORE_NAMES.get(f, f): h for f, h in fields.items() if h and h[0] != "="}
+    wanted = tuple(_CORE_NAMES.get(f, f) for f in required)
+    headers.update((f, f) for f in wanted if f not in headers)
+    # An empty enabled cell reads as enabled (default only matters to "flag" columns).
+    columns = tuple(Col(f, h, clean=_CLEAN.get(f, "raw"), default=True) for f, h in headers.items())
+    return FileSpec(name, columns, required=wanted)
+
+
+def match_mapped(
+    table: Table,
+    ctx: ReadContext,
+    fields: Mapping[str, str],
+    known: Iterable[str],
+    required: Iterable[str] = (),
+) -> Sheet | None:
+    """Match a file to its chosen columns; None (error logged) if a required one is missing."""
+    sheet = match_sheet(table, mapped_spec(table.file, fields, required), ctx)
+    if sheet is not None:
+        # Messages name a field the file has no column for by the field itself.
+        for field in known:
+            sheet.names.setdefault(_CORE_NAMES.get(field, field), field)
+    return sheet
+
+
+def cleaned(row: Row, field: str) -> Any:
+    """Return a field's cleaned value, '' when the file has no column for it."""
+    return row[field] if field in row.sheet.index else ""
+
+
+def split_ids(value: str) -> list[str]:
+    """Split a cell that may hold several ids ("S1, S2" or "S1;S2")."""
+    return [part.strip() for part in re.split(r"[,;|]", value) if part.strip()]
 
 
 class SpreadsheetReader:
-    """Read people (and links) from spreadsheet CSVs with a column mapping."""
+    """Read people (and links, classes, memberships) from spreadsheet CSVs with a mapping."""
 
     def __init__(self, files: FileSet, ctx: ReadContext, mapping: Mapping[str, Any] | None) -> None:
         self.files = files
@@ -83,87 +141,13 @@ class SpreadsheetReader:
             table = self.ctx.open(name, data)
             if table is not None:
                 tables.append(table)
-        per_file = (self.mapping or {}).get("files")
-        if isinstance(per_file, dict):
-            return self._chosen_specs(tables, per_file)
-        if self.mapping is None:
-            return self._guessed_specs(tables)
-        if len(tables) > 2:
-            self.log.error(
-                "upload",
-                None,
-                None,
-                "A column mapping for one file was given, but the upload holds "
-                f"{len(tables)} files: give each file its role and columns (on the column "
-                "page, or with --file-role and --mapping FILE:field=column).",
-            )
-            return []
+        return file_specs(tables, self.mapping, self.log)
 
-        def score(table: Table) -> int:
-            guessed = guess_mapping(table.header)
-            return sum(f in guessed for f in ("given_name", "family_name", "name", "email"))
-
-        tables.sort(key=score, reverse=True)
-        specs = [(tables[0], self._people_role(tables[0], self.mapping), self.mapping)]
-        if len(tables) > 1:
-            specs.append((tables[1], "links", {}))
-        return specs
-
-    @staticmethod
-    def _people_role(table: Table, mapping: Mapping[str, str]) -> str:
-        """Return the role of a people file mapped by one flat mapping."""
-        said = mapping.get("role")
-        if said:
-            return {"=student": "students", "=parent": "parents"}.get(said, "people")
-        named = guess_file_role(table.file, ())
-        return named if named in PEOPLE_ROLES else "people"
-
-    def _chosen_specs(
-        self, tables: list[Table], per_file: Mapping[str, Any]
-    ) -> list[tuple[Table, str, dict[str, str]]]:
-        specs = []
-        for table in tables:
-            spec = per_file.get(table.file)
-            role = spec.get("role") if isinstance(spec, dict) else None
-            if role not in FILE_ROLES:
-                self.log.error(
-                    table.file,
-                    None,
-                    None,
-                    "Say what this file holds (students, parents, staff and teachers, "
-                    "classes, class memberships, or not imported) on the column page or "
-                    "with --file-role.",
-                    kind="file-role",
-                )
-                continue
-            specs.append((table, role, dict(spec.get("columns") or {})))
-        return specs
-
-    def _guessed_specs(self, tables: list[Table]) -> list[tuple[Table, str, dict[str, str]]]:
-        specs = []
-        for table in tables:
-            role = guess_file_role(table.file, table.header)
-            if role is None and len(tables) == 1:
-                role = "people"
-            if role is None:
-                self.log.error(
-                    table.file,
-                    None,
-                    None,
-                    "Keyslip cannot tell what this file holds from its name or columns. Say "
-                    "its role (students, parents, staff and teachers, classes, class "
-                    "memberships) on the column page or with --file-role.",
-                    kind="file-role",
-                )
-                continue
-            specs.append((table, role, guess_file_columns(role, table.file, table.header)))
-        return specs
-
-    def _columns(
+    def _people_sheet(
         self, table: Table, mapping: Mapping[str, str], file_role: str = "people"
-    ) -> tuple[Columns, dict[str, str]] | None:
-        constants = {k: v[1:] for k, v in mapping.items() if v.startswith("=")}
-        headers = {k: v for k, v in mapping.items() if not v.startswith("=") and k in FIELDS}
+    ) -> Sheet | None:
+        """Match a people file to its mapping; None (error logged) when it cannot be read."""
+        headers = {k: v for k, v in mapping.items() if v and v[0] != "=" and k in FIELDS}
         unknown = sorted(set(mapping) - set(FIELDS))
         if unknown:
             self.log.error(
@@ -207,13 +191,13 @@ class SpreadsheetReader:
                 "first row is data, so that row is imported too.",
                 kind="header-like-data",
             )
-        fields = {field: (header,) for field, header in headers.items()}
-        required = ["given_name", "family_name"] if "name" not in fields else ["name"]
-        missing_id = not ({"sourced_id", "username", "email", "student_number"} & set(fields))
-        if file_role == "parents" and "linked_student" in fields:
+        required = ["given_name", "family_name"] if "name" not in headers else ["name"]
+        chosen = [r for r in required if r in headers]
+        sheet = match_mapped(table, self.ctx, headers, FIELDS, chosen)
+        lacking = [r for r in required if r not in headers]
+        missing_id = not ({"sourced_id", "username", "email", "student_number"} & set(headers))
+        if file_role == "parents" and "linked_student" in headers:
             missing_id = False  # parents without an id are known by name and child
-        cols = Columns(table, fields, [r for r in required if r in fields], self.log)
-        lacking = [r for r in required if r not in fields]
         if lacking or missing_id:
             wanted = ["first name", "last name"] if lacking else []
             if missing_id:
@@ -227,9 +211,9 @@ class SpreadsheetReader:
                 "in the mapping, or rename the headers.",
             )
             return None
-        if "sourced_id" not in fields:
+        if "sourced_id" not in headers:
             fallback = next(
-                (f for f in ("username", "email", "student_number") if f in fields), None
+                (f for f in ("username", "email", "student_number") if f in headers), None
             )
             matched_by = fallback.replace("_", " ") if fallback else "name and child"
             self.log.note(f"{table.file}: no ID column, so people are matched by {matched_by}.")
@@ -237,193 +221,188 @@ class SpreadsheetReader:
         ignored = [h for h in table.header if h and h not in used]
         if ignored:
             self.log.note(f"{table.file}: columns not imported: {', '.join(ignored)}.")
-        return cols, constants
+        if sheet is not None and "name" in headers:
+            # person() reads the given and family names split from the full name.
+            sheet.names["given"] = sheet.names["family"] = sheet.names["name"]
+        return sheet
 
-    def _role(self, raw: str, file: str, line: int, column: str, sid: str) -> Role | None:
+    def read_people(
+        self, table: Table, mapping: Mapping[str, str], file_role: str = "people"
+    ) -> None:
+        """Read a people file: students, parents, staff and teachers, or a mix."""
+        sheet = self._people_sheet(table, mapping, file_role)
+        if sheet is None:
+            return
+        unsaid = mapped_role(file_role, mapping)
+        if unsaid is not None:
+            self.log.error(table.file, None, None, unsaid, kind="no-role")
+            return
+        constants = {k: v[1:] for k, v in mapping.items() if v.startswith("=")}
+        role_constant = FIXED_ROLES.get(file_role) or constants.get("role")
+        if file_role == "parents" and "role" in sheet.index:
+            role_constant = None  # the column holds relationships (Mother, Grandfather)
+        school_constant = constants.get("school")
+        id_field = next((f for f in _ID_FIELDS if f in sheet.index), None)
+        child_fields = [f for f in CHILD_FIELDS if f in sheet.index]
+        skipped = {sheet.index[f] for f in (*child_fields, "school") if f in sheet.index}
+        full_name = "name" in sheet.index
+        # Only Keyslip's own export neutralised cells; elsewhere a leading "'" is the data.
+        from_export = is_keyslip_export(table.header)
+        # (index in self.people, line, raw value): read once the whole column is seen,
+        # because only the whole column tells day/month order.
+        dated: list[tuple[int, int, str]] = []
+        for row in sheet.rows():
+            if from_export and any(c.startswith("'") for c in row.cells):
+                # A Keyslip export neutralised formula cells with "'"; read them verbatim.
+                row.cells = [unneutralise(c) for c in row.cells]
+                row.values = sheet.fill(row.cells)
+            values = row.values
+            children = [c for f in child_fields for c in split_ids(values[f])]
+            sid = self._sid(row, id_field, file_role, children)
+            if not sid:
+                continue
+            role = self._row_role(row, role_constant or values.get("role", ""), file_role, sid)
+            if role is None:
+                continue
+            school = school_constant or row.ident(values.get("school", ""))
+            if school and school not in self.schools:
+                column = sheet.names["school"]
+                self.schools[school] = SchoolRecord(school, school, row.file, row.line, column)
+            relationship = values.get("role") if file_role == "parents" else None
+            for child in children:
+                link = (sid, row.ident(child), row.file, row.line, relationship or None)
+                self.child_links.append(link)
+            core = tuple(c for i, c in enumerate(row.cells) if i not in skipped)
+            if self.people.seen(sid):
+                self.people.repeat(sid, core, school or None, row.file, row.line)
+                continue
+            if not self._names(row, full_name):
+                continue
+            record = person(
+                row,
+                sid,
+                role,
+                schools=(school,) if school else (),
+                status=self._status(row),
+                enabled=row["enabled"] if "enabled" in sheet.index else True,
+            )
+            if record is None:
+                continue
+            self.people.add(record, core)
+            if values.get("leave_date"):
+                dated.append((len(self.people.people) - 1, row.line, values["leave_date"]))
+        if dated:
+            self._leave_dates(table.file, sheet.names["leave_date"], dated)
+
+    def _sid(self, row: Row, id_field: str | None, file_role: str, children: list[str]) -> str:
+        """Return a people row's id; '' (error logged) when it has none."""
+        raw = row.values[id_field] if id_field else ""
+        sid = identity_key(raw) if id_field == "email" else row.ident(raw)
+        if not sid and file_role == "parents" and children:
+            sid = self._parent_by_name(row, children[0])
+        if not sid:
+            column = row.column(id_field) if id_field else None
+            self.log.error(
+                row.file,
+                row.line,
+                column,
+                f"{column or 'The ID'} is empty; the row was skipped.",
+                kind="no-id",
+            )
+        return sid
+
+    def _parent_by_name(self, row: Row, child: str) -> str:
+        """Make a stable id for a parent row with no id, from the names and the child's id."""
+        names = [row.values.get(f, "") for f in ("given", "family", "name")]
+        if not any(names):
+            return ""
+        key = "\x1f".join((*(n.casefold() for n in names), child))
+        sid = "parent-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        row.warning(
+            None,
+            f"This parent has no ID, so Keyslip knows them by name and child ({child}). If "
+            "the name is spelt differently in a later file, a second account is made; give "
+            "parents an ID column if the SIS has one.",
+            kind="parent-by-name",
+        )
+        return sid
+
+    def _names(self, row: Row, full_name: bool) -> bool:
+        """Tell whether the row has both names (split from a full name); log an error if not."""
+        values = row.values
+        if full_name:
+            values["given"], values["family"] = split_full_name(values["name"])
+        if values["given"] and values["family"]:
+            return True
+        field = "name" if full_name else "given" if not values["given"] else "family"
+        row.error(
+            field,
+            "The name is missing or has no family name; the row was skipped.",
+            kind="no-name",
+        )
+        return False
+
+    def _row_role(self, row: Row, raw: str, file_role: str, sid: str) -> Role | None:
+        """Return a row's role; None (problem logged) when the file may not hold it."""
+        role = self._role(row, raw, sid)
+        if role is None:
+            return None
+        if file_role == "parents" and role != "parent":
+            row.error(
+                "role",
+                f"'{raw}' in a parents file: only parents and guardians are imported "
+                "from it; the row was skipped. Move the row to the right file.",
+                kind="bad-role",
+            )
+            return None
+        if file_role == "staff" and role not in STAFF_ROLES:
+            row.error(
+                "role",
+                f"Role '{raw}' in a staff and teachers file: staff are never imported "
+                f"as {role}s; the row was skipped. Move the row to the right file.",
+                kind="bad-role",
+            )
+            return None
+        return role
+
+    def _role(self, row: Row, raw: str, sid: str) -> Role | None:
+        """Return the role a role or relationship word names; None (problem logged) if none."""
         role = map_role(raw)
         if role is not None:
             return role
         # A relationship word ("Stepfather", "Brother") makes a parent or leaves the
         # contact out; in a relationship column an unknown word leaves it out too.
+        column = row.column("role")
         parent = self.ctx.contact_is_parent(
             raw,
-            file,
-            line,
+            row.file,
+            row.line,
             column,
             f"'{sid}'",
             unknown_is_contact="relation" in norm_header(column),
         )
         if parent is not None:
             return "parent" if parent else None
-        if role is None:
-            self.log.error(
-                file,
-                line,
-                column,
-                f"Role '{raw}' is not one of student, teacher, staff, parent, admin; the row "
-                "was skipped.",
-                kind="bad-role",
-            )
-        return role
-
-    def _status(self, raw: str, file: str, line: int, column: str) -> Status | None:
-        value = raw.strip().casefold()
-        if not value:
-            return None
-        if value in ("active", "current"):
-            return "active"
-        if value in ("tobedeleted", "inactive", "deleted", "left", "deactivated"):
-            return "tobedeleted"
-        self.log.warning(
-            file, line, column, f"Status '{raw}' is not active or inactive; ignored.", kind="status"
+        row.error(
+            "role",
+            f"Role '{raw}' is not one of student, teacher, staff, parent, admin; the row "
+            "was skipped.",
+            kind="bad-role",
         )
         return None
 
-    def read_people(
-        self, table: Table, mapping: Mapping[str, str], file_role: str = "people"
-    ) -> None:
-        """Read a people file: students, parents, staff and teachers, or a mix."""
-        opened = self._columns(table, mapping, file_role)
-        if opened is None:
-            return
-        cols, constants = opened
-        ctx, file = self.ctx, table.file
-        id_field = next(
-            (f for f in ("sourced_id", "username", "email", "student_number") if cols.has(f)),
-            None,
-        )
-        unsaid = mapped_role(file_role, mapping)
-        if unsaid is not None:
-            self.log.error(file, None, None, unsaid, kind="no-role")
-            return
-        role_constant = FIXED_ROLES.get(file_role) or constants.get("role")
-        if file_role == "parents" and cols.has("role"):
-            role_constant = None  # the column holds relationships (Mother, Grandfather)
-        school_constant = constants.get("school")
-        child_fields = [f for f in CHILD_FIELDS if cols.has(f)]
-        skipped = {cols.index[f] for f in (*child_fields, "school") if cols.has(f)}
-        # Only Keyslip's own export neutralised cells; elsewhere a leading "'" is the data.
-        from_export = is_keyslip_export(table.header)
-        # (index in self.people, line, raw value): read once the whole column is seen,
-        # because only the whole column tells day/month order.
-        dated: list[tuple[int, int, str]] = []
-        for line, cells in table.rows():
-            if from_export and any(c.startswith("'") for c in cells):
-                # A Keyslip export neutralised formula cells with "'"; read them verbatim.
-                cells = [unneutralise(c) for c in cells]
-            children = [c for f in child_fields for c in split_ids(cols.get(cells, f))]
-            raw_id = cols.get(cells, id_field) if id_field else ""
-            sid = identity_key(raw_id) if id_field == "email" else ctx.ident(raw_id)
-            if not sid and file_role == "parents" and children:
-                sid = self._parent_by_name(cols, cells, children[0], file, line)
-            if not sid:
-                column = cols.name(id_field) if id_field else None
-                self.log.error(
-                    file,
-                    line,
-                    column,
-                    f"{column or 'The ID'} is empty; the row was skipped.",
-                    kind="no-id",
-                )
-                continue
-            raw_role = role_constant or cols.get(cells, "role")
-            role = self._role(raw_role, file, line, cols.name("role"), sid)
-            if role is None:
-                continue
-            if file_role == "parents" and role != "parent":
-                self.log.error(
-                    file,
-                    line,
-                    cols.name("role"),
-                    f"'{raw_role}' in a parents file: only parents and guardians are imported "
-                    "from it; the row was skipped. Move the row to the right file.",
-                    kind="bad-role",
-                )
-                continue
-            if file_role == "staff" and role not in STAFF_ROLES:
-                self.log.error(
-                    file,
-                    line,
-                    cols.name("role"),
-                    f"Role '{raw_role}' in a staff and teachers file: staff are never imported "
-                    f"as {role}s; the row was skipped. Move the row to the right file.",
-                    kind="bad-role",
-                )
-                continue
-            school = school_constant or ctx.ident(cols.get(cells, "school"))
-            if school and school not in self.schools:
-                self.schools[school] = SchoolRecord(school, school, file, line, cols.name("school"))
-            relationship = cols.get(cells, "role") if file_role == "parents" else None
-            for child in children:
-                self.child_links.append((sid, ctx.ident(child), file, line, relationship or None))
-            if self.people.seen(sid):
-                core = tuple(c for i, c in enumerate(cells) if i not in skipped)
-                self.people.repeat(sid, core, school or None, file, line)
-                continue
-            if cols.has("name"):
-                full = cols.get(cells, "name")
-                ctx.check_name(full, file, line, cols.name("name"))
-                given, family = split_name(full)
-                given = ctx.text(given, file, line, cols.name("name"))
-                family = ctx.text(family, file, line, cols.name("name"))
-            else:
-                given = ctx.name(cols.get(cells, "given_name"), file, line, cols.name("given_name"))
-                family = ctx.name(
-                    cols.get(cells, "family_name"), file, line, cols.name("family_name")
-                )
-            if not given or not family:
-                column = (
-                    cols.name("name")
-                    if cols.has("name")
-                    else cols.name("given_name" if not given else "family_name")
-                )
-                self.log.error(
-                    file,
-                    line,
-                    column,
-                    "The name is missing or has no family name; the row was skipped.",
-                    kind="no-name",
-                )
-                continue
-            enabled = True
-            if cols.has("enabled"):
-                enabled = ctx.flag(
-                    cols.get(cells, "enabled"), file, line, cols.name("enabled"), True
-                )
-            core = tuple(c for i, c in enumerate(cells) if i not in skipped)
-            self.people.add(
-                PersonRecord(
-                    sourced_id=sid,
-                    role=role,
-                    given_name=given,
-                    family_name=family,
-                    file=file,
-                    line=line,
-                    username=ctx.ident(cols.get(cells, "username")) or None,
-                    email=ctx.email(cols.get(cells, "email"), file, line, cols.name("email")),
-                    phone=ctx.phone([cols.get(cells, "phone")], file, line, cols.name("phone")),
-                    grade=ctx.grade(cols.get(cells, "grade"), file, line, cols.name("grade"))
-                    if role == "student"
-                    else None,
-                    student_number=ctx.student_number(
-                        cols.get(cells, "student_number"), file, line, cols.name("student_number")
-                    ),
-                    school_ids=ctx.ids((school,) if school else ()),
-                    status=self._status(cols.get(cells, "status"), file, line, cols.name("status")),
-                    enabled=enabled,
-                    password=cols.get(cells, "password") or None,
-                    middle_name=ctx.name(
-                        cols.get(cells, "middle_name"), file, line, cols.name("middle_name")
-                    )
-                    or None,
-                ),
-                core,
+    @staticmethod
+    def _status(row: Row) -> Status | None:
+        """Return the row's status column read as active or leaving; warn on other words."""
+        raw = row.values.get("status")
+        if not raw:
+            return None
+        status = _STATUS_WORDS.get(raw.casefold())
+        if status is None:
+            row.warning(
+                "status", f"Status '{raw}' is not active or inactive; ignored.", kind="status"
             )
-            leave_date = cols.get(cells, "leave_date")
-            if leave_date:
-                dated.append((len(self.people.people) - 1, line, leave_date))
-        if dated:
-            self._leave_dates(file, cols.name("leave_date"), dated)
+        return status
 
     def _leave_dates(self, file: str, column: str, dated: list[tuple[int, int, str]]) -> None:
         """Read the leaving dates; people whose date has come are marked as leaving."""
@@ -502,50 +481,16 @@ class SpreadsheetReader:
                 "active until an import on or after that date."
             )
 
-    def _parent_by_name(
-        self, cols: Columns, cells: list[str], child: str, file: str, line: int
-    ) -> str:
-        """Make a stable id for a parent row with no id, from the names and the child's id."""
-        names = [cols.get(cells, f) for f in ("given_name", "family_name", "name")]
-        if not any(names):
-            return ""
-        key = "\x1f".join((*(n.casefold() for n in names), child))
-        sid = "parent-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-        self.log.warning(
-            file,
-            line,
-            None,
-            f"This parent has no ID, so Keyslip knows them by name and child ({child}). If "
-            "the name is spelt differently in a later file, a second account is made; give "
-            "parents an ID column if the SIS has one.",
-            kind="parent-by-name",
-        )
-        return sid
-
-    def read_links(self, table: Table, mapping: Mapping[str, str]) -> None:
-        """Read a parent-student links file."""
-        guessed = guess_links(table.header)
-        guessed.update({k: v for k, v in mapping.items() if k in LINK_ALIASES and v})
-        fields = {k: (v,) for k, v in guessed.items()}
-        cols = Columns(table, fields, ("link_parent", "link_student"), self.log)
-        if not cols.ok:
-            return
-        for line, cells in table.rows():
-            parent = cols.get(cells, "link_parent")
-            student = cols.get(cells, "link_student")
-            if parent and student:
-                self.links.append((parent, student, table.file, line))
-
     def _mapped(
         self,
         table: Table,
         mapping: Mapping[str, str],
         aliases: Mapping[str, tuple[str, ...]],
-        required: Sequence[str],
-    ) -> tuple[Columns, dict[str, str]] | None:
+        required: tuple[str, ...],
+    ) -> tuple[Sheet, dict[str, str]] | None:
         """Open a class or membership file's columns: mapped ones, and constants ("=value")."""
         constants = {k: v[1:] for k, v in mapping.items() if v.startswith("=") and k in aliases}
-        fields = {k: (v,) for k, v in mapping.items() if v and not v.startswith("=")}
+        fields = {k: v for k, v in mapping.items() if v and not v.startswith("=")}
         unknown = sorted(set(fields) - set(aliases))
         lacking = [f for f in required if f not in fields]
         if unknown or lacking:
@@ -558,76 +503,83 @@ class SpreadsheetReader:
                 + f"The fields of this file are: {', '.join(aliases)}.",
             )
             return None
-        cols = Columns(table, fields, required, self.log)
-        return (cols, constants) if cols.ok else None
+        sheet = match_mapped(table, self.ctx, fields, aliases, required)
+        return None if sheet is None else (sheet, constants)
+
+    def read_links(self, table: Table, mapping: Mapping[str, str]) -> None:
+        """Read a parent-student links file."""
+        guessed = guess_links(table.header)
+        guessed.update({k: v for k, v in mapping.items() if k in LINK_ALIASES and v})
+        sheet = match_mapped(table, self.ctx, guessed, LINK_FIELDS, LINK_FIELDS)
+        if sheet is None:
+            return
+        for row in sheet.rows():
+            parent, student = row.values["link_parent"], row.values["link_student"]
+            if parent and student:
+                self.links.append((parent, student, row.file, row.line))
 
     def read_classes(self, table: Table, mapping: Mapping[str, str]) -> None:
         """Read a classes file: class id, title, optional code, teacher id(s) and school."""
         opened = self._mapped(table, mapping, CLASS_ALIASES, ("class_id",))
         if opened is None:
             return
-        cols, constants = opened
-        ctx, file = self.ctx, table.file
+        sheet, constants = opened
         self.roster.modes["classes"] = "bulk"
-        if not cols.has("title") and not cols.has("class_code"):
-            self.log.error(file, None, None, "Choose the column with the class's title.")
+        if "title" not in sheet.index and "class_code" not in sheet.index:
+            self.log.error(table.file, None, None, "Choose the column with the class's title.")
             return
-        for line, cells in table.rows():
-            class_id = ctx.ident(cols.get(cells, "class_id"))
-            code = ctx.text(cols.get(cells, "class_code"), file, line, cols.name("class_code"))
-            title = ctx.text(cols.get(cells, "title"), file, line, cols.name("title")) or code
+        for row in sheet.rows():
+            class_id = row.ident(row.values["class_id"])
+            code = cleaned(row, "class_code")
+            title = cleaned(row, "title") or code
             if not class_id or not title:
                 missing = "class_id" if not class_id else "title"
-                self.log.error(
-                    file,
-                    line,
-                    cols.name(missing),
-                    f"{cols.name(missing)} is empty; the class was skipped.",
+                row.error(
+                    missing,
+                    f"{row.column(missing)} is empty; the class was skipped.",
                     kind="no-id" if not class_id else "no-name",
                 )
                 continue
-            school = constants.get("school") or ctx.ident(cols.get(cells, "school"))
+            school = constants.get("school") or row.ident(row.values.get("school", ""))
             if school and school not in self.schools:
-                self.schools[school] = SchoolRecord(school, school, file, line, cols.name("school"))
+                self.schools[school] = SchoolRecord(
+                    school, school, row.file, row.line, row.column("school")
+                )
             self.roster.classes.append(
-                ClassRecord(class_id, school or None, title, code or None, (), file, line)
+                ClassRecord(class_id, school or None, title, code or None, (), row.file, row.line)
             )
-            for teacher in split_ids(cols.get(cells, "teacher_id")):
-                self.members.append((class_id, ctx.ident(teacher), "teacher", file, line))
+            for teacher in split_ids(row.values.get("teacher_id", "")):
+                self.members.append((class_id, row.ident(teacher), "teacher", row.file, row.line))
 
     def read_memberships(self, table: Table, mapping: Mapping[str, str]) -> None:
         """Read a class memberships file: class id, person id, role (optional)."""
         opened = self._mapped(table, mapping, MEMBERSHIP_ALIASES, ("class_id", "person_id"))
         if opened is None:
             return
-        cols, constants = opened
+        sheet, constants = opened
         # Only a memberships file lists every class place (a classes file only teachers).
         self.roster.modes["enrollments"] = "bulk"
-        for line, cells in table.rows():
-            class_id = self.ctx.ident(cols.get(cells, "class_id"))
-            person = self.ctx.ident(cols.get(cells, "person_id"))
-            if not class_id or not person:
+        for row in sheet.rows():
+            class_id = row.ident(row.values["class_id"])
+            member = row.ident(row.values["person_id"])
+            if not class_id or not member:
                 missing = "class_id" if not class_id else "person_id"
-                self.log.error(
-                    table.file,
-                    line,
-                    cols.name(missing),
-                    f"{cols.name(missing)} is empty; the row was skipped.",
-                    kind="no-id",
+                row.error(
+                    missing, f"{row.column(missing)} is empty; the row was skipped.", kind="no-id"
                 )
                 continue
-            role = constants.get("role") or cols.get(cells, "role")
-            self.members.append((class_id, person, role, table.file, line))
+            role = constants.get("role") or row.values.get("role", "")
+            self.members.append((class_id, member, role, row.file, row.line))
 
     def _resolve(self) -> dict[str, str]:
         """Map ids, usernames and emails (identity keys) to sourced ids."""
         keys: dict[str, str] = {}
-        for person in self.people.people:
-            for value in (person.email, person.username):
+        for record in self.people.people:
+            for value in (record.email, record.username):
                 if value:
-                    keys.setdefault(identity_key(value), person.sourced_id)
-        for person in self.people.people:
-            keys[identity_key(person.sourced_id)] = person.sourced_id
+                    keys.setdefault(identity_key(value), record.sourced_id)
+        for record in self.people.people:
+            keys[identity_key(record.sourced_id)] = record.sourced_id
         return keys
 
     def link(self) -> None:
@@ -684,7 +636,7 @@ class SpreadsheetReader:
         earlier_classes = "classes" not in self.roster.modes
         first_teacher: set[str] = set()
         for class_id, ref, word, file, line in self.members:
-            person = keys.get(identity_key(ref))
+            member = keys.get(identity_key(ref))
             if class_id not in classes and not earlier_classes:
                 self.log.warning(
                     file,
@@ -694,20 +646,20 @@ class SpreadsheetReader:
                     kind="dangling-class",
                 )
                 continue
-            if person is None:
+            if member is None:
                 # Perhaps someone imported earlier: the planner matches by SIS id.
                 said = self._class_role(word, None) or "student"
                 self.roster.enrollments.append(
                     EnrollmentRecord(class_id, ref, said, False, file, line)
                 )
                 continue
-            role = self._class_role(word, self.people.role_of(person))
+            role = self._class_role(word, self.people.role_of(member))
             if role is None:
                 self.log.warning(
                     file,
                     line,
                     None,
-                    f"'{ref}' is a {self.people.role_of(person)}; only students and teachers "
+                    f"'{ref}' is a {self.people.role_of(member)}; only students and teachers "
                     "are placed in classes.",
                     kind="pairing",
                 )
@@ -716,7 +668,7 @@ class SpreadsheetReader:
             if primary:
                 first_teacher.add(class_id)
             self.roster.enrollments.append(
-                EnrollmentRecord(class_id, person, role, primary, file, line)
+                EnrollmentRecord(class_id, member, role, primary, file, line)
             )
 
     @staticmethod
@@ -755,14 +707,6 @@ class SpreadsheetReader:
         self.roster.people = self.people.people
         self.roster.schools = list(self.schools.values())
         return self.roster
-
-
-CHILD_FIELDS = ("linked_student", "linked_student_2", "linked_student_3")
-
-
-def split_ids(value: str) -> list[str]:
-    """Split a cell that may hold several ids ("S1, S2" or "S1;S2")."""
-    return [part.strip() for part in re.split(r"[,;|]", value) if part.strip()]
 
 
 def read_spreadsheet(files: FileSet, ctx: ReadContext, mapping: Mapping[str, Any] | None) -> Roster:
