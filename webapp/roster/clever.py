@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from webapp.roster.context import FileSet, ReadContext
 from webapp.roster.core import FileSpec, Row, cols, open_sheet, person
 from webapp.roster.dedupe import Repeats
-from webapp.roster.normalise import clean_text, identity_key
+from webapp.roster.normalise import clean_text, identity_key, split_full_name
 from webapp.roster.people import PeopleCollector
 from webapp.roster.records import (
     ClassRecord,
@@ -159,17 +159,6 @@ def contact_word(kind: str, relation: str) -> tuple[str, str]:
     if not _word(relation) and (_word(kind) in _GUARDIAN_TYPES or not _word(kind)):
         return "guardian", "contact_type"
     return (kind, "contact_type") if kind.strip() else (relation, "contact_relationship")
-
-
-def split_full_name(name: str) -> tuple[str, str]:
-    """Split a contact's full name into (given, family): "Smith, Mary" or "Mary Ann Smith"."""
-    if "," in name:
-        family, _, given = name.partition(",")
-        return given.strip(), family.strip()
-    parts = name.split()
-    if len(parts) < 2:
-        return name.strip(), ""
-    return " ".join(parts[:-1]), parts[-1]
 
 
 def _derived_id(*parts: str) -> str:

@@ -56,6 +56,17 @@ def odd_name(value: str) -> str | None:
     return None
 
 
+def split_full_name(name: str) -> tuple[str, str]:
+    """Split a full name into (given, family): "Smith, Mary" or "Mary Ann Smith"."""
+    if "," in name:
+        family, _, given = name.partition(",")
+        return given.strip(), family.strip()
+    parts = name.split()
+    if len(parts) < 2:
+        return name.strip(), ""
+    return " ".join(parts[:-1]), parts[-1]
+
+
 def clean_id(value: str) -> str:
     """Return an identifier without surrounding space or invisible characters."""
     if value.isascii() and value.isprintable():

@@ -19,12 +19,17 @@ from datetime import date
 from typing import Any, Literal
 
 from webapp.csv_safe import is_keyslip_export, unneutralise
-from webapp.roster.clever import split_full_name
 from webapp.roster.columns import norm_header
 from webapp.roster.context import FileSet, ReadContext, map_role
 from webapp.roster.core import Clean, Col, FileSpec, Row, Sheet, match_sheet, person
 from webapp.roster.decode import Table
-from webapp.roster.normalise import date_hint, date_order, identity_key, parse_date
+from webapp.roster.normalise import (
+    date_hint,
+    date_order,
+    identity_key,
+    parse_date,
+    split_full_name,
+)
 from webapp.roster.people import PeopleCollector
 from webapp.roster.records import (
     ClassRecord,
