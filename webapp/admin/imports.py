@@ -344,17 +344,22 @@ def imports_apply(run_id: int) -> Response:
         db.session.rollback()
         if isinstance(exc, uploads.UploadMissing):
             return _expired(run)
-        view = preview.preview(run, actor=current_user)
-        return render(
-            "admin/imports/preview.html",
-            run=run,
-            view=view,
-            form=form,
-            problems=exc.problems,
-            status=422,
-        )
+        return _refused(run, exc.problems, form)
     db.session.commit()
     return redirect(url_for("admin.imports_show", run_id=run.id))
+
+
+def _refused(run, problems: list[str], form: ApplyForm | None = None) -> Response:
+    """Show the preview again with what was refused (nothing was changed)."""
+    view = preview.preview(run, actor=current_user)
+    return render(
+        "admin/imports/preview.html",
+        run=run,
+        view=view,
+        form=form or ApplyForm(),
+        problems=problems,
+        status=422,
+    )
 
 
 @bp.post("/imports/<int:run_id>/date-order")
@@ -370,15 +375,7 @@ def imports_date_order(run_id: int) -> Response:
         db.session.rollback()
         if isinstance(exc, uploads.UploadMissing) or not run.previewable:
             return redirect(url_for("admin.imports_show", run_id=run.id))
-        view = preview.preview(run, actor=current_user)
-        return render(
-            "admin/imports/preview.html",
-            run=run,
-            view=view,
-            form=ApplyForm(),
-            problems=exc.problems,
-            status=422,
-        )
+        return _refused(run, exc.problems)
     db.session.commit()
     _keep_preview(run)
     return redirect(url_for("admin.imports_show", run_id=run.id))
@@ -397,15 +394,7 @@ def imports_create_schools(run_id: int) -> Response:
         db.session.rollback()
         if not run.previewable:
             return redirect(url_for("admin.imports_show", run_id=run.id))
-        view = preview.preview(run, actor=current_user)
-        return render(
-            "admin/imports/preview.html",
-            run=run,
-            view=view,
-            form=ApplyForm(),
-            problems=exc.problems,
-            status=422,
-        )
+        return _refused(run, exc.problems)
     db.session.commit()
     _keep_preview(run)
     return redirect(url_for("admin.imports_show", run_id=run.id))
