@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import finish, make_app, report
+from raw_import import insert_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -114,7 +115,6 @@ def raw_baseline(rows, ddl: list[str]) -> float:
     The connection is set up as Keyslip sets up its own (WAL, synchronous=NORMAL, foreign
     keys on), so the figure is the database's share of an import and nothing more.
     """
-    schools, users, members, classes, enrollments, links = rows
     path = Path(tempfile.mkdtemp()) / "raw.db"
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -125,34 +125,7 @@ def raw_baseline(rows, ddl: list[str]) -> float:
     conn.commit()
     gc.collect()
     start = time.perf_counter()
-    with conn:
-        conn.executemany(
-            "INSERT INTO schools (id, name, source, sourced_id, created_at) VALUES (?,?,?,?,?)",
-            schools,
-        )
-        conn.executemany(
-            "INSERT INTO users (id, source, sourced_id, username, role, given_name, family_name, "
-            "email, phone, grade, student_number, credential_epoch, must_change_password, "
-            "district_wide, failed_login_count, created_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            users,
-        )
-        conn.executemany("INSERT INTO user_schools VALUES (?,?)", members)
-        conn.executemany(
-            "INSERT INTO classes (id, school_id, source, sourced_id, title, class_code, grades, "
-            "created_at) VALUES (?,?,?,?,?,?,?,?)",
-            classes,
-        )
-        conn.executemany(
-            'INSERT INTO enrollments (class_id, user_id, role, "primary", created_at) '
-            "VALUES (?,?,?,?,?)",
-            enrollments,
-        )
-        conn.executemany(
-            "INSERT INTO guardian_links (parent_id, student_id, origin, created_at) "
-            "VALUES (?,?,?,?)",
-            links,
-        )
+    insert_rows(conn, rows)
     elapsed = time.perf_counter() - start
     conn.close()
     return elapsed

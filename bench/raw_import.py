@@ -30,6 +30,39 @@ def split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+def insert_rows(conn: sqlite3.Connection, rows: tuple[list, ...]) -> None:
+    """Insert an import's rows with executemany in one transaction: the baselines' only work."""
+    schools, users, members, classes, enrollments, links = rows
+    with conn:
+        conn.executemany(
+            "INSERT INTO schools (id, name, source, sourced_id, created_at) VALUES (?,?,?,?,?)",
+            schools,
+        )
+        conn.executemany(
+            "INSERT INTO users (id, source, sourced_id, username, role, given_name, family_name, "
+            "email, phone, grade, student_number, credential_epoch, must_change_password, "
+            "district_wide, failed_login_count, created_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            users,
+        )
+        conn.executemany("INSERT INTO user_schools VALUES (?,?)", members)
+        conn.executemany(
+            "INSERT INTO classes (id, school_id, source, sourced_id, title, class_code, grades, "
+            "created_at) VALUES (?,?,?,?,?,?,?,?)",
+            classes,
+        )
+        conn.executemany(
+            'INSERT INTO enrollments (class_id, user_id, role, "primary", created_at) '
+            "VALUES (?,?,?,?,?)",
+            enrollments,
+        )
+        conn.executemany(
+            "INSERT INTO guardian_links (parent_id, student_id, origin, created_at) "
+            "VALUES (?,?,?,?)",
+            links,
+        )
+
+
 def main(folder: Path, database: Path) -> None:
     school_ids, schools = {}, []
     for i, row in enumerate(rows(folder, "orgs.csv"), 1):
@@ -72,34 +105,7 @@ def main(folder: Path, database: Path) -> None:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    with conn:
-        conn.executemany(
-            "INSERT INTO schools (id, name, source, sourced_id, created_at) VALUES (?,?,?,?,?)",
-            schools,
-        )
-        conn.executemany(
-            "INSERT INTO users (id, source, sourced_id, username, role, given_name, family_name, "
-            "email, phone, grade, student_number, credential_epoch, must_change_password, "
-            "district_wide, failed_login_count, created_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            users,
-        )
-        conn.executemany("INSERT INTO user_schools VALUES (?,?)", members)
-        conn.executemany(
-            "INSERT INTO classes (id, school_id, source, sourced_id, title, class_code, grades, "
-            "created_at) VALUES (?,?,?,?,?,?,?,?)",
-            classes,
-        )
-        conn.executemany(
-            'INSERT INTO enrollments (class_id, user_id, role, "primary", created_at) '
-            "VALUES (?,?,?,?,?)",
-            enrollments,
-        )
-        conn.executemany(
-            "INSERT INTO guardian_links (parent_id, student_id, origin, created_at) "
-            "VALUES (?,?,?,?)",
-            links,
-        )
+    insert_rows(conn, (schools, users, members, classes, enrollments, links))
     conn.close()
     counts = {
         "users": len(users),

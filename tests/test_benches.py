@@ -40,6 +40,8 @@ def import_bench(monkeypatch, tmp_path):
 
 def test_the_import_bench_paths_apply_then_skip_a_small_bundle(import_bench):
     files = district_bundle(**SMALL)
+    rows = import_bench._people_rows(files)
+    assert import_bench.raw_baseline(rows, import_bench._keyslip_ddl()) > 0
     _, counts = import_bench.keyslip_import(import_bench.fresh_app(), files)
     assert counts["new"] == 64
     app = import_bench.fresh_app()
