@@ -27,6 +27,7 @@ PAGES = [
     ("admin", "/admin/schools"),
     ("admin", "/admin/imports/new"),
     ("demo.teacher", "/teacher/"),
+    ("admin", "/admin/imports"),
     ("demo.parent", "/parent"),
     ("demo.student", "/account"),
     ("demo.student", "/password/change"),
@@ -43,7 +44,13 @@ def violations(page) -> list[str]:
     return result
 
 
-def test_main_pages_have_no_serious_accessibility_violations(app, live_server, browser):
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_main_pages_have_no_serious_accessibility_violations(app, live_server, browser, viewport):
+    """axe finds nothing serious, and at phone width no page scrolls sideways."""
     assert AXE.exists(), "make test installs axe-core into .cache/axe"
     with app.app_context():
         demo.seed_demo(2026)
@@ -51,7 +58,7 @@ def test_main_pages_have_no_serious_accessibility_violations(app, live_server, b
     found = {}
     for username, path in PAGES:
         # axe is injected as a script, which the page's CSP would block: bypass it for the check.
-        context = browser.new_context(bypass_csp=True)
+        context = browser.new_context(bypass_csp=True, viewport=viewport)
         page = context.new_page()
         if username:
             page.goto(live_server + "/sign-in")
@@ -61,6 +68,9 @@ def test_main_pages_have_no_serious_accessibility_violations(app, live_server, b
             page.wait_for_load_state()
         page.goto(live_server + path)
         problems = violations(page)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > viewport["width"] + 1:
+            problems.append(f"the page is {width}px wide: nothing may push it past the screen")
         if problems:
             found[path] = problems
         context.close()
