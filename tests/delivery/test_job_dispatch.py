@@ -10,7 +10,7 @@ from webapp.jobs.system import heartbeat
 def test_releasing_a_savepoint_does_not_dispatch_jobs(app, monkeypatch):
     ran: list[str] = []
     backend = app.extensions["keyslip_jobs"]
-    monkeypatch.setattr(backend, "submit", lambda name, args: ran.append(name))
+    monkeypatch.setattr(backend, "submit", lambda name, args, origin=None: ran.append(name))
     with app.app_context():
         enqueue(heartbeat, "outer")
         with db.session.begin_nested():

@@ -51,7 +51,11 @@ def test_a_full_round_of_batches_leaves_no_plain_secret_anywhere(app, caplog, mo
     backend = app.extensions["keyslip_jobs"]
     original = backend.submit
     monkeypatch.setattr(
-        backend, "submit", lambda name, args: submitted.append((name, args)) or original(name, args)
+        backend,
+        "submit",
+        lambda name, args, origin=None: (
+            submitted.append((name, args)) or original(name, args, origin)
+        ),
     )
     district = make_district(app, 3, phone="+15125550123")
     plan = [
@@ -109,7 +113,11 @@ def test_an_import_with_a_password_column_leaves_no_plain_password_anywhere(
     backend = app.extensions["keyslip_jobs"]
     original = backend.submit
     monkeypatch.setattr(
-        backend, "submit", lambda name, args: submitted.append((name, args)) or original(name, args)
+        backend,
+        "submit",
+        lambda name, args, origin=None: (
+            submitted.append((name, args)) or original(name, args, origin)
+        ),
     )
     with app.app_context():
         school = make_school("Maple Grove Elementary")

@@ -12,6 +12,26 @@ from webapp import jobs
 from webapp.extensions import db
 from webapp.jobs import system
 from webapp.models import AuditEvent, Role, User
+from webapp.services.audit import Origin, current_origin
+
+
+def origins(app) -> list[tuple[str | None, str | None]]:
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "job_heartbeat")
+        ).all()
+        return [(e.ip, e.request_id) for e in events]
+
+
+def queued_from_a_request(app, label: str) -> None:
+    """Queue a heartbeat as a request at 203.0.113.9 would, and commit."""
+    token = current_origin.set(Origin(ip="203.0.113.9", request_id="req-0001"))
+    try:
+        with app.app_context():
+            jobs.enqueue(system.heartbeat, label)
+            db.session.commit()
+    finally:
+        current_origin.reset(token)
 
 
 def heartbeats(app) -> list[str]:
@@ -28,6 +48,18 @@ def test_a_committed_job_runs(app):
         assert heartbeats(app) == []
         db.session.commit()
     assert heartbeats(app) == ["after-commit"]
+
+
+def test_a_jobs_audit_rows_carry_the_queuing_requests_ip_and_request_id(app):
+    queued_from_a_request(app, "from-a-request")
+    assert origins(app) == [("203.0.113.9", "req-0001")]
+
+
+@pytest.mark.settings(JOBS_BACKEND="thread")
+def test_the_thread_backend_keeps_the_queuing_requests_origin(app):
+    queued_from_a_request(app, "threaded")
+    app.extensions["keyslip_jobs"].join()
+    assert origins(app) == [("203.0.113.9", "req-0001")]
 
 
 def test_a_rollback_drops_queued_jobs(app):
@@ -80,4 +112,7 @@ def test_rq_backend_runs_a_job_through_real_redis_and_a_real_worker(app):
     worker.use_app(app)
     SimpleWorker([queue], connection=connection).work(burst=True)
     assert heartbeats(app) == ["through-redis"]
+    queued_from_a_request(app, "through-redis-from-a-request")
+    SimpleWorker([queue], connection=connection).work(burst=True)
+    assert origins(app)[-1] == ("203.0.113.9", "req-0001")
     queue.delete(delete_jobs=True)

@@ -19,8 +19,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
+from webapp.services.audit import Origin, current_origin
 
 log = logging.getLogger(__name__)
+# Who queued a job: the (ip, request id) of the request, for the job's audit rows.
+QueuedBy = tuple[str | None, str | None] | None
 
 REGISTRY: dict[str, Callable[..., Any]] = {}
 _PENDING = "keyslip_pending_jobs"
@@ -44,11 +47,13 @@ def enqueue(fn: Callable[..., Any], *args: Any) -> None:
     if session.get_transaction() is None:
         # Begin now, so a rollback before any query still fires and drops the job.
         session.begin()
-    session.info.setdefault(_PENDING, []).append((name, args))
+    # The job's audit rows carry the IP and request id of the request that queued it.
+    origin = current_origin.get()
+    session.info.setdefault(_PENDING, []).append((name, args, (origin.ip, origin.request_id)))
 
 
 def pending() -> list[tuple[str, tuple[Any, ...]]]:
-    return list(db.session.info.get(_PENDING, []))
+    return [(name, args) for name, args, _ in db.session.info.get(_PENDING, [])]
 
 
 @event.listens_for(Session, "after_commit")
@@ -60,8 +65,8 @@ def _dispatch_after_commit(session: Session) -> None:
     jobs = session.info.pop(_PENDING, [])
     if jobs:
         backend: Backend = current_app.extensions["keyslip_jobs"]
-        for name, args in jobs:
-            backend.submit(name, args)
+        for name, args, origin in jobs:
+            backend.submit(name, args, origin)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -69,11 +74,19 @@ def _drop_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-def run_job(app: Flask, name: str, args: tuple[Any, ...], job_id: str | None = None) -> Any:
-    """Run one job in a fresh app context (and so a fresh database session)."""
-    from webapp.services.audit import Origin, current_origin
+def run_job(
+    app: Flask,
+    name: str,
+    args: tuple[Any, ...],
+    job_id: str | None = None,
+    origin: QueuedBy = None,
+) -> Any:
+    """Run one job in a fresh app context (and so a fresh database session).
 
-    token = current_origin.set(Origin(request_id=job_id or str(uuid.uuid4())))
+    origin is the (ip, request id) of the request that queued it, for its audit rows.
+    """
+    ip, request_id = origin or (None, None)
+    token = current_origin.set(Origin(ip=ip, request_id=request_id or job_id or str(uuid.uuid4())))
     try:
         with app.app_context():
             return REGISTRY[name](*args)
@@ -82,7 +95,7 @@ def run_job(app: Flask, name: str, args: tuple[Any, ...], job_id: str | None = N
 
 
 class Backend(Protocol):
-    def submit(self, name: str, args: tuple[Any, ...]) -> None: ...
+    def submit(self, name: str, args: tuple[Any, ...], origin: QueuedBy = None) -> None: ...
 
 
 class InlineBackend:
@@ -91,8 +104,8 @@ class InlineBackend:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def submit(self, name: str, args: tuple[Any, ...]) -> None:
-        run_job(self.app, name, args)
+    def submit(self, name: str, args: tuple[Any, ...], origin: QueuedBy = None) -> None:
+        run_job(self.app, name, args, origin=origin)
 
 
 class ThreadBackend:
@@ -100,22 +113,22 @@ class ThreadBackend:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.queue: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
+        self.queue: queue.Queue[tuple[str, tuple[Any, ...], QueuedBy]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, name: str, args: tuple[Any, ...]) -> None:
+    def submit(self, name: str, args: tuple[Any, ...], origin: QueuedBy = None) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._work, name="jobs", daemon=True)
                 self._thread.start()
-        self.queue.put((name, args))
+        self.queue.put((name, args, origin))
 
     def _work(self) -> None:
         while True:
-            name, args = self.queue.get()
+            name, args, origin = self.queue.get()
             try:
-                run_job(self.app, name, args)
+                run_job(self.app, name, args, origin=origin)
             except Exception:
                 log.exception("job %s failed", name)
             finally:
@@ -137,11 +150,15 @@ class RQBackend:
             raise RuntimeError("JOBS_BACKEND=rq needs FLASK_REDIS_URL")
         self.queue = Queue(app.config["JOBS_QUEUE"], connection=Redis.from_url(url))
 
-    def submit(self, name: str, args: tuple[Any, ...]) -> None:
+    def submit(self, name: str, args: tuple[Any, ...], origin: QueuedBy = None) -> None:
         from rq import Retry
 
         self.queue.enqueue(
-            "webapp.jobs.worker.perform", name, *args, retry=Retry(max=3, interval=[5, 30, 120])
+            "webapp.jobs.worker.perform",
+            name,
+            *args,
+            retry=Retry(max=3, interval=[5, 30, 120]),
+            meta={"queued_by": list(origin) if origin else None},
         )
 
 

@@ -26,4 +26,9 @@ def perform(name: str, *args: Any) -> Any:
     from webapp.jobs import run_job
 
     current = get_current_job()
-    return run_job(_app, name, args, job_id=current.id if current else None)
+    if current is None:
+        return run_job(_app, name, args)
+    queued_by = current.meta.get("queued_by")
+    return run_job(
+        _app, name, args, job_id=current.id, origin=tuple(queued_by) if queued_by else None
+    )
