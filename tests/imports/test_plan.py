@@ -6,6 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories import make_school, make_user
+from tests.imports.conftest import apply_bundle as apply
+from tests.imports.conftest import plan_bundle as run
 from tests.roster.bundles import Bundle, school_bundle
 from webapp.extensions import db
 from webapp.imports.plan import ImportOptions
@@ -25,29 +27,6 @@ from webapp.models import (
 )
 from webapp.roster import read_roster
 from webapp.services.errors import NotAllowed
-
-
-@pytest.fixture
-def admin(app):
-    with app.app_context():
-        user = make_user(Role.ADMIN, username="district", district_wide=True)
-        db.session.commit()
-        return user.id
-
-
-def run(bundle: Bundle, admin_id: int, **options):
-    actor = db.session.get(User, admin_id)
-    roster = read_roster(bundle.files())
-    plan = plan_import(roster, ImportOptions(source="sis", **options), actor=actor)
-    return plan
-
-
-def apply(bundle: Bundle, admin_id: int, **options):
-    plan = run(bundle, admin_id, **options)
-    assert plan.errors == [], plan.errors
-    apply_plan(plan, actor=db.session.get(User, admin_id))
-    db.session.commit()
-    return plan
 
 
 def count(model) -> int:

@@ -11,38 +11,14 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories import make_user
+from tests.imports.conftest import apply_bundle as apply
+from tests.imports.conftest import plan_bundle as plan
 from tests.roster.bundles import Bundle, merged, school_bundle
 from webapp.extensions import db
-from webapp.imports.plan import ImportOptions
-from webapp.imports.planner import plan_import
 from webapp.imports.write import apply_plan
 from webapp.models import Class, Enrollment, GuardianLink, Role, School, User
-from webapp.roster import read_roster
 
 OAK, ELM, ASH, FIR = ("sch-1", "Oak"), ("sch-2", "Elm"), ("sch-3", "Ash"), ("sch-4", "Fir")
-
-
-@pytest.fixture
-def admin(app):
-    with app.app_context():
-        user = make_user(Role.ADMIN, username="district", district_wide=True)
-        db.session.commit()
-        return user.id
-
-
-def plan(bundle: Bundle, admin_id: int, **options):
-    actor = db.session.get(User, admin_id)
-    return plan_import(
-        read_roster(bundle.files()), ImportOptions(source="sis", **options), actor=actor
-    )
-
-
-def apply(bundle: Bundle, admin_id: int, **options):
-    planned = plan(bundle, admin_id, **options)
-    assert planned.errors == [], planned.errors
-    apply_plan(planned, actor=db.session.get(User, admin_id))
-    db.session.commit()
-    return planned
 
 
 def schools(*pairs: tuple[str, str], students: int = 20) -> Bundle:

@@ -5,30 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import make_user
+from tests.imports.conftest import plan_bundle as plan
 from tests.roster.bundles import Bundle, school_bundle
 from webapp.extensions import db
-from webapp.imports.plan import ImportOptions
-from webapp.imports.planner import plan_import
 from webapp.imports.write import apply_plan
-from webapp.models import Enrollment, GuardianLink, ImportRun, Role, User
-from webapp.roster import read_roster
+from webapp.models import Enrollment, GuardianLink, ImportRun, User
 from webapp.roster.problems import capped
-
-
-@pytest.fixture
-def admin(app):
-    with app.app_context():
-        user = make_user(Role.ADMIN, username="district", district_wide=True)
-        db.session.commit()
-        return user.id
-
-
-def plan(bundle: Bundle, admin_id: int, **options):
-    actor = db.session.get(User, admin_id)
-    return plan_import(
-        read_roster(bundle.files()), ImportOptions(source="sis", **options), actor=actor
-    )
 
 
 def with_broken_student(bundle: Bundle, sid: str = "s3") -> Bundle:
