@@ -3,7 +3,15 @@
 from webapp.models.audit import AuditEvent, SessionRecord
 from webapp.models.base import utcnow
 from webapp.models.credentials import ParentCode, SetPasswordToken, StudentPin
-from webapp.models.delivery import CredentialBatch, Delivery
+from webapp.models.delivery import (
+    BatchStatus,
+    Channel,
+    CredentialBatch,
+    Delivery,
+    DeliveryStatus,
+    Kind,
+    Route,
+)
 from webapp.models.imports import (
     ImportCounts,
     ImportRun,
@@ -27,9 +35,12 @@ __all__ = [
     "STAFF_ROLES",
     "AccountState",
     "AuditEvent",
+    "BatchStatus",
+    "Channel",
     "Class",
     "CredentialBatch",
     "Delivery",
+    "DeliveryStatus",
     "Enrollment",
     "GuardianLink",
     "ImportCounts",
@@ -37,8 +48,10 @@ __all__ = [
     "ImportRunStateError",
     "ImportRunStatus",
     "ImportStage",
+    "Kind",
     "ParentCode",
     "Role",
+    "Route",
     "School",
     "SessionRecord",
     "SetPasswordToken",
