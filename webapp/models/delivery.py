@@ -27,7 +27,7 @@ class Kind(enum.StrEnum):
     """What a batch gives each person."""
 
     LINK = "link"  # a set-password link
-    PASSWORD = "password"  # a temporary password, changed at first sign-in
+    PASSWORD = "password"  # noqa: S105 (a kind of credential, not a password)
     PARENT_CODE = "parent-code"  # a student's parent code, for their parents to register
 
 
