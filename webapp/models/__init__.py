@@ -11,6 +11,7 @@ from webapp.models.imports import (
     ImportRunStatus,
     ImportStage,
 )
+from webapp.models.relay import RelaySend
 from webapp.models.school import School, Setting
 from webapp.models.user import (
     STAFF_ROLES,
@@ -38,6 +39,7 @@ __all__ = [
     "ImportRunStatus",
     "ImportStage",
     "ParentCode",
+    "RelaySend",
     "Role",
     "School",
     "SessionRecord",
