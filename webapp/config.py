@@ -82,6 +82,10 @@ class Config:
     # Messages one SMTP connection carries before it is reopened (None: no limit). A batch
     # keeps its connection from chunk to chunk; some providers cap messages per connection.
     MAIL_MAX_EMAILS: int | None = None
+    # The relay's sending quota, e.g. "30 per minute; 10000 per day" (README "Relay quotas"):
+    # batches pace themselves to it across every worker and wait for the next day when a
+    # daily quota is spent. None: no pacing. Read at start-up; a malformed value stops it.
+    MAIL_RATE_LIMIT: str | None = None
 
     # Credential lifetimes (each also a per-school setting, see webapp/services/settings.py).
     # Admin-issued set-password links; SECURITY.md caps invites at 7 days.
@@ -117,6 +121,8 @@ class Config:
     TWILIO_MESSAGING_SERVICE_SID: str | None = None
     # Cost and harassment cap: messages to one number per 24 hours (test mode exempt).
     SMS_DAILY_CAP_PER_NUMBER = 3
+    # The SMS provider's sending quota, like MAIL_RATE_LIMIT (Twilio long code: "1 per second").
+    SMS_RATE_LIMIT: str | None = None
 
     # Credential batches: people per chunk (one claim each; the SMTP connection carries on).
     # Each claim costs a few statements whatever its size; 250 people spread that over

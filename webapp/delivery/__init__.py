@@ -7,6 +7,7 @@
 - batches.py         the cohort record: send_credentials, retry_failed, batch_progress
 - jobs.py            the batch job: chunks, claims, resume after a crash
 - steps.py           small steps of bookkeeping, run while the SMTP server answers
+- quota.py           relay quotas (MAIL_RATE_LIMIT, SMS_RATE_LIMIT) shared by every worker
 - views.py           the set-password page and the development outbox
 """
 
@@ -16,11 +17,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the set-password page, the dev outbox (development only), jobs and CLI."""
+    """Check the relay quotas; register the set-password page, dev outbox, jobs and CLI."""
     from webapp.delivery import jobs  # noqa: F401  (registers process_batch for every backend)
     from webapp.delivery.cli import credentials_cli
+    from webapp.delivery.quota import init_app as check_quotas
     from webapp.delivery.views import bp, dev_bp
 
+    check_quotas(app)
     app.register_blueprint(bp)
     # The outbox shows live links: it exists only in development without a mail server.
     if app.config["ENVIRONMENT"] == "development" and not app.config.get("MAIL_SERVER"):

@@ -19,6 +19,7 @@ from webapp.models.imports import (
     ImportRunStatus,
     ImportStage,
 )
+from webapp.models.relay import RelaySend
 from webapp.models.school import School, Setting
 from webapp.models.user import (
     STAFF_ROLES,
@@ -50,6 +51,7 @@ __all__ = [
     "ImportStage",
     "Kind",
     "ParentCode",
+    "RelaySend",
     "Role",
     "Route",
     "School",
