@@ -1,7 +1,7 @@
 """relay quotas: one row per send slot taken, for MAIL_RATE_LIMIT / SMS_RATE_LIMIT without Redis
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 09:00:00.000000
 
 """
@@ -12,8 +12,8 @@ import webapp.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
