@@ -13,7 +13,7 @@ from webapp.services import audit
 @job
 def heartbeat(label: str) -> None:
     """Write an audit row, proving the job system runs jobs end to end."""
-    audit.record("system", "job_heartbeat", label=label)
+    audit.record(audit.SYSTEM, "job_heartbeat", label=label)
     db.session.commit()
 
 

@@ -9,7 +9,7 @@ driver-specific batching (insertmanyvalues, execute_values) that this would lose
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Boolean, Table, bindparam
@@ -102,16 +102,6 @@ class BulkWrite:
         driver = connection.connection.dbapi_connection
         driver.executemany(sql, rows)
         return driver
-
-    def steps(self, rows: Sequence[Sequence[Any]], size: int = 10) -> Iterator[None]:
-        """Write the rows `size` at a time, yielding after each piece; the caller commits.
-
-        For batch jobs that write between SMTP replies: a piece costs a tenth of a
-        millisecond or so, where a whole chunk's rows would keep the server waiting.
-        """
-        for start in range(0, len(rows), size):
-            self(rows[start : start + size])
-            yield
 
     def _prepare(self, dialect: Dialect) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
         preparer = dialect.identifier_preparer

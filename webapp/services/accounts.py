@@ -93,5 +93,5 @@ def create_admin(username: str, email: str, password: str, *, district_wide: boo
     db.session.add(user)
     user.activated_at = utcnow()
     db.session.flush()
-    audit.record("cli", "admin_created", user)
+    audit.record(audit.CLI, "admin_created", user)
     return user

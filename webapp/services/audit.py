@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import enum
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,21 @@ _INSERT_MANY = BulkWrite(
 # Detail keys that would smell of a secret; details carrying them are refused outright.
 _SECRET_WORDS = ("password", "token", "secret")
 _SECRET_KEYS = frozenset({"code", "parent_code", "pin", "url", "reset_url", "link_url"})
+
+
+class SystemActor(enum.StrEnum):
+    """Who acts when no person does: housekeeping, timers, a batch whose requester is gone."""
+
+    SYSTEM = "system"
+    ANONYMOUS = "anonymous"  # someone not signed in (a failed sign-in, say)
+    CLI = "cli"  # a shell command that acts as no named person (creating the first admin)
+
+
+SYSTEM = SystemActor.SYSTEM
+ANONYMOUS = SystemActor.ANONYMOUS
+CLI = SystemActor.CLI
+# Every audit row names a person or the system: never a free-form string.
+Actor = User | SystemActor
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +79,14 @@ class Event:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _actor_fields(actor: User | str | None) -> tuple[int | None, str]:
+def _actor_fields(actor: Actor | None) -> tuple[int | None, str]:
     if isinstance(actor, User):
         return actor.id, actor.username
-    return None, actor or "system"
+    return None, SystemActor(actor or SYSTEM).value
 
 
 def record_many(
-    actor: User | str | None, action: str, events: Sequence[tuple[Any, dict[str, Any]]]
+    actor: Actor | None, action: str, events: Sequence[tuple[Any, dict[str, Any]]]
 ) -> int:
     """Add many events of one action in one INSERT (bulk jobs); the caller commits."""
     # Bulk events mostly share one kind of target: name each target class once.
@@ -87,7 +103,7 @@ def record_many(
 
 
 def record_many_ids(
-    actor: User | str | None,
+    actor: Actor | None,
     action: str,
     target_type: str,
     events: Sequence[tuple[int, dict[str, Any]]],
@@ -98,22 +114,8 @@ def record_many_ids(
     )
 
 
-def record_many_ids_steps(
-    actor: User | str | None,
-    action: str,
-    target_type: str,
-    events: Sequence[tuple[int, dict[str, Any]]],
-    size: int = 10,
-) -> Iterator[None]:
-    """record_many_ids a few events at a time, yielding after each (for batch jobs that
-    write between SMTP replies)."""
-    for start in range(0, len(events), size):
-        record_many_ids(actor, action, target_type, events[start : start + size])
-        yield
-
-
 def record_events(
-    actor: User | str | None, events: Iterable[Event], *, at: datetime | None = None
+    actor: Actor | None, events: Iterable[Event], *, at: datetime | None = None
 ) -> int:
     """Add many events, of any actions, by one actor; the only bulk writer. Caller commits.
 
@@ -145,7 +147,7 @@ def record_events(
 
 
 def _insert(
-    actor: User | str | None,
+    actor: Actor | None,
     action: str,
     events: Sequence[tuple[str | None, int | None, dict[str, Any]]],
 ) -> int:
@@ -159,7 +161,7 @@ def _insert(
 
 
 def record(
-    actor: User | str | None,
+    actor: Actor | None,
     action: str,
     target: Any = None,
     **details: Any,

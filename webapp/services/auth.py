@@ -56,13 +56,13 @@ def sign_in(identifier: str, password: str, *, now: datetime | None = None) -> S
     user = find_user(identifier)
     if user is None:
         passwords.dummy_verify()
-        audit.record("anonymous", "login_failed", reason="unknown_user")
+        audit.record(audit.ANONYMOUS, "login_failed", reason="unknown_user")
         return SignInResult(SignInOutcome.FAILED)
 
     delayed = user.login_delay_until is not None and user.login_delay_until > now
     correct = passwords.verify_password(user.password_hash, password)
     if delayed:
-        audit.record("anonymous", "login_throttled", user)
+        audit.record(audit.ANONYMOUS, "login_throttled", user)
         return SignInResult(SignInOutcome.FAILED)
     if not correct or not user.is_active:
         _record_failure(user, now, reason="deactivated" if correct else "wrong_password")
@@ -86,12 +86,14 @@ def sign_in(identifier: str, password: str, *, now: datetime | None = None) -> S
 def _record_failure(user: User, now: datetime, *, reason: str) -> None:
     cfg = current_app.config
     user.failed_login_count += 1
-    audit.record("anonymous", "login_failed", user, reason=reason, failures=user.failed_login_count)
+    audit.record(
+        audit.ANONYMOUS, "login_failed", user, reason=reason, failures=user.failed_login_count
+    )
     over = user.failed_login_count - cfg["LOGIN_DELAY_AFTER_FAILURES"] + 1
     if over > 0:
         seconds = min(cfg["LOGIN_DELAY_STEP_SECONDS"] * over, cfg["LOGIN_DELAY_MAX_SECONDS"])
         user.login_delay_until = now + timedelta(seconds=seconds)
-        audit.record("system", "login_delayed", user, seconds=seconds)
+        audit.record(audit.SYSTEM, "login_delayed", user, seconds=seconds)
 
 
 def set_password(user: User, new_password: str, *, actor: User) -> None:

@@ -298,5 +298,5 @@ def seed_demo(seed: int = 2026) -> dict[str, int]:
         "teachers": len(teachers),
         "classes": classes,
     }
-    audit.record("cli", "demo_seeded", seed=seed, **counts)
+    audit.record(audit.CLI, "demo_seeded", seed=seed, **counts)
     return counts

@@ -45,7 +45,7 @@ def register(app: Flask) -> None:
     def not_allowed(exc: NotAllowed) -> Response:
         # Nothing the request did survives; only the denial itself is recorded.
         db.session.rollback()
-        actor = current_user if current_user.is_authenticated else "anonymous"
+        actor = current_user if current_user.is_authenticated else audit.ANONYMOUS
         audit.record(
             actor,
             "authz_denied",
