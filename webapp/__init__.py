@@ -61,9 +61,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_template_helpers(app)
 
-    from webapp import delivery
+    from webapp.delivery import quota
 
-    delivery.init_app(app)
+    quota.init_app(app)
 
     from webapp import cli
 
@@ -154,6 +154,8 @@ def _init_login(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from webapp.admin import bp as admin_bp
     from webapp.auth import bp as auth_bp
+    from webapp.delivery.views import bp as delivery_bp
+    from webapp.delivery.views import dev_bp
     from webapp.self_service import bp as self_service_bp
     from webapp.teacher import bp as teacher_bp
 
@@ -161,6 +163,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(teacher_bp, url_prefix="/teacher")
     app.register_blueprint(self_service_bp)
+    app.register_blueprint(delivery_bp)
+    # The outbox shows live links: it exists only in development without a mail server.
+    if app.config["ENVIRONMENT"] == "development" and not app.config.get("MAIL_SERVER"):
+        app.register_blueprint(dev_bp)
 
     @app.get("/favicon.ico")
     def favicon() -> Any:

@@ -125,21 +125,23 @@ class Config:
     SMS_RATE_LIMIT: str | None = None
 
     # Credential batches: people per chunk (one claim each; the SMTP connection carries on).
-    # Each claim costs a few statements whatever its size; 250 people spread that over
-    # enough messages (progress is per message anyway: each outcome commits at once).
-    DELIVERY_CHUNK_SIZE = 250
+    # People claimed at a time: their credentials are issued together (temporary passwords
+    # hashed on every core), then each message is sent and its outcome committed.
+    DELIVERY_CHUNK_SIZE = 100
     # Waits (seconds) between reconnects after a dropped connection or a 4xx, within one run.
     DELIVERY_RETRY_DELAYS = [2, 10, 30]
-    # Outcomes are committed in groups of this many, or after this long (seconds), and
-    # always before the next message goes out. With 1, a crash can repeat only the message
-    # in flight (SECURITY.md G3); with more, up to that many people may be messaged twice
-    # (each earlier message's link dead), for a little more speed on a very fast server.
-    DELIVERY_COMMIT_EVERY = 1
-    DELIVERY_COMMIT_SECONDS = 0.25
-    # A delivery that keeps failing temporarily is marked failed after this many attempts.
+    # A delivery refused for now (4xx) this many times is marked failed.
     DELIVERY_MAX_ATTEMPTS = 5
-    # A run that shows no life for this long is taken to have crashed; its batch can resume.
-    BATCH_LEASE_SECONDS = 300
+    # When the relay asks to slow down, the run waits this long, doubling up to the maximum.
+    DELIVERY_THROTTLE_FIRST_WAIT = 1.0
+    DELIVERY_THROTTLE_MAX_WAIT = 60.0
+    # A run waits for a relay quota inside the job up to this long; longer (a daily quota
+    # spent), the batch pauses and the housekeeping job continues it when the quota allows.
+    DELIVERY_QUOTA_MAX_WAIT = 300
+    # A run proves it is alive every BATCH_HEARTBEAT_SECONDS; one silent for
+    # BATCH_LEASE_SECONDS is taken to have died, and a resume takes its batch over.
+    BATCH_HEARTBEAT_SECONDS = 5
+    BATCH_LEASE_SECONDS = 45
 
     # htmx from the CDN, pinned with SRI; static/vendor holds the same file as a fallback.
     HTMX_USE_CDN = True

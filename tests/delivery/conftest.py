@@ -8,12 +8,15 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from aiosmtpd.controller import Controller
 
 from tests.factories import make_school, make_user
-from webapp.extensions import db
+from webapp.delivery import jobs
+from webapp.extensions import db, mail
 from webapp.models import Role
 
 LINK = re.compile(r"https://keyslip\.test/set-password/[A-Za-z0-9_-]{43}")
@@ -58,6 +61,8 @@ class SmtpSink:
     on_message: Callable[[int], None] | None = None
     # accept message number N (1-based), then close the connection as an idle server would
     close_after: set[int] = field(default_factory=set)
+    # answer the DATA of message number N (1-based) with a rate-limit refusal
+    slow_down_at: set[int] = field(default_factory=set)
     data_seen: int = 0
     connections: int = 0  # sessions greeted with EHLO or HELO
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -86,6 +91,8 @@ class SmtpSink:
             if self.data_seen in self.drop_at:
                 server.transport.close()
                 return "250 dropped (never seen by the client)"
+            if self.data_seen in self.slow_down_at:
+                return "421 4.7.0 Try again later, closing connection"
             if self.fail_after is not None and len(self.messages) >= self.fail_after:
                 return "421 4.3.2 Service shutting down, try later"
             self.messages.append(
@@ -132,7 +139,29 @@ def smtp_app(app, smtp_server):
         MAIL_TIMEOUT=5,
         DELIVERY_RETRY_DELAYS=[0, 0],
     )
+    mail.init_app(app)  # Flask-Mail reads its settings when it is set up
     return app
+
+
+@dataclass
+class Clock:
+    """The clock a batch run sees: each of its waits moves it on instead of sleeping."""
+
+    traveller: time_machine.Coordinates
+    waits: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.traveller.shift(seconds)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch) -> Iterator[Clock]:
+    """No delivery test waits in real time: pacing, back-off and lease waits move the clock."""
+    with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
+        moved = Clock(traveller)
+        monkeypatch.setattr(jobs, "_sleep", moved.sleep)
+        yield moved
 
 
 @dataclass

@@ -14,6 +14,7 @@ from tests.delivery.conftest import LINK, make_district
 from tests.factories import link_guardian, make_class, make_school, make_user
 from webapp.delivery import batches, codes, links, messages, sms
 from webapp.delivery.links import LinkStatus
+from webapp.delivery.progress import batch_progress
 from webapp.extensions import db, mail
 from webapp.jobs import pending
 from webapp.models import AuditEvent, CredentialBatch, Delivery, Role, User, utcnow
@@ -50,7 +51,7 @@ def test_link_batch_sends_one_working_link_to_each_person(app):
     with app.app_context():
         batch = db.session.get(CredentialBatch, batch_id)
         assert (batch.status, batch.total, batch.sent, batch.failed) == ("done", 3, 3, 0)
-        assert batches.batch_progress(batch)["percent"] == 100
+        assert batch_progress(batch).percent == 100
         for message in outbox:
             assert links.check_token(_token(message.body)).status is LinkStatus.VALID
             assert _token(message.body) in message.html
@@ -216,8 +217,8 @@ def test_people_without_an_address_are_counted_as_needing_print(app):
     assert len(outbox) == 2
     with app.app_context():
         batch = db.session.get(CredentialBatch, batch_id)
-        progress = batches.batch_progress(batch)
-        assert (progress["sent"], progress["skipped"], progress["needs_printing"]) == (2, 1, 1)
+        progress = batch_progress(batch)
+        assert (progress.sent, progress.skipped, progress.needs_printing) == (2, 1, 1)
         skipped = db.session.scalar(select(Delivery).where(Delivery.user_id == nomail_id))
         assert (skipped.status, skipped.error) == ("skipped", "no address: print instead")
         event = db.session.scalar(
@@ -241,7 +242,7 @@ def test_print_batches_wait_for_slips_and_queue_no_job(app):
         batch = batches.send_credentials(district.student_ids, "password", "print", {}, actor)
         assert pending() == []
         assert batch.status == "awaiting_print"
-        assert batches.batch_progress(batch)["needs_printing"] == 0
+        assert batch_progress(batch).needs_printing == 0
         db.session.commit()
         assert all(
             u.password_hash is None

@@ -51,7 +51,9 @@ def test_send_runs_the_batch_and_reports_counts(app, district):
     assert "2 sent, 0 failed, 1 skipped (1 need printing), 0 waiting" in result.output
     with app.app_context():
         batch = db.session.scalar(select(CredentialBatch))
-        assert batch.status == "done"
+        # The one without an address is handed over to the print flow, and the CLI says where.
+        assert batch.status == "awaiting_print"
+        assert f"/admin/batches/{batch.id}/print" in result.output
         assert batch.requested_by_id == district.admin_id
 
 

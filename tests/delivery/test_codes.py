@@ -14,6 +14,7 @@ from tests.factories import link_guardian, make_school, make_user
 from webapp.delivery import codes
 from webapp.extensions import db
 from webapp.models import ParentCode, Role, StudentPin, User
+from webapp.services import audit
 from webapp.services.errors import NotAllowed, PolicyError
 
 FORMAT = re.compile(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}")
@@ -153,7 +154,7 @@ def test_parent_codes_belong_to_students(app, people):
     admin_id, _ = people
     with app.app_context():
         with pytest.raises(PolicyError):
-            codes.issue_parent_code(_user(admin_id), actor="test")
+            codes.issue_parent_code(_user(admin_id), actor=audit.SYSTEM)
 
 
 def test_student_pin_is_eight_characters_encrypted_and_checked(app, people):

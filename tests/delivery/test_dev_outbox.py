@@ -9,6 +9,7 @@ import pytest
 from tests.delivery.conftest import make_district
 from tests.factories import PASSWORD, make_user
 from webapp.delivery import batches, devoutbox
+from webapp.delivery.progress import batch_progress
 from webapp.extensions import db
 from webapp.models import Role, User
 
@@ -97,4 +98,4 @@ def test_production_without_a_mail_server_fails_the_batch_plainly(app):
         db.session.refresh(batch)
         assert batch.status == "failed"
         assert "FLASK_MAIL_SERVER" in batch.error
-        assert batches.batch_progress(batch)["queued"] == 1
+        assert batch_progress(batch).queued == 1

@@ -16,7 +16,7 @@ from webapp.delivery import links
 from webapp.delivery.links import LinkError, LinkStatus
 from webapp.extensions import db
 from webapp.models import AuditEvent, Role, SetPasswordToken, User, utcnow
-from webapp.services import auth, passwords, settings
+from webapp.services import audit, auth, passwords, settings
 from webapp.services.errors import PolicyError
 
 NEW_PASSWORD = "maple syrup pancakes"
@@ -37,14 +37,14 @@ def student_id(app) -> int:
 def _issue(app, user_id: int, **kwargs) -> links.IssuedLink:
     with app.app_context():
         user = db.session.get(User, user_id)
-        issued = links.issue_link(user, actor="test", **kwargs)
+        issued = links.issue_link(user, actor=audit.SYSTEM, **kwargs)
         db.session.commit()
         return issued
 
 
 def test_link_is_built_from_base_url_not_the_request_host(app, student_id):
     with app.test_request_context("/", base_url="https://evil.example"):
-        issued = links.issue_link(db.session.get(User, student_id), actor="test")
+        issued = links.issue_link(db.session.get(User, student_id), actor=audit.SYSTEM)
     assert issued.url.startswith("https://keyslip.test/set-password/")
     assert len(_token(issued.url)) == 43
 

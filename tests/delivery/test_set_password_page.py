@@ -13,7 +13,7 @@ from tests.factories import make_school, make_user
 from webapp.delivery import links
 from webapp.extensions import db, mail
 from webapp.models import CredentialBatch, Role, User, utcnow
-from webapp.services import passwords
+from webapp.services import audit, passwords
 
 NEW_PASSWORD = "maple syrup pancakes"
 
@@ -28,7 +28,7 @@ def link(app) -> tuple[int, str]:
             grade="07",
             email="kid@families.example",
         )
-        issued = links.issue_link(user, actor="test")
+        issued = links.issue_link(user, actor=audit.SYSTEM)
         db.session.commit()
         return user.id, issued.url.removeprefix("https://keyslip.test")
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
+from datetime import timedelta
 
-import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.delivery.conftest import District, SmtpSink, _Controller, make_district
 from webapp.delivery import batches, links
 from webapp.delivery.links import LinkStatus
-from webapp.extensions import db
-from webapp.models import AuditEvent, CredentialBatch, Delivery, User
+from webapp.extensions import db, mail
+from webapp.models import AuditEvent, CredentialBatch, Delivery, User, utcnow
 
 
 def _send(app, district: District, **options) -> int:
@@ -61,72 +61,39 @@ def test_every_message_arrives_once_over_one_connection(smtp_app, smtp_server):
     _assert_links_work(smtp_app, smtp_server)
     assert _statuses(smtp_app, batch_id) == {"sent": 5}
     message = smtp_server.messages[0].message
-    assert message.get_content_type() == "multipart/alternative"
-    assert {p.get_content_type() for p in message.walk()} >= {"text/plain", "text/html"}
+    # Flask-Mail wraps the text/html alternatives in multipart/mixed.
+    parts = {p.get_content_type() for p in message.walk()}
+    assert parts >= {"multipart/alternative", "text/plain", "text/html"}
 
 
-def test_every_outcome_is_reported_and_settled_before_the_next_message_goes_out(
+def test_each_outcome_is_committed_with_its_event_before_the_next_message_goes(
     smtp_app, smtp_server
 ):
-    """The transport's side of "a crash repeats only the message in flight": before each
-    message's data, every earlier outcome has reached the job and `settle` has run."""
-    from webapp.delivery.email import OutgoingEmail, SmtpTransport
-    from webapp.delivery.messages import EmailContent
+    """What makes "a crash repeats only the message in flight" true: when the server takes
+    message n, outcomes 1..n-1 and their audit events are already committed."""
+    from sqlalchemy import create_engine, func
 
-    reported: list[int] = []
-    seen_at_settle: list[list[int]] = []
-    items = [
-        OutgoingEmail(n, EmailContent("office@school.example", f"p{n}@x.example", "Hi", "t", ""))
-        for n in range(5)
-    ]
-    transport = SmtpTransport(smtp_app.config, [0])
-    transport.send_all(
-        items,
-        lambda outcome: reported.append(outcome.delivery_id),
-        None,
-        lambda: seen_at_settle.append(list(reported)),
-    )
-    transport.close()
-    assert seen_at_settle == [[], [0], [0, 1], [0, 1, 2], [0, 1, 2, 3]]
-    assert reported == [0, 1, 2, 3, 4]
-    assert len(smtp_server.messages) == 5
+    smtp_app.config["DELIVERY_CHUNK_SIZE"] = 3
+    district = make_district(smtp_app, 7)
+    observer = create_engine(smtp_app.config["SQLALCHEMY_DATABASE_URI"])
+    seen: list[tuple[int, int, int]] = []
 
+    def look(count: int) -> None:
+        with observer.connect() as conn:
+            sent = conn.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.status == "sent")
+            )
+            events = conn.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "delivery_sent")
+            )
+        seen.append((count, sent, events))
 
-def test_work_starts_only_early_in_the_servers_usual_time_to_answer(smtp_app):
-    """A piece of background work started just before the reply would keep the server
-    waiting: past the first part of the learned answer time the rest waits."""
-    import time
-
-    from webapp.delivery import email
-
-    class SlowServer:
-        """A connection whose reply is never readable early and arrives when read."""
-
-        def __init__(self) -> None:
-            self.sock, self.other = socket.socketpair()
-
-        def getreply(self):
-            return 250, b"ok"
-
-    transport = email.SmtpTransport(smtp_app.config, [0])
-    server = SlowServer()
-    transport.conn = server
-    started: list[float] = []
-    transport.work.extend(
-        (lambda: (started.append(time.perf_counter()), time.sleep(0.02))) for _ in range(10)
-    )
-    transport.think["mail"] = 0.1  # the server usually takes 100 ms to answer MAIL
-    begin = time.perf_counter()
-    assert transport._reply("mail") == (250, b"ok")
-    # Work starts within the first 60 ms only: three or four 20 ms pieces, never all ten.
-    assert 2 <= len(started) <= 4
-    assert all(at - begin < 0.1 * email._START_WITHIN for at in started)
-    assert len(transport.work) == 10 - len(started)  # the rest waits for the next command
-    # The learned time moves towards what this answer took.
-    assert transport.think["mail"] < 0.1
-    transport.conn = None
-    server.sock.close()
-    server.other.close()
+    smtp_server.on_message = look
+    _send(smtp_app, district)
+    observer.dispose()
+    assert seen == [(n, n - 1, n - 1) for n in range(1, 8)]
 
 
 def test_one_connection_carries_every_chunk_of_a_run(smtp_app, smtp_server):
@@ -140,6 +107,7 @@ def test_one_connection_carries_every_chunk_of_a_run(smtp_app, smtp_server):
 
 def test_mail_max_emails_opens_a_new_connection_after_that_many(smtp_app, smtp_server):
     smtp_app.config.update(DELIVERY_CHUNK_SIZE=2, MAIL_MAX_EMAILS=3)
+    mail.init_app(smtp_app)
     district = make_district(smtp_app, 7)
     _send(smtp_app, district)
     _assert_each_once(smtp_server, 7)
@@ -147,14 +115,8 @@ def test_mail_max_emails_opens_a_new_connection_after_that_many(smtp_app, smtp_s
 
 
 def test_a_connection_the_server_closed_while_idle_is_reopened_at_once(
-    smtp_app, smtp_server, monkeypatch
+    smtp_app, smtp_server, clock
 ):
-    from webapp.delivery import email
-
-    def no_back_off(seconds: float) -> None:
-        raise AssertionError(f"waited {seconds}s before reopening a closed idle connection")
-
-    monkeypatch.setattr(email.time, "sleep", no_back_off)
     smtp_app.config.update(DELIVERY_CHUNK_SIZE=2, DELIVERY_RETRY_DELAYS=[60])
     smtp_server.close_after = {2, 5}
     district = make_district(smtp_app, 6)
@@ -163,6 +125,7 @@ def test_a_connection_the_server_closed_while_idle_is_reopened_at_once(
     _assert_links_work(smtp_app, smtp_server)
     assert _statuses(smtp_app, batch_id) == {"sent": 6}
     assert smtp_server.connections == 3
+    assert clock.waits == []  # no back-off before reopening
 
 
 def test_refused_recipient_fails_with_the_servers_reason_and_others_go_on(smtp_app, smtp_server):
@@ -182,7 +145,26 @@ def test_refused_recipient_fails_with_the_servers_reason_and_others_go_on(smtp_a
         assert _batch(smtp_app, batch_id).status == "done"
 
 
-def test_421_after_n_messages_leaves_the_rest_queued_then_resume_sends_each_once(
+def test_a_relay_asking_to_slow_down_slows_the_batch_and_fails_nobody(smtp_app, smtp_server, clock):
+    smtp_server.slow_down_at = {3, 4, 5}
+    district = make_district(smtp_app, 6)
+    batch_id = _send(smtp_app, district)
+    _assert_each_once(smtp_server, 6)
+    _assert_links_work(smtp_app, smtp_server)
+    assert _statuses(smtp_app, batch_id) == {"sent": 6}
+    first = smtp_app.config["DELIVERY_THROTTLE_FIRST_WAIT"]
+    # Each refusal doubles the wait before the next message; acceptances halve it again.
+    assert clock.waits[:3] == [first, 2 * first, 4 * first]
+    with smtp_app.app_context():
+        assert db.session.scalar(select(func.max(Delivery.attempts))) == 1
+        slowed = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "delivery_deferred")
+        ).all()
+        assert len(slowed) == 3
+        assert all(e.details["reason"].startswith("slowed down: 421") for e in slowed)
+
+
+def test_a_relay_that_keeps_refusing_pauses_the_batch_then_resume_sends_each_once(
     smtp_app, smtp_server
 ):
     smtp_server.fail_after = 4
@@ -191,8 +173,9 @@ def test_421_after_n_messages_leaves_the_rest_queued_then_resume_sends_each_once
     assert len(smtp_server.messages) == 4
     assert _statuses(smtp_app, batch_id) == {"sent": 4, "queued": 6}
     batch = _batch(smtp_app, batch_id)
-    assert batch.status == "retrying"
-    assert batch.error.startswith("421")
+    assert batch.status == "paused"
+    assert "keeps asking to slow down: 421" in batch.error
+    assert batch.resume_at is not None
 
     smtp_server.fail_after = None
     _resume(smtp_app, district, batch_id)
@@ -268,6 +251,7 @@ def test_smtp_down_keeps_everything_queued_and_loses_nothing(app):
         MAIL_TIMEOUT=2,
         DELIVERY_RETRY_DELAYS=[0, 0],
     )
+    mail.init_app(app)
     district = make_district(app, 4)
     batch_id = _send(app, district)
     assert _statuses(app, batch_id) == {"queued": 4}
@@ -287,26 +271,69 @@ def test_smtp_down_keeps_everything_queued_and_loses_nothing(app):
     assert _statuses(app, batch_id) == {"sent": 4}
 
 
-def test_a_batch_held_by_a_live_run_is_not_run_twice(smtp_app, smtp_server):
-    from webapp.delivery.jobs import process_batch
+def _held_batch(app, district: District, heartbeat_age: float) -> int:
+    """An email batch that another run holds, last seen `heartbeat_age` seconds ago."""
+    from datetime import timedelta
+
     from webapp.models import utcnow
 
-    district = make_district(smtp_app, 2)
-    with smtp_app.app_context():
+    with app.app_context():
         actor = db.session.get(User, district.admin_id)
         batch = batches.send_credentials(district.student_ids, "link", "print", {}, actor)
         batch.channel = "email"
         batch.status = "running"
         batch.runner = "someone-else"
-        batch.heartbeat_at = utcnow()
+        batch.heartbeat_at = utcnow() - timedelta(seconds=heartbeat_age)
         db.session.execute(
             Delivery.__table__.update()
             .where(Delivery.batch_id == batch.id)
-            .values(channel="email", address="x@y.example")
+            .values(channel="email", address="x@y.example", status="sending")
         )
         db.session.commit()
-        assert process_batch(batch.id) == "busy"
+        return batch.id
+
+
+def test_a_batch_held_by_a_live_run_is_left_to_it(smtp_app, smtp_server, clock, monkeypatch):
+    """The resume waits out the holder's lease; a holder that beats meanwhile is alive."""
+    from webapp.delivery import jobs
+    from webapp.delivery.jobs import process_batch
+
+    district = make_district(smtp_app, 2)
+    batch_id = _held_batch(smtp_app, district, heartbeat_age=1)
+    waits: list[float] = []
+
+    def holder_beats(seconds: float) -> None:
+        waits.append(seconds)
+        clock.traveller.shift(seconds)
+        db.session.execute(
+            CredentialBatch.__table__.update()
+            .where(CredentialBatch.id == batch_id)
+            .values(heartbeat_at=utcnow())
+        )
+        db.session.commit()
+
+    monkeypatch.setattr(jobs, "_sleep", holder_beats)
+    with smtp_app.app_context():
+        assert process_batch(batch_id) == "busy"
+    lease_seconds = smtp_app.config["BATCH_LEASE_SECONDS"]
+    assert len(waits) == 1 and lease_seconds - 2 < waits[0] <= lease_seconds + 0.5
     assert smtp_server.messages == []
+    assert _statuses(smtp_app, batch_id) == {"sending": 2}
+
+
+def test_a_silent_holder_is_taken_over_once_its_lease_runs_out(smtp_app, smtp_server, clock):
+    from webapp.delivery.jobs import process_batch
+
+    district = make_district(smtp_app, 2)
+    batch_id = _held_batch(smtp_app, district, heartbeat_age=30)
+    with smtp_app.app_context():
+        assert process_batch(batch_id) == "done"
+    lease_seconds = smtp_app.config["BATCH_LEASE_SECONDS"]
+    waits = clock.waits
+    assert len(waits) == 1 and lease_seconds - 32 < waits[0] <= lease_seconds - 29
+    # The silent run's claims went back in line and were sent afresh.
+    assert len(smtp_server.messages) == 2
+    _assert_links_work(smtp_app, smtp_server)
 
 
 CHILD = """
@@ -378,7 +405,14 @@ def test_killed_mid_batch_resumes_with_no_one_skipped_and_dead_links_in_any_extr
 
     with smtp_app.app_context():
         assert db.session.get(CredentialBatch, batch_id).runner is not None  # died holding it
-    smtp_app.config["BATCH_LEASE_SECONDS"] = 0  # the dead run's lease has run out
+        # The dead run's lease runs out, as it would BATCH_LEASE_SECONDS later.
+        lease_seconds = smtp_app.config["BATCH_LEASE_SECONDS"]
+        db.session.execute(
+            CredentialBatch.__table__.update()
+            .where(CredentialBatch.id == batch_id)
+            .values(heartbeat_at=utcnow() - timedelta(seconds=lease_seconds + 1))
+        )
+        db.session.commit()
     _resume(smtp_app, district, batch_id)
 
     assert _statuses(smtp_app, batch_id) == {"sent": total}
@@ -396,79 +430,3 @@ def test_killed_mid_batch_resumes_with_no_one_skipped_and_dead_links_in_any_extr
             for dead in earlier:
                 status = links.check_token(dead.link.rsplit("/", 1)[1]).status
                 assert status is LinkStatus.REPLACED
-
-
-@pytest.mark.parametrize(("commit_every", "steps_per_message"), [(1, 1), (1, 3), (4, 1), (7, 3)])
-def test_no_commit_during_a_batch_holds_half_a_claim_or_half_a_group(
-    app, monkeypatch, commit_every, steps_per_message
-):
-    """While a chunk is on the wire the job records outcomes and claims the next chunk in
-    small interleaved steps: every commit must still pair each credential and each outcome
-    with its audit event, and mark no delivery whose credential is not written."""
-    from sqlalchemy import event
-    from sqlalchemy.orm import Session
-
-    from webapp.delivery import jobs
-    from webapp.delivery.outcomes import Outcome, Result
-    from webapp.models import SetPasswordToken
-
-    class OneStepPerMessage:
-        """The SMTP transport's order of events, with a few background steps per wait."""
-
-        def send_all(self, items, on_result, background, settle):
-            for item in items:
-                for _ in range(steps_per_message):  # MAIL, RCPT and DATA
-                    background()
-                settle()  # before the message's data
-                for _ in range(steps_per_message):  # the server takes the message
-                    background()
-                on_result(Outcome(item.delivery_id, Result.SENT))
-            while background():  # as the SMTP transport does once the chunk is out
-                pass
-
-        def close(self) -> None:
-            pass
-
-    monkeypatch.setattr(jobs, "_transport", lambda channel: OneStepPerMessage())
-    # Chunks big enough that the next claim runs among the group commits of this one.
-    app.config.update(DELIVERY_CHUNK_SIZE=40, DELIVERY_COMMIT_EVERY=commit_every)
-    district = make_district(app, 80)
-    checked: list[int] = []
-
-    def check(session: Session) -> None:
-        conn = session.connection()
-        tokens = conn.execute(
-            select(SetPasswordToken.id, SetPasswordToken.user_id).where(
-                SetPasswordToken.batch_id.is_not(None)
-            )
-        ).all()
-        if not tokens:
-            return
-        events = conn.execute(select(AuditEvent.action, AuditEvent.details)).all()
-        issued = {d["link_id"] for a, d in events if a == "credential_issued"}
-        sent_events = {d["delivery_id"] for a, d in events if a == "delivery_sent"}
-        status = dict(conn.execute(select(Delivery.user_id, Delivery.status)).all())
-        sent = {i for (i,) in conn.execute(select(Delivery.id).where(Delivery.status == "sent"))}
-        assert {token_id for token_id, _ in tokens} <= issued  # each link with its event
-        linked = {user_id for _, user_id in tokens}
-        marked = {user_id for user_id, state in status.items() if state != "queued"}
-        assert marked <= linked  # a delivery is marked only once its link is written
-        assert sent == sent_events  # each outcome with its event
-        checked.append(len(tokens))
-
-    # The job commits through Session.commit() and, after each outcome, at the driver.
-    commit_in_place = jobs.commit_in_place
-
-    def checked_commit_in_place() -> None:
-        db.session.flush()
-        check(db.session())
-        commit_in_place()
-
-    monkeypatch.setattr(jobs, "commit_in_place", checked_commit_in_place)
-    event.listen(Session, "before_commit", check)
-    try:
-        batch_id = _send(app, district)
-    finally:
-        event.remove(Session, "before_commit", check)
-    assert _statuses(app, batch_id) == {"sent": 80}
-    assert len(checked) >= 2 + 80 // commit_every  # each claim and each group commit

@@ -9,31 +9,42 @@ here touches anyone outside the selection, so a new cohort never disturbs an ear
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from webapp.delivery import policy
+from webapp.delivery.jobs import process_batch
 from webapp.delivery.links import LinkCheck, LinkStatus
+from webapp.delivery.policy import Skip
 from webapp.extensions import db
 from webapp.jobs import enqueue
-from webapp.models import CredentialBatch, Delivery, ParentCode, Role, User, user_schools, utcnow
+from webapp.models import (
+    BatchStatus,
+    Channel,
+    CredentialBatch,
+    Delivery,
+    DeliveryStatus,
+    Kind,
+    ParentCode,
+    Role,
+    User,
+    user_schools,
+    utcnow,
+)
 from webapp.services import audit, scope, settings
 from webapp.services.errors import NotAllowed, PolicyError
 
-KINDS = ("link", "password", "parent-code")
-CHANNELS = ("email", "sms", "print")
-NO_ADDRESS = "no address: print instead"
-# Statuses a batch ends in; anything else may still be picked up by a run.
-FINAL = frozenset({"done", "awaiting_print"})
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+KINDS = tuple(kind.value for kind in Kind)
+CHANNELS = tuple(channel.value for channel in Channel)
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,15 @@ class BatchOptions:
             raise PolicyError(["Give sent_before with a time zone (UTC)."])
         return cls(idempotency_key=key, sent_before=sent_before, **options)
 
+    @property
+    def rollout(self) -> policy.Rollout:
+        return policy.Rollout(
+            only_never_sent=self.only_never_sent,
+            only_not_active=self.only_not_active,
+            include_active=self.include_active,
+            sent_before=self.sent_before,
+        )
+
     def as_json(self) -> dict[str, Any]:
         return {
             "only_never_sent": self.only_never_sent,
@@ -74,72 +94,50 @@ class BatchOptions:
 @dataclass(frozen=True)
 class Recipient:
     user: User
-    address: str | None
-    route: str | None
+    address: policy.Address | None  # None: needs printing
 
 
 @dataclass
 class Plan:
     """Who a batch would reach, and who it leaves out and why."""
 
-    kind: str
-    channel: str
+    kind: Kind
+    channel: Channel
     recipients: list[Recipient] = field(default_factory=list)
-    excluded: Counter = field(default_factory=Counter)
+    excluded: Counter[Skip] = field(default_factory=Counter)
 
     @property
     def needs_printing(self) -> list[User]:
-        if self.channel == "print":
+        if self.channel is Channel.PRINT:
             return [r.user for r in self.recipients]
         return [r.user for r in self.recipients if r.address is None]
 
     @property
-    def by_route(self) -> Counter:
-        return Counter(r.route or "print" for r in self.recipients)
+    def by_route(self) -> Counter[str]:
+        return Counter(r.address.route if r.address else "print" for r in self.recipients)
 
 
-def valid_email(address: str | None) -> str | None:
-    if not address or len(address) > 254 or not _EMAIL.fullmatch(address):
-        return None
-    return address
+def _kind_channel(kind: str, channel: str) -> tuple[Kind, Channel]:
+    try:
+        kind, channel = Kind(kind), Channel(channel)
+    except ValueError:
+        raise PolicyError(
+            [f"Use a kind of {', '.join(Kind)} and a channel of {', '.join(Channel)}."]
+        ) from None
+    problem = policy.check_kind_channel(kind, channel)
+    if problem:
+        raise PolicyError([problem])
+    return kind, channel
 
 
-def resolve_address(
-    user: User, channel: str, cfg: Mapping[str, Any]
-) -> tuple[str | None, str | None]:
-    """Return (address, route) for a person on a channel; (None, None) means print."""
-    from webapp.delivery.sms import valid_e164
-
-    if channel == "email":
-        if valid_email(user.email):
-            return user.email, "direct"
-        if cfg["fallback_email"]:
-            return cfg["fallback_email"], "fallback"
-    elif channel == "sms":
-        number = valid_e164(user.phone)
-        if number:
-            return number, "direct"
-    return None, None
-
-
-def _check_kind_channel(kind: str, channel: str) -> None:
-    if kind not in KINDS:
-        raise PolicyError([f"Unknown credential kind {kind!r}; use {', '.join(KINDS)}."])
-    if channel not in CHANNELS:
-        raise PolicyError([f"Unknown channel {channel!r}; use {', '.join(CHANNELS)}."])
-    if kind == "password" and channel == "sms":
-        # SECURITY.md F4: SMS carries a link or a short code, never a password.
-        raise PolicyError(["Temporary passwords are not sent by SMS. Send a link, or print."])
-
-
-def _last_sent(user_ids: list[int], kind: str) -> dict[int, datetime]:
-    kinds = ("parent-code",) if kind == "parent-code" else ("link", "password")
+def _last_sent(user_ids: list[int], kind: Kind) -> dict[int, datetime]:
+    kinds = (Kind.PARENT_CODE,) if kind is Kind.PARENT_CODE else (Kind.LINK, Kind.PASSWORD)
     rows = db.session.execute(
         select(Delivery.user_id, func.max(Delivery.sent_at))
         .join(CredentialBatch, CredentialBatch.id == Delivery.batch_id)
         .where(
             Delivery.user_id.in_(user_ids),
-            Delivery.status == "sent",
+            Delivery.status == DeliveryStatus.SENT,
             CredentialBatch.kind.in_(kinds),
         )
         .group_by(Delivery.user_id)
@@ -147,49 +145,28 @@ def _last_sent(user_ids: list[int], kind: str) -> dict[int, datetime]:
     return {user_id: sent_at for user_id, sent_at in rows}
 
 
-def plan_batch(users: Sequence[User], kind: str, channel: str, opts: BatchOptions) -> Plan:
+def plan_batch(users: Sequence[User], kind: Kind, channel: Channel, opts: BatchOptions) -> Plan:
     """Apply the eligibility rules and rollout filters, and find each person's address."""
-    _check_kind_channel(kind, channel)
     plan = Plan(kind, channel)
     ids = [user.id for user in users]
     last_sent = _last_sent(ids, kind) if ids else {}
     with_codes: set[int] = set()
-    if kind == "parent-code" and opts.only_never_sent and ids:
+    if kind is Kind.PARENT_CODE and opts.only_never_sent and ids:
         with_codes = set(
             db.session.scalars(select(ParentCode.student_id).where(ParentCode.student_id.in_(ids)))
         )
+    rollout = opts.rollout
     cache: dict = {}
     for user in users:
-        reason = _exclusion(user, kind, opts, last_sent.get(user.id), user.id in with_codes)
+        reason = policy.left_out(user, kind, rollout, last_sent.get(user.id), user.id in with_codes)
         if reason:
             plan.excluded[reason] += 1
             continue
-        address, route = (None, None)
-        if channel != "print":
-            address, route = resolve_address(user, channel, settings.for_user(user, cache))
-        plan.recipients.append(Recipient(user, address, route))
+        address = None
+        if channel is not Channel.PRINT:
+            address = policy.address_for(user, channel, settings.for_user(user, cache))
+        plan.recipients.append(Recipient(user, address))
     return plan
-
-
-def _exclusion(
-    user: User, kind: str, opts: BatchOptions, last_sent: datetime | None, has_code: bool
-) -> str | None:
-    if user.deactivated_at is not None:
-        return "deactivated"
-    if kind == "parent-code":
-        if user.role != Role.STUDENT:
-            return "not a student"
-        if opts.only_never_sent and (last_sent is not None or has_code):
-            return "already sent"
-    else:
-        # People already using their account are never reset unless explicitly asked.
-        if user.activated_at is not None and (opts.only_not_active or not opts.include_active):
-            return "already active"
-        if opts.only_never_sent and (last_sent is not None or user.invited_at is not None):
-            return "already sent"
-    if opts.sent_before is not None and last_sent is not None and last_sent >= opts.sent_before:
-        return "sent recently"
-    return None
 
 
 def preview(
@@ -200,6 +177,7 @@ def preview(
     actor: User,
 ) -> Plan:
     """Say who a batch would reach, without creating anything."""
+    kind, channel = _kind_channel(kind, channel)
     users = scope.require_users(actor, selection)
     return plan_batch(users, kind, channel, BatchOptions.parse(options))
 
@@ -224,7 +202,7 @@ def send_credentials(
     The whole selection is refused if any id is outside the actor's scope. The same
     idempotency key returns the first batch instead of making a second.
     """
-    _check_kind_channel(kind, channel)
+    kind, channel = _kind_channel(kind, channel)
     users = scope.require_users(actor, selection)
     opts = BatchOptions.parse(options)
     existing = _existing(opts.idempotency_key, actor)
@@ -237,8 +215,8 @@ def send_credentials(
         school_id=opts.school_id or _common_school(users),
         kind=kind,
         channel=channel,
-        options={**opts.as_json(), "excluded": dict(plan.excluded)},
-        status="queued",
+        options={**opts.as_json(), "excluded": {str(k): n for k, n in plan.excluded.items()}},
+        status=BatchStatus.QUEUED,
         total=len(plan.recipients),
     )
     existing = _insert_once(batch, actor)
@@ -248,27 +226,27 @@ def send_credentials(
 
     rows = []
     for r in plan.recipients:
-        skipped = channel != "print" and r.address is None
+        skipped = channel is not Channel.PRINT and r.address is None
         rows.append(
             {
                 "batch_id": batch.id,
                 "user_id": r.user.id,
                 "channel": channel,
-                "address": r.address,
-                "route": r.route,
-                "status": "skipped" if skipped else "queued",
-                "error": NO_ADDRESS if skipped else None,
+                "address": r.address.to if r.address else None,
+                "route": r.address.route if r.address else None,
+                "status": DeliveryStatus.SKIPPED if skipped else DeliveryStatus.QUEUED,
+                "error": Skip.NO_ADDRESS if skipped else None,
                 "attempts": 0,
             }
         )
     if rows:
         db.session.execute(Delivery.__table__.insert(), rows)
-    batch.skipped = sum(1 for row in rows if row["status"] == "skipped")
+    batch.skipped = sum(1 for row in rows if row["status"] is DeliveryStatus.SKIPPED)
     if batch.skipped:
         # Each person skipped here gets the event a skip in the job gets.
         skipped = db.session.execute(
             select(Delivery.id, Delivery.user_id, Delivery.error).where(
-                Delivery.batch_id == batch.id, Delivery.status == "skipped"
+                Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.SKIPPED
             )
         )
         audit.record_many_ids(
@@ -281,13 +259,13 @@ def send_credentials(
             ],
         )
     queued = len(rows) - batch.skipped
-    if channel == "print":
+    if channel is Channel.PRINT or (batch.skipped and not queued):
         # Slips are rendered (and their credentials issued) by the print flow, on demand.
-        batch.status = "awaiting_print"
+        batch.status = BatchStatus.AWAITING_PRINT
     elif queued:
-        enqueue(_process_batch_job(), batch.id)
+        enqueue(process_batch, batch.id)
     else:
-        batch.status = "done"
+        batch.status = BatchStatus.DONE
     db.session.flush()
     audit.record(
         actor,
@@ -298,7 +276,7 @@ def send_credentials(
         total=batch.total,
         queued=queued,
         needs_printing=len(plan.needs_printing),
-        excluded=dict(plan.excluded),
+        excluded={str(k): n for k, n in plan.excluded.items()},
     )
     return batch
 
@@ -333,12 +311,6 @@ def _insert_once(batch: CredentialBatch, actor: User) -> CredentialBatch | None:
     return None
 
 
-def _process_batch_job():
-    from webapp.delivery.jobs import process_batch
-
-    return process_batch
-
-
 def _common_school(users: Sequence[User]) -> int | None:
     common: set[int] | None = None
     for user in users:
@@ -364,15 +336,17 @@ def retry_failed(batch: CredentialBatch, actor: User) -> int:
     """Queue the batch's failed deliveries again (only those) and run it; the caller commits."""
     batch = require_batch(actor, batch.id)
     failed = db.session.scalars(
-        select(Delivery).where(Delivery.batch_id == batch.id, Delivery.status == "failed")
+        select(Delivery).where(
+            Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.FAILED
+        )
     ).all()
     for delivery in failed:
-        delivery.status = "queued"
+        delivery.status = DeliveryStatus.QUEUED
         delivery.next_attempt_at = None
     if failed:
-        batch.status = "queued"
+        batch.status = BatchStatus.QUEUED
         batch.finished_at = None
-        enqueue(_process_batch_job(), batch.id)
+        enqueue(process_batch, batch.id)
     db.session.flush()
     audit.record(actor, "batch_retry_failed", batch, count=len(failed))
     return len(failed)
@@ -381,50 +355,42 @@ def retry_failed(batch: CredentialBatch, actor: User) -> int:
 def resume_batch(batch: CredentialBatch, actor: User) -> bool:
     """Queue the batch's job again, to finish what an interrupted run left; caller commits."""
     batch = require_batch(actor, batch.id)
-    if batch.status in FINAL:
+    if batch.status.finished:
         return False
-    waiting = db.session.scalars(
-        select(Delivery).where(Delivery.batch_id == batch.id, Delivery.status == "queued")
-    ).all()
-    for delivery in waiting:
-        delivery.next_attempt_at = None
-    enqueue(_process_batch_job(), batch.id)
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED)
+        .values(next_attempt_at=None)
+    )
+    enqueue(process_batch, batch.id)
     db.session.flush()
     audit.record(actor, "batch_resumed", batch)
     return True
 
 
-def batch_progress(batch: CredentialBatch) -> dict[str, Any]:
-    """Count the batch's deliveries by status, for the progress partial and the CLI."""
-    counts = dict(
-        db.session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.batch_id == batch.id)
-            .group_by(Delivery.status)
-        ).all()
-    )
-    needs_printing = db.session.scalar(
-        select(func.count()).where(
-            Delivery.batch_id == batch.id,
-            Delivery.status == "skipped",
-            Delivery.error == NO_ADDRESS,
+def resume_due(now: datetime | None = None) -> list[int]:
+    """Queue every batch that should go on by itself; the housekeeping job commits.
+
+    Paused or waiting batches whose time has come (a daily quota renewed, a retry due),
+    and running ones whose run stopped renewing its lease (a killed worker).
+    """
+    now = now or utcnow()
+    stale = now - timedelta(seconds=current_app.config["BATCH_LEASE_SECONDS"])
+    due = list(
+        db.session.scalars(
+            select(CredentialBatch.id).where(
+                or_(
+                    CredentialBatch.status.in_([BatchStatus.PAUSED, BatchStatus.RETRYING])
+                    & (CredentialBatch.resume_at <= now),
+                    (CredentialBatch.status == BatchStatus.RUNNING)
+                    & (CredentialBatch.heartbeat_at < stale),
+                )
+            )
         )
     )
-    total = sum(counts.values())
-    settled = sum(counts.get(s, 0) for s in ("sent", "failed", "skipped"))
-    return {
-        "status": batch.status,
-        "total": total,
-        "queued": counts.get("queued", 0),
-        "sending": counts.get("sending", 0),
-        "sent": counts.get("sent", 0),
-        "failed": counts.get("failed", 0),
-        "skipped": counts.get("skipped", 0),
-        "needs_printing": needs_printing or 0,
-        "done": settled,
-        "percent": round(100 * settled / total) if total else 100,
-        "finished": batch.status in FINAL,
-    }
+    for batch_id in due:
+        enqueue(process_batch, batch_id)
+    return due
 
 
 def may_request_new_link(check: LinkCheck) -> bool:
@@ -442,7 +408,7 @@ def may_request_new_link(check: LinkCheck) -> bool:
         and user is not None
         and user.activated_at is None
         and user.deactivated_at is None
-        and valid_email(user.email) is not None
+        and policy.valid_email(user.email) is not None
     )
 
 

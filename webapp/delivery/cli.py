@@ -1,4 +1,4 @@
-"""`flask credentials ...`: bulk sending from the command line until the admin console exists.
+"""`flask credentials ...`: bulk sending from the command line.
 
 Every command acts as a named admin (`--as USERNAME`), never as an all-powerful system user:
 the admin's school scope applies exactly as in the browser, and the audit trail names a
@@ -11,23 +11,25 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from webapp.cli_admins import resolve_admin, resolve_school
 from webapp.delivery import batches
+from webapp.delivery.progress import Progress, batch_progress
 from webapp.extensions import db
-from webapp.models import CredentialBatch, Role, User, user_schools
+from webapp.models import BatchStatus, CredentialBatch, Role, User, user_schools, utcnow
 from webapp.services.audit import Origin, current_origin
 from webapp.services.errors import NotAllowed, PolicyError
 
 credentials_cli = AppGroup("credentials", help="Send set-password links, passwords and codes.")
 
 ROLES = [role.value for role in Role]
-SETTLED = {"done", "awaiting_print", "failed", "retrying"}
 
 
 @contextmanager
@@ -40,24 +42,51 @@ def _cli_origin() -> Iterator[None]:
         current_origin.reset(token)
 
 
-def _wait(batch: CredentialBatch) -> dict:
-    """Follow the batch with a progress bar until its run settles."""
-    progress = batches.batch_progress(batch)
-    with click.progressbar(length=max(progress["total"], 1), label="Sending") as bar:
+def _wait(batch: CredentialBatch) -> Progress:
+    """Follow the batch with a progress bar until its run settles, saying what it waits for."""
+    progress = batch_progress(batch)
+    said = ""
+    with click.progressbar(length=max(progress.total, 1), label="Sending") as bar:
         shown = 0
         waited = 0.0
         while True:
             db.session.commit()  # end the read transaction so new progress is visible
             db.session.refresh(batch)
-            progress = batches.batch_progress(batch)
-            bar.update(progress["done"] - shown)
-            shown = progress["done"]
-            if batch.status in SETTLED:
+            progress = batch_progress(batch)
+            bar.update(progress.done - shown)
+            shown = progress.done
+            if batch.status not in (BatchStatus.QUEUED, BatchStatus.RUNNING):
                 return progress
+            news = _news(progress, waited)
+            if news and news != said:
+                click.echo(f"\n  {news}")
+                said = news
             time.sleep(0.5)
             waited += 0.5
-            if waited == 10 and batch.status == "queued":
-                click.echo("\n  Still queued: is a worker running (flask jobs worker)?")
+
+
+def _news(progress: Progress, waited: float) -> str:
+    """What the batch is waiting for, when it is waiting, in words."""
+    now = utcnow()
+    holder = progress.holder
+    if holder and holder.seconds_since_seen(now) > 2 * _heartbeat():
+        return (
+            f"Waiting for the earlier run, silent for {holder.seconds_since_seen(now):.0f} s: "
+            f"taking over in {holder.seconds_to_takeover(now):.0f} s unless it comes back."
+        )
+    if progress.status is BatchStatus.QUEUED and waited >= 10:
+        return "Still queued: is a worker running (flask jobs worker)?"
+    if progress.finish_estimate and waited >= 5:
+        return f"Estimated finish: {_when(progress.finish_estimate)}."
+    return ""
+
+
+def _heartbeat() -> float:
+    return float(current_app.config["BATCH_HEARTBEAT_SECONDS"])
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%d %b %Y %H:%M UTC")
 
 
 @credentials_cli.command("send")
@@ -134,24 +163,40 @@ def _send(
         click.confirm("Send now?", abort=True)
     options["idempotency_key"] = f"cli-{uuid.uuid4().hex}"
     batch = batches.send_credentials(ids, kind, channel, options, actor)
+    print_only = batch.status is BatchStatus.AWAITING_PRINT  # before its job runs
     db.session.commit()
     click.echo(f"Batch {batch.id} created.")
-    if channel == "print":
-        click.echo("Slips are printed from the admin console (awaiting print).")
+    if print_only:
+        click.echo("Nobody in it can be sent a message: every slip is to be printed.")
+        _where_to_print(batch)
         return
-    progress = _wait(batch)
-    _report(batch, progress)
+    _report(batch, _wait(batch), as_username)
 
 
-def _report(batch: CredentialBatch, progress: dict) -> None:
+def _report(batch: CredentialBatch, progress: Progress, as_username: str) -> None:
     click.echo(
-        f"Batch {batch.id} {batch.status}: {progress['sent']} sent, {progress['failed']} failed, "
-        f"{progress['skipped']} skipped ({progress['needs_printing']} need printing), "
-        f"{progress['queued'] + progress['sending']} waiting."
+        f"Batch {batch.id} {batch.status}: {progress.sent} sent, {progress.failed} failed, "
+        f"{progress.skipped} skipped ({progress.needs_printing} need printing), "
+        f"{progress.waiting} waiting."
     )
-    if batch.status in ("retrying", "failed") and batch.error:
-        click.echo(f"  Reason: {batch.error}")
-        click.echo(f"  Resume with: flask credentials resume {batch.id} --as USERNAME")
+    if batch.status in (BatchStatus.RETRYING, BatchStatus.PAUSED, BatchStatus.FAILED):
+        if batch.error:
+            click.echo(f"  Reason: {batch.error}")
+        if batch.resume_at:
+            click.echo(f"  It goes on by itself from {_when(batch.resume_at)}.")
+        click.echo(f"  Resume now with: flask credentials resume {batch.id} --as {as_username}")
+    if progress.needs_printing or batch.status is BatchStatus.AWAITING_PRINT:
+        _where_to_print(batch)
+
+
+def _where_to_print(batch: CredentialBatch) -> None:
+    click.echo(
+        f"  Print the slips from the batch's print page ({_base()}/admin/batches/{batch.id}/print)."
+    )
+
+
+def _base() -> str:
+    return current_app.config["BASE_URL"].rstrip("/")
 
 
 @credentials_cli.command("resume")
@@ -167,7 +212,7 @@ def resume(batch_id: int, as_username: str) -> None:
         except NotAllowed as exc:
             raise click.ClickException("No such batch.") from exc
         db.session.commit()
-        _report(batch, _wait(batch))
+        _report(batch, _wait(batch), as_username)
 
 
 @credentials_cli.command("retry-failed")
@@ -185,4 +230,4 @@ def retry_failed(batch_id: int, as_username: str) -> None:
         db.session.commit()
         click.echo(f"{count} failed deliveries queued again.")
         if count:
-            _report(batch, _wait(batch))
+            _report(batch, _wait(batch), as_username)

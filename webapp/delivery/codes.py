@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from webapp.extensions import db
 from webapp.models import ParentCode, Role, StudentPin, User, utcnow
 from webapp.services import audit, scope, settings
+from webapp.services.audit import Actor
 from webapp.services.errors import PolicyError
 
 # 31 symbols: 2-9 and A-Z without I, L and O. 12 of them carry about 59.5 bits.
@@ -109,7 +110,7 @@ def _require_student(student: User) -> None:
 
 
 def issue_parent_code(
-    student: User, *, actor: User | str, batch_id: int | None = None, now: datetime | None = None
+    student: User, *, actor: Actor, batch_id: int | None = None, now: datetime | None = None
 ) -> IssuedCode:
     """Give a student a new parent code, voiding the live one; the caller commits."""
     _require_student(student)
@@ -227,7 +228,7 @@ def void_parent_code(student_id: int, *, actor: User, now: datetime | None = Non
 # --- student PINs ---------------------------------------------------------------------------
 
 
-def issue_student_pin(student: User, *, actor: User | str, now: datetime | None = None) -> str:
+def issue_student_pin(student: User, *, actor: Actor, now: datetime | None = None) -> str:
     """Give a student a new PIN (one row per student, replaced); the caller commits."""
     _require_student(student)
     pin = generate(PIN_LENGTH)

@@ -1,666 +1,480 @@
-"""The batch job: issue and send a batch's credentials in chunks, resumable after a crash.
+"""The batch job: issue and send a batch's credentials, resumable after a crash.
 
-How a chunk runs, and why it is safe to kill at any point:
+    claim a chunk of due deliveries: issue each person's credential, mark them 'sending'
+    for each: wait for the relay quota, render, send, record the outcome and its audit
+        event, commit
+    when nothing is due: wait for retries that are due soon, else let the batch go
 
-1. Claim (committed before any of the chunk is sent): for each due delivery, issue a fresh
-   credential (rotating the person's epoch, so every earlier link, password or session of
-   theirs dies) and mark the delivery 'sending' with this run's attempt id. Plain secrets
-   stay in memory only. The next chunk is claimed in small steps while this one is sent
-   (webapp/delivery/steps.py); a group commit of outcomes may come between the claim's
-   pieces, never inside one, so every credential and every outcome is committed together
-   with its audit event, and a delivery is marked only after its credential is written.
-2. Send: one SMTP connection for the run, reused chunk after chunk; each outcome ('sent',
-   'failed' with the server's reason, or 'queued' again with a back-off) is recorded with
-   its audit event and committed (in groups of DELIVERY_COMMIT_EVERY, default 1) while the
-   server works on the next message, and in any case before that message's data is sent.
-3. A delivery left 'sending' by a dead run is treated as queued by the next run (once the
-   dead run's lease has expired): its credential is issued again, killing whatever the dead
-   run may have sent, and sent.
-
-Guarantee after a crash (kill -9 of the worker, at any instruction):
+Guarantees after a crash (kill -9 of the worker, at any instruction):
 - Nobody is skipped: every delivery ends sent, failed (with a reason), skipped (with a
-  reason, e.g. "no address: print instead"), or stays queued/sending for the next run.
-- Extra messages: only the message in flight, which the server may have taken just as
-  the worker died. Each outcome is committed before the next message goes out (the
-  transports call `settle` first; it mostly finds the work done already, in the server's
-  think time). That person gets two messages; the first one's credential no longer works,
-  the last one received works. DELIVERY_COMMIT_EVERY above 1 trades this for speed: up to
-  that many outcomes may then be uncommitted, and their people messaged twice.
-- Claimed-but-unsent people (the chunk being claimed at the crash) get no message from the
-  dead run; only their older credential was rotated, and the next run sends them a new one.
+  reason), or stays queued for the next run; a resume takes a dead run's batch over once
+  its lease runs out (webapp/delivery/lease.py).
+- Only the message in flight can be repeated: each outcome is committed before the next
+  message goes. That person gets two messages; the credential in the first no longer
+  works, the one in the last does.
+- People claimed but not yet sent had their older credential rotated and get a new one
+  from the next run.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
-from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
-from webapp.delivery import codes, email, links, messages, sms, steps, temp_passwords
-from webapp.delivery.batches import FINAL, resolve_address
+from webapp.delivery import codes, email, links, policy, quota, sms, temp_passwords
+from webapp.delivery.lease import Lease, LeaseLost, acquire_or_wait
 from webapp.delivery.messages import Prepared
-from webapp.delivery.outcomes import DeliveryConfigError, Outcome, Result
+from webapp.delivery.outcomes import DeliveryConfigError, Result
+from webapp.delivery.policy import Address, Skip
 from webapp.extensions import db
 from webapp.jobs import job
-from webapp.models import CredentialBatch, Delivery, Role, School, User, user_schools, utcnow
-from webapp.models.base import UTCDateTime
-from webapp.models.bulk import BulkWrite, commit_in_place
-from webapp.services import audit, settings
-
-log = logging.getLogger(__name__)
-
-
-_deliveries = Delivery.__table__
-# Plain executemany statements on tuples (webapp.models.bulk): the ORM's per-row
-# bookkeeping, and even Core's per-row dicts, cost more than the SMTP round trip these
-# rows follow. Each row's values come in the listed order, then the delivery id.
-_CLAIM = BulkWrite(
-    _deliveries,
-    ("status", "attempt_id", "attempts", "address", "route", "next_attempt_at"),
-    key="id",
+from webapp.models import (
+    BatchStatus,
+    Channel,
+    CredentialBatch,
+    Delivery,
+    DeliveryStatus,
+    Kind,
+    User,
+    utcnow,
 )
-# A delivery settled without a message: skipped, or failed before sending.
-_SETTLE = BulkWrite(_deliveries, ("status", "error"), key="id")
-_OUTCOME = BulkWrite(_deliveries, ("status", "sent_at", "error", "next_attempt_at"), key="id")
+from webapp.services import audit, settings
+from webapp.services.audit import Actor
 
-
-class DeliveryDeferred(Exception):
-    """Raised under RQ when messages wait for a retry, so RQ's Retry runs the job again."""
+# Statuses of deliveries still to send.
+_WAITING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 
 
 @job
 def process_batch(batch_id: int) -> str:
-    """Send a batch's queued deliveries; safe to run again at any time."""
-    # Everything this run loads stays usable across its many small commits.
-    db.session().expire_on_commit = False
-    runner = secrets.token_hex(8)
-    if not _acquire(batch_id, runner):
+    """Send a batch's due deliveries; safe to run again at any time."""
+    lease = acquire_or_wait(batch_id, _sleep)
+    if lease is None:
         return "busy"
     try:
-        status = _run(db.session.get(CredentialBatch, batch_id), runner)
+        return BatchRun(db.session.get(CredentialBatch, batch_id), lease).run()
+    except LeaseLost:
+        db.session.rollback()
+        return "taken over"
     except BaseException:
         db.session.rollback()
-        _release(batch_id, runner, "retrying", "the run stopped with an error")
+        lease.release(BatchStatus.RETRYING, "the run stopped with an error")
+        db.session.commit()
         raise
-    if status == "retrying" and _under_rq():
-        raise DeliveryDeferred(f"batch {batch_id}: some messages wait for a retry")
-    return status
 
 
-def _under_rq() -> bool:
-    try:
-        from rq import get_current_job
-    except ImportError:  # pragma: no cover
-        return False
-    return get_current_job() is not None
-
-
-def _acquire(batch_id: int, runner: str) -> bool:
-    """Take the batch's lease, unless a live run holds it."""
-    now = utcnow()
-    stale = now - timedelta(seconds=current_app.config["BATCH_LEASE_SECONDS"])
-    result = db.session.execute(
-        update(CredentialBatch)
-        .where(
-            CredentialBatch.id == batch_id,
-            CredentialBatch.status.not_in(FINAL),
-            or_(CredentialBatch.runner.is_(None), CredentialBatch.heartbeat_at < stale),
-        )
-        .values(
-            runner=runner,
-            heartbeat_at=now,
-            status="running",
-            started_at=func.coalesce(CredentialBatch.started_at, now),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount == 1
-
-
-def _release(batch_id: int, runner: str, status: str, error: str | None) -> None:
-    db.session.execute(
-        update(CredentialBatch)
-        .where(CredentialBatch.id == batch_id, CredentialBatch.runner == runner)
-        .values(runner=None, status=status, error=error)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-
-
-def _actor(batch: CredentialBatch) -> User | str:
-    if batch.requested_by_id:
-        user = db.session.get(User, batch.requested_by_id)
-        if user is not None:
-            return user
-    return "system"
-
-
-def _transport(channel: str) -> Any:
-    if channel == "email":
-        return email.transport()
-    if channel == "sms":
-        return sms.SmsTransport(sms.sender())
-    raise DeliveryConfigError(f"channel {channel!r} is not sent by a job")
-
-
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    """One delivery marked 'sending' by this run, as recording its outcome needs it."""
+@dataclass(frozen=True)
+class Claimed:
+    """One delivery this run marked 'sending', with the message it is to carry."""
 
     delivery_id: int
     user_id: int
     attempts: int
-    route: str
+    message: Prepared
 
 
-@dataclass
-class _Claimed:
-    """A claimed chunk: deliveries marked 'sending', credentials issued, messages to send."""
+class Stop(Exception):
+    """The run stops early: the batch is left in `status` until `resume_at`."""
 
-    ids: set[int]
-    ready: list[_Claim]
-    prepared: list[Prepared]
-
-
-def _run(batch: CredentialBatch, runner: str) -> str:
-    actor = _actor(batch)
-    try:
-        transport = _transport(batch.channel)
-    except DeliveryConfigError as exc:
-        _finish(batch, runner, "failed", str(exc), actor)
-        return "failed"
-    try:
-        interruption = _send_chunks(batch, transport, actor)
-    finally:
-        transport.close()
-    remaining = _count(batch.id, ("queued", "sending"))
-    if remaining:
-        _finish(batch, runner, "retrying", interruption or "waiting to retry", actor)
-        return "retrying"
-    _finish(batch, runner, "done", None, actor)
-    return "done"
+    def __init__(self, status: BatchStatus, reason: str, resume_at: datetime | None) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.resume_at = status, reason, resume_at
 
 
-def _send_chunks(batch: CredentialBatch, transport: Any, actor: User | str) -> str | None:
-    """Claim and send chunk after chunk; return the interruption reason if the channel died."""
-    cfg = current_app.config
-    claimed = steps.Stepper(_claim_steps(batch, actor, after=0)).finish()
-    while True:
-        if claimed is None:
-            now = utcnow()
-            wait = _seconds_to_next_retry(batch.id, now)
-            if wait is not None and wait <= max(cfg["DELIVERY_RETRY_DELAYS"] or [0]):
-                transport.close()  # no idle connection held through the wait
-                time.sleep(wait)
-                # From the start again: what waited for a retry lies behind the last chunk.
-                claimed = steps.Stepper(_claim_steps(batch, actor, after=0)).finish()
+class Pace:
+    """Waits before each message while the relay asks to slow down, then speeds up again."""
+
+    def __init__(self, first: float, most: float) -> None:
+        self.first, self.most = first, most
+        self.gap = 0.0
+        self.refusals_at_most = 0  # slow-down replies in a row at the longest wait
+
+    def slow_down(self) -> None:
+        self.refusals_at_most = self.refusals_at_most + 1 if self.gap >= self.most else 0
+        self.gap = min(max(self.gap * 2, self.first), self.most)
+
+    def accepted(self) -> None:
+        self.refusals_at_most = 0
+        self.gap = self.gap / 2 if self.gap > self.first else 0.0
+
+
+class BatchRun:
+    """One run of a batch's job, holding its lease."""
+
+    def __init__(self, batch: CredentialBatch, lease: Lease) -> None:
+        cfg = current_app.config
+        self.batch_id = batch.id
+        self.kind = Kind(batch.kind)
+        self.channel = Channel(batch.channel)
+        self.school_id = batch.school_id
+        self.actor: Actor = _requester(batch)
+        self.lease = lease
+        self.attempt = secrets.token_hex(8)
+        self.pace = Pace(cfg["DELIVERY_THROTTLE_FIRST_WAIT"], cfg["DELIVERY_THROTTLE_MAX_WAIT"])
+
+    def run(self) -> str:
+        try:
+            sender = _sender(self.channel)
+        except DeliveryConfigError as exc:
+            return self._finish(BatchStatus.FAILED, str(exc))
+        try:
+            self._send_all(sender)
+        except Stop as stop:
+            return self._finish(stop.status, stop.reason, stop.resume_at)
+        finally:
+            sender.close()
+        if _count(self.batch_id, _WAITING):
+            return self._finish(
+                BatchStatus.RETRYING, "waiting to retry", _next_retry(self.batch_id)
+            )
+        needs_printing = _count_skipped(self.batch_id, Skip.NO_ADDRESS)
+        return self._finish(BatchStatus.AWAITING_PRINT if needs_printing else BatchStatus.DONE)
+
+    def _send_all(self, sender: Any) -> None:
+        cfg = current_app.config
+        while True:
+            chunk = self._claim()
+            if chunk:
+                for n, claimed in enumerate(chunk):
+                    try:
+                        self._send_one(sender, claimed)
+                    except Stop:
+                        self._unclaim(chunk[n:])
+                        raise
                 continue
-            return None
-        # The next chunk is claimed in small steps while this one is on the wire.
-        upcoming = steps.Stepper(_claim_steps(batch, actor, after=max(claimed.ids)))
-        interruption = _send_chunk(batch, claimed, transport, actor, upcoming)
-        if interruption:
-            # Keep what the next claim committed (it is re-issued on resume), drop the rest.
-            db.session.rollback()
-            return interruption
-        claimed = upcoming.finish()
+            wait = _seconds_to_next_retry(self.batch_id)
+            longest = max([*cfg["DELIVERY_RETRY_DELAYS"], cfg["DELIVERY_THROTTLE_MAX_WAIT"]])
+            if wait is None or wait > longest:
+                return
+            sender.close()  # no idle connection held through the wait
+            self._wait(wait)
+
+    # -- claiming ---------------------------------------------------------------------
+
+    def _claim(self) -> list[Claimed]:
+        """Claim the next due deliveries and issue their credentials, in one commit."""
+        now = utcnow()
+        due = db.session.execute(
+            select(Delivery.id, Delivery.user_id, Delivery.attempts)
+            .where(
+                Delivery.batch_id == self.batch_id,
+                Delivery.status == DeliveryStatus.QUEUED,
+                (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now),
+            )
+            .order_by(Delivery.id)
+            .limit(current_app.config["DELIVERY_CHUNK_SIZE"])
+        ).all()
+        if not due:
+            return []
+        people = _load_people([row.user_id for row in due])
+        ready: list[tuple[Any, User, Address, dict[str, Any]]] = []
+        per_number: Counter[str] = Counter()  # SMS to each number claimed in this chunk
+        cache: dict = {}
+        for row in due:
+            user = people[row.user_id]
+            cfg = settings.for_user(user, cache)
+            decision = policy.address_at_send(user, self.kind, self.channel, cfg)
+            if isinstance(decision, Skip):
+                self._settle_now(row, DeliveryStatus.SKIPPED, decision)
+            elif self.channel is Channel.SMS and _sms_over_cap(decision.to, per_number, now):
+                self._settle_now(row, DeliveryStatus.FAILED, policy.SMS_CAP_REACHED)
+            else:
+                per_number[decision.to] += 1
+                ready.append((row, user, decision, cfg))
+        secrets_by_user = self._issue([(user, cfg) for _, user, _, cfg in ready], now)
+        db.session.execute(
+            update(Delivery),
+            [
+                {
+                    "id": row.id,
+                    "status": DeliveryStatus.SENDING,
+                    "attempt_id": self.attempt,
+                    "address": address.to,
+                    "route": address.route,
+                }
+                for row, _, address, _ in ready
+            ],
+        )
+        claimed = [
+            Claimed(
+                row.id,
+                user.id,
+                row.attempts,
+                self._prepare(row.id, user, address, *secrets_by_user[user.id]),
+            )
+            for row, user, address, _ in ready
+        ]
+        self.lease.beat()
+        db.session.commit()
+        return claimed
+
+    def _settle_now(self, row: Any, status: DeliveryStatus, reason: str) -> None:
+        """Settle a delivery without a message (skipped, or failed before sending)."""
+        db.session.execute(
+            update(Delivery).where(Delivery.id == row.id).values(status=status, error=reason)
+        )
+        details = {"batch_id": self.batch_id, "delivery_id": row.id, "reason": str(reason)}
+        _audit_person(self.actor, f"delivery_{status}", row.user_id, details)
+
+    def _issue(
+        self, people: list[tuple[User, dict[str, Any]]], now: datetime
+    ) -> dict[int, tuple[str, datetime]]:
+        """Issue one fresh credential per person: their plain secret and its expiry."""
+        if not people:
+            return {}
+        if self.kind is Kind.LINK:
+            issued = links.issue_links_for(
+                [
+                    links.LinkRequest(user.id, user.invited_at, links.lifetime_in("invite", cfg))
+                    for user, cfg in people
+                ],
+                purpose="invite",
+                actor=self.actor,
+                batch_id=self.batch_id,
+                now=now,
+            )
+            return {link.user_id: (link.url, link.expires_at) for link in issued}
+        users = [user for user, _ in people]
+        if self.kind is Kind.PASSWORD:
+            passwords = temp_passwords.issue_temporary_passwords(
+                users, self.actor, batch_id=self.batch_id, now=now, check_scope=False
+            )
+            return {item.user_id: (item.password, item.expires_at) for item in passwords}
+        parent_codes = (
+            codes.issue_parent_code(user, actor=self.actor, batch_id=self.batch_id, now=now)
+            for user in users
+        )
+        return {code.student_id: (code.formatted, code.expires_at) for code in parent_codes}
+
+    def _prepare(
+        self, delivery_id: int, user: User, address: Address, secret: str, expires_at: datetime
+    ) -> Prepared:
+        return Prepared(
+            delivery_id=delivery_id,
+            user_id=user.id,
+            kind=self.kind,
+            to=address.to,
+            route=address.route,
+            given_name=user.given_name,
+            display_name=f"{user.given_name} {user.family_name}".strip(),
+            username=user.username,
+            role=user.role,
+            school_name=self._school_name(user),
+            secret=secret,
+            expires_at=expires_at,
+            real_address=address.real,
+        )
+
+    def _school_name(self, user: User) -> str:
+        schools = sorted(user.schools, key=lambda school: school.id)
+        for school in schools:
+            if school.id == self.school_id:
+                return school.name
+        return schools[0].name if schools else current_app.config["SCHOOL_DISTRICT_NAME"]
+
+    def _unclaim(self, chunk: list[Claimed]) -> None:
+        """Put claimed people the run will not reach back in the queue (re-issued later)."""
+        db.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_([claimed.delivery_id for claimed in chunk]),
+                Delivery.attempt_id == self.attempt,
+                Delivery.status == DeliveryStatus.SENDING,
+            )
+            .values(status=DeliveryStatus.QUEUED, attempt_id=None)
+        )
+        db.session.commit()
+
+    # -- sending ----------------------------------------------------------------------
+
+    def _send_one(self, sender: Any, claimed: Claimed) -> None:
+        self._wait_for_quota()
+        if self.pace.gap:
+            self._wait(self.pace.gap)
+        result, error = sender.deliver(claimed.message)
+        if result is Result.THROTTLED:
+            self.pace.slow_down()
+        elif result is Result.SENT:
+            self.pace.accepted()
+        self._record(claimed, result, error)
+        if result is Result.INTERRUPTED:
+            raise Stop(BatchStatus.RETRYING, error or "connection lost", _later(minutes=5))
+        if self.pace.refusals_at_most >= current_app.config["DELIVERY_MAX_ATTEMPTS"]:
+            reason = f"the {self.channel} server keeps asking to slow down: {error}"
+            raise Stop(BatchStatus.PAUSED, reason, _later(minutes=60))
+
+    def _wait_for_quota(self) -> None:
+        """Take a slot of the relay's quota, waiting for one; pause when that is too long."""
+        while (wait := quota.take(self.channel)) > 0:
+            if wait > current_app.config["DELIVERY_QUOTA_MAX_WAIT"]:
+                resume_at = utcnow() + timedelta(seconds=wait)
+                reason = f"the {self.channel} quota is spent until {resume_at:%d %b %H:%M} UTC"
+                raise Stop(BatchStatus.PAUSED, reason, resume_at)
+            self._wait(wait)
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep, renewing the lease at each heartbeat."""
+        heartbeat = current_app.config["BATCH_HEARTBEAT_SECONDS"]
+        while seconds > 0:
+            step = min(seconds, heartbeat)
+            _sleep(step)
+            seconds -= step
+            self.lease.beat(force=True)
+            db.session.commit()
+
+    def _record(self, claimed: Claimed, result: Result, error: str | None) -> None:
+        """Write the delivery's outcome and its audit event, and commit both."""
+        cfg = current_app.config
+        now = utcnow()
+        attempts = claimed.attempts + 1
+        settled = policy.settle(
+            result,
+            error,
+            attempts=attempts,
+            max_attempts=cfg["DELIVERY_MAX_ATTEMPTS"],
+            retry_delays=cfg["DELIVERY_RETRY_DELAYS"],
+            now=now,
+            throttle_wait=self.pace.gap,
+        )
+        values: dict[str, Any] = {
+            "status": settled.status,
+            "error": settled.error,
+            "next_attempt_at": settled.retry_at,
+            "sent_at": now if settled.status is DeliveryStatus.SENT else None,
+        }
+        if settled.counts_as_attempt:
+            values["attempts"] = attempts
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id == claimed.delivery_id, Delivery.attempt_id == self.attempt)
+            .values(**values)
+        )
+        details: dict[str, Any] = {"batch_id": self.batch_id, "delivery_id": claimed.delivery_id}
+        if settled.status is DeliveryStatus.SENT:
+            details.update(channel=self.channel, route=claimed.message.route)
+        else:
+            details.update(reason=settled.error)
+        _audit_person(self.actor, settled.audit_action, claimed.user_id, details)
+        self.lease.beat()
+        db.session.commit()
+
+    # -- the end of a run -------------------------------------------------------------
+
+    def _finish(
+        self, status: BatchStatus, error: str | None = None, resume_at: datetime | None = None
+    ) -> str:
+        batch = db.session.get(CredentialBatch, self.batch_id)
+        counts = _counts(self.batch_id)
+        batch.sent = counts[DeliveryStatus.SENT]
+        batch.failed = counts[DeliveryStatus.FAILED]
+        batch.skipped = counts[DeliveryStatus.SKIPPED]
+        self.lease.release(status, error, resume_at)
+        paused = status in (BatchStatus.RETRYING, BatchStatus.PAUSED)
+        audit.record(
+            self.actor,
+            "batch_paused" if paused else "batch_finished",
+            batch,
+            status=status,
+            sent=batch.sent,
+            failed=batch.failed,
+            skipped=batch.skipped,
+            reason=error,
+        )
+        db.session.commit()
+        return status
 
 
-def _seconds_to_next_retry(batch_id: int, now: datetime) -> float | None:
-    soonest = db.session.scalar(
-        select(func.min(Delivery.next_attempt_at)).where(
-            Delivery.batch_id == batch_id, Delivery.status == "queued"
+def _sleep(seconds: float) -> None:
+    """Every wait of a run goes through here (tests move a fake clock instead)."""
+    time.sleep(seconds)
+
+
+def _sender(channel: Channel) -> Any:
+    if channel is Channel.EMAIL:
+        return email.sender(lambda seconds: _sleep(seconds))  # looked up late: tests move it
+    if channel is Channel.SMS:
+        return sms.SmsChannel(sms.sender())
+    raise DeliveryConfigError(f"channel {channel!r} is not sent by a job")
+
+
+def _requester(batch: CredentialBatch) -> Actor:
+    """The batch acts as the person who asked for it, or as the system once they are gone."""
+    user = db.session.get(User, batch.requested_by_id) if batch.requested_by_id else None
+    return user if user is not None else audit.SYSTEM
+
+
+def _audit_person(actor: Actor, action: str, user_id: int, details: dict[str, Any]) -> None:
+    audit.record_events(actor, [audit.Event(action, "user", user_id, details)])
+
+
+def _load_people(ids: list[int]) -> dict[int, User]:
+    users = db.session.scalars(
+        select(User).where(User.id.in_(ids)).options(selectinload(User.schools))
+    )
+    return {user.id: user for user in users}
+
+
+def _sms_over_cap(number: str, claimed: Counter[str], now: datetime) -> bool:
+    """True when the number already had its day's messages (SMS_DAILY_CAP_PER_NUMBER)."""
+    sent = db.session.scalar(
+        select(func.count()).where(
+            Delivery.channel == Channel.SMS,
+            Delivery.address == number,
+            Delivery.status == DeliveryStatus.SENT,
+            Delivery.sent_at > now - timedelta(days=1),
         )
     )
-    if soonest is None:
-        return None
-    return max((soonest - now).total_seconds(), 0.0)
+    return sent + claimed[number] >= current_app.config["SMS_DAILY_CAP_PER_NUMBER"]
 
 
-def _count(batch_id: int, statuses: Sequence[str]) -> int:
+def _counts(batch_id: int) -> Counter[DeliveryStatus]:
+    rows = db.session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.batch_id == batch_id)
+        .group_by(Delivery.status)
+    )
+    return Counter({DeliveryStatus(status): count for status, count in rows})
+
+
+def _count(batch_id: int, statuses: tuple[DeliveryStatus, ...]) -> int:
     return db.session.scalar(
         select(func.count()).where(Delivery.batch_id == batch_id, Delivery.status.in_(statuses))
     )
 
 
-def _refresh_counts(batch: CredentialBatch) -> None:
-    counts = dict(
-        db.session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.batch_id == batch.id)
-            .group_by(Delivery.status)
-        ).all()
-    )
-    batch.sent = counts.get("sent", 0)
-    batch.failed = counts.get("failed", 0)
-    batch.skipped = counts.get("skipped", 0)
-
-
-def _finish(
-    batch: CredentialBatch, runner: str, status: str, error: str | None, actor: User | str
-) -> None:
-    _refresh_counts(batch)
-    batch.status = status
-    batch.error = error
-    batch.runner = None
-    if status == "done":
-        batch.finished_at = utcnow()
-    audit.record(
-        actor,
-        "batch_finished" if status == "done" else "batch_paused",
-        batch,
-        status=status,
-        sent=batch.sent,
-        failed=batch.failed,
-        skipped=batch.skipped,
-        reason=error,
-    )
-    db.session.commit()
-
-
-def _sms_over_cap(number: str, limit: int, now: datetime) -> bool:
-    sent = db.session.scalar(
+def _count_skipped(batch_id: int, reason: Skip) -> int:
+    return db.session.scalar(
         select(func.count()).where(
-            Delivery.channel == "sms",
-            Delivery.address == number,
-            Delivery.status == "sent",
-            Delivery.sent_at > now - timedelta(days=1),
+            Delivery.batch_id == batch_id,
+            Delivery.status == DeliveryStatus.SKIPPED,
+            Delivery.error == reason,
         )
     )
-    return sent >= limit
 
 
-# Chunk queries, built once: IN lists are expanding parameters, so a chunk of ids costs
-# no statement building or per-id coercion.
-_DUE = (
-    select(_deliveries.c.id, _deliveries.c.user_id, _deliveries.c.attempts)
-    .where(
-        _deliveries.c.batch_id == bindparam("batch_id"),
-        _deliveries.c.status.in_(("queued", "sending")),
-        or_(
-            _deliveries.c.next_attempt_at.is_(None),
-            _deliveries.c.next_attempt_at <= bindparam("now", type_=UTCDateTime()),
-        ),
-        # Keyset: chunks are claimed in id order, so the one being sent lies behind.
-        _deliveries.c.id > bindparam("after"),
+def _next_retry(batch_id: int) -> datetime:
+    """When the batch's earliest waiting delivery is due (now, for one without a time)."""
+    soonest = db.session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED
+        )
     )
-    .order_by(_deliveries.c.id)
-    .limit(bindparam("limit"))
-)
-_PEOPLE = select(
-    User.id,
-    User.username,
-    User.given_name,
-    User.family_name,
-    User.role,
-    User.email,
-    User.phone,
-    User.invited_at,
-    User.deactivated_at,
-).where(User.id.in_(bindparam("ids", expanding=True)))
-_MEMBERSHIPS = select(user_schools.c.user_id, user_schools.c.school_id).where(
-    user_schools.c.user_id.in_(bindparam("ids", expanding=True))
-)
-_SCHOOL_NAMES = select(School.id, School.name).where(
-    School.id.in_(bindparam("ids", expanding=True))
-)
+    return soonest or utcnow()
 
 
-def _claim_steps(
-    batch: CredentialBatch, actor: User | str, after: int
-) -> steps.Steps[_Claimed | None]:
-    """Claim the next chunk of deliveries after id `after`, in small steps; commits the
-    claim at the end.
-
-    For each due delivery: skip it with a stated reason, or issue a fresh credential and
-    mark it 'sending' with this attempt's id. The plain secrets stay in memory only.
-    People and deliveries are read as plain rows: ORM objects cost more per person than
-    the message that follows. A step that half writes a piece (rows without their audit
-    events) yields True, and no commit comes until the piece is whole (see _send_chunk).
-    """
-    cfg = current_app.config
-    now = utcnow()
-    chunk = db.session.execute(
-        _DUE,
-        {"batch_id": batch.id, "now": now, "after": after, "limit": cfg["DELIVERY_CHUNK_SIZE"]},
-    ).all()
-    if not chunk:
+def _seconds_to_next_retry(batch_id: int) -> float | None:
+    if not _count(batch_id, (DeliveryStatus.QUEUED,)):
         return None
-    yield False
-    attempt = secrets.token_hex(8)
-    people, memberships, school_names = yield from _read_people([d.user_id for d in chunk])
-    cache: dict = {}
-    per_number: Counter[str] = Counter()  # messages to each number claimed in this chunk
-    ready: list[tuple[Any, Any, str, str, str | None, dict[str, Any]]] = []
-    settled: list[tuple[str, str, int]] = []  # (status, reason, delivery id), as _SETTLE
-    users: dict[int, int] = {}  # delivery id -> person, for the settled rows' events
-
-    def settle(delivery: Any, status: str, reason: str) -> None:
-        settled.append((status, reason, delivery.id))
-        users[delivery.id] = delivery.user_id
-
-    for n, delivery in enumerate(chunk):
-        if n % 10 == 9:
-            yield False
-        person = people[delivery.user_id]
-        held = memberships.get(person.id)
-        school_cfg = settings.for_school(held[0] if held else None, cache)
-        if person.deactivated_at is not None:
-            settle(delivery, "skipped", "deactivated")
-            continue
-        if batch.kind == "parent-code" and person.role != Role.STUDENT:
-            settle(delivery, "skipped", "not a student")
-            continue
-        address, route = resolve_address(person, batch.channel, school_cfg)
-        if address is None:
-            settle(delivery, "skipped", "no address: print instead")
-            continue
-        real = None
-        if school_cfg["test_mode"]:
-            test_address = school_cfg[
-                "test_mode_email" if batch.channel == "email" else "test_mode_phone"
-            ]
-            if not test_address:
-                settle(delivery, "skipped", "test mode is on but has no test address")
-                continue
-            real, address, route = address, test_address, "test_mode"
-        elif batch.channel == "sms" and _sms_over_cap(
-            address, cfg["SMS_DAILY_CAP_PER_NUMBER"] - per_number[address], now
-        ):
-            settle(delivery, "failed", "daily SMS limit for this number reached")
-            continue
-        per_number[address] += 1
-        ready.append((delivery, person, address, route, real, school_cfg))
-    yield False
-    for start in range(0, len(settled), links.PIECE):  # each settled row with its event
-        piece = settled[start : start + links.PIECE]
-        _SETTLE(piece)
-        yield True
-        for action, group in _settle_events(batch.id, piece, users).items():
-            audit.record_many_ids(actor, action, "user", group)
-        yield False
-    issued = yield from _issue_steps(
-        batch, [(person, school_cfg) for _, person, *_, school_cfg in ready], actor, now
-    )
-    # A delivery is marked only once its credential is written (the crash rules above).
-    yield from _CLAIM.steps(
-        [
-            ("sending", attempt, delivery.attempts + 1, address, route, None, delivery.id)
-            for delivery, _, address, route, *_ in ready
-        ]
-    )
-    district = cfg["SCHOOL_DISTRICT_NAME"]
-    prepared = []
-    for n, (delivery, person, address, route, real, _) in enumerate(ready):
-        if n % 10 == 9:
-            yield False
-        secret, expires_at = issued[person.id]
-        held = memberships.get(person.id)
-        if not held:
-            school_name = district
-        elif batch.school_id in held:
-            school_name = school_names[batch.school_id]
-        else:
-            school_name = school_names[held[0]]
-        prepared.append(
-            Prepared(
-                delivery_id=delivery.id,
-                user_id=person.id,
-                kind=batch.kind,
-                to=address,
-                route=route,
-                given_name=person.given_name,
-                display_name=f"{person.given_name} {person.family_name}".strip(),
-                username=person.username,
-                role=person.role,
-                school_name=school_name,
-                secret=secret,
-                expires_at=expires_at,
-                real_address=real,
-            )
-        )
-    yield False
-    # The claim: credentials issued and deliveries marked. (The batch's heartbeat is kept
-    # by each chunk's end, _send_chunk.)
-    commit_in_place()
-    return _Claimed(
-        {d.id for d in chunk},
-        [
-            _Claim(delivery.id, person.id, delivery.attempts + 1, route)
-            for delivery, person, _, route, *_ in ready
-        ],
-        prepared,
-    )
+    return max((_next_retry(batch_id) - utcnow()).total_seconds(), 0.0)
 
 
-def _settle_events(
-    batch_id: int, settled: list[tuple[str, str, int]], users: dict[int, int]
-) -> dict[str, list[tuple[int, dict[str, Any]]]]:
-    """The audit events of deliveries settled without a message, by action."""
-    events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for status, reason, delivery_id in settled:
-        events.setdefault(f"delivery_{status}", []).append(
-            (
-                users[delivery_id],
-                {"batch_id": batch_id, "delivery_id": delivery_id, "reason": reason},
-            )
-        )
-    return events
-
-
-def _send_chunk(
-    batch: CredentialBatch,
-    claimed: _Claimed,
-    transport: Any,
-    actor: User | str,
-    upcoming: steps.Stepper[_Claimed | None],
-) -> str | None:
-    """Send a claimed chunk; return the interruption reason if the channel died.
-
-    While the server answers, the job records outcomes and claims the next chunk in
-    small steps. A group of outcomes runs to its commit before the claim goes on, and a
-    claim that has half written a piece (links without their audit events) finishes the
-    piece first: no commit ever holds a credential or an outcome without its event.
-    """
-    recorder = _Recorder(batch, {claim.delivery_id: claim for claim in claimed.ready}, actor)
-
-    def background() -> bool:
-        if upcoming.half_written:
-            return upcoming.step()
-        return recorder.step() or upcoming.step()
-
-    def settle() -> None:
-        # Before each message goes out, the outcomes before it are committed (in groups
-        # of DELIVERY_COMMIT_EVERY): what a crash can repeat is what is not.
-        while upcoming.half_written:
-            upcoming.step()
-        while recorder.step():
-            pass
-
-    transport.send_all(_outgoing(batch.channel, claimed.prepared), recorder, background, settle)
-    while upcoming.half_written:  # a piece caught half written by a lost connection
-        upcoming.step()
-    # Anything the channel never reported on goes back in the queue (re-issued next time).
-    for claim in claimed.ready:
-        if claim.delivery_id not in recorder.seen:
-            recorder(Outcome(claim.delivery_id, Result.INTERRUPTED, "no outcome reported"))
-    recorder.flush()
-    _refresh_counts(batch)
-    batch.heartbeat_at = utcnow()
-    db.session.commit()
-    return recorder.interruption
-
-
-def _read_people(
-    ids: list[int],
-) -> steps.Steps[tuple[dict[int, Any], dict[int, list[int]], dict[int, str]]]:
-    """Read a chunk's people as rows: (people by id, school ids by person, school names)."""
-    people = {row.id: row for row in db.session.execute(_PEOPLE, {"ids": ids})}
-    yield False
-    memberships: dict[int, list[int]] = {}
-    for user_id, school_id in db.session.execute(_MEMBERSHIPS, {"ids": ids}):
-        memberships.setdefault(user_id, []).append(school_id)
-    for held in memberships.values():
-        held.sort()
-    yield False
-    school_ids = list({school_id for held in memberships.values() for school_id in held})
-    names = dict(db.session.execute(_SCHOOL_NAMES, {"ids": school_ids}).all())
-    yield False
-    return people, memberships, names
-
-
-def _load_users(ids: list[int]) -> list[User]:
-    """Load people as User objects, in the given order (kinds that need the ORM)."""
-    users = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(ids)))}
-    return [users[user_id] for user_id in ids]
-
-
-def _issue_steps(
-    batch: CredentialBatch,
-    people: list[tuple[Any, dict[str, Any]]],
-    actor: User | str,
-    now: datetime,
-) -> steps.Steps[dict[int, tuple[str, datetime]]]:
-    """Issue one fresh credential per person; return the plain secret and its expiry.
-
-    `people` pairs each person's row with their school's settings. Links are issued in
-    small steps; passwords and codes (hashing dominates those) in one.
-    """
-    if batch.kind == "link":
-        issued = yield from links.issue_links_steps(
-            [
-                links.LinkRequest(person.id, person.invited_at, links.lifetime_in("invite", cfg))
-                for person, cfg in people
-            ],
-            purpose="invite",
-            actor=actor,
-            batch_id=batch.id,
-            now=now,
-        )
-        return {link.user_id: (link.url, link.expires_at) for link in issued}
-    users = _load_users([person.id for person, _ in people]) if people else []
-    if batch.kind == "password":
-        issued = temp_passwords.issue_temporary_passwords(
-            users, actor, batch_id=batch.id, now=now, check_scope=False
-        )
-        return {item.user_id: (item.password, item.expires_at) for item in issued}
-    if batch.kind == "parent-code":
-        result = {}
-        for user in users:
-            code = codes.issue_parent_code(user, actor=actor, batch_id=batch.id, now=now)
-            result[user.id] = (code.formatted, code.expires_at)
-        return result
-    raise ValueError(f"unknown kind {batch.kind!r}")
-
-
-def _outgoing(channel: str, prepared: Sequence[Prepared]) -> Iterator[Any]:
-    """Render each message just before it is needed, so rendering overlaps sending."""
-    for item in prepared:
-        if channel == "email":
-            yield email.OutgoingEmail(item.delivery_id, messages.email_message(item))
-        else:
-            yield sms.OutgoingSms(item.delivery_id, item.to, messages.sms_text(item))
-
-
-class _Recorder:
-    """Record outcomes as they arrive and commit them, in small steps.
-
-    A group is formed every DELIVERY_COMMIT_EVERY outcomes (1 by default) or
-    DELIVERY_COMMIT_SECONDS, whichever comes first, and at the end of the chunk; its steps
-    run while the server answers, and `settle` finishes them before the next message goes
-    out. Each row and its audit event commit together.
-    """
-
-    def __init__(
-        self, batch: CredentialBatch, claimed: dict[int, _Claim], actor: User | str
-    ) -> None:
-        cfg = current_app.config
-        self.batch_id = batch.id
-        self.channel = batch.channel
-        self.claimed = claimed
-        self.actor = actor
-        self.delays = list(cfg["DELIVERY_RETRY_DELAYS"]) or [0]
-        self.max_attempts = cfg["DELIVERY_MAX_ATTEMPTS"]
-        self.every = max(1, cfg["DELIVERY_COMMIT_EVERY"])
-        self.seconds = cfg["DELIVERY_COMMIT_SECONDS"]
-        self.seen: set[int] = set()
-        self.rows: list[tuple] = []
-        self.events: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        self.groups: deque[Iterator[None]] = deque()  # group commits still to run
-        self.last_commit = time.monotonic()
-        self.interruption: str | None = None
-
-    def __call__(self, outcome: Outcome) -> None:
-        claim = self.claimed[outcome.delivery_id]
-        self.seen.add(outcome.delivery_id)
-        now = utcnow()
-        details: dict[str, Any] = {"batch_id": self.batch_id, "delivery_id": claim.delivery_id}
-        # (status, sent_at, error, next_attempt_at, delivery id), as _OUTCOME takes them
-        row: tuple[str, datetime | None, str | None, datetime | None, int]
-        if outcome.result is Result.SENT:
-            row = ("sent", now, None, None, claim.delivery_id)
-            action = "delivery_sent"
-            details.update(channel=self.channel, route=claim.route)
-        elif outcome.result is Result.FAILED or (
-            outcome.result is Result.RETRY and claim.attempts >= self.max_attempts
-        ):
-            reason = outcome.error or "refused"
-            if outcome.result is Result.RETRY:
-                reason = f"gave up after {claim.attempts} attempts: {reason}"
-            row = ("failed", None, reason, None, claim.delivery_id)
-            action = "delivery_failed"
-            details.update(reason=reason)
-        elif outcome.result is Result.RETRY:
-            delay = self.delays[min(claim.attempts, len(self.delays)) - 1]
-            retry_at = now + timedelta(seconds=delay)
-            row = ("queued", None, f"temporary: {outcome.error}", retry_at, claim.delivery_id)
-            action = "delivery_deferred"
-            details.update(reason=outcome.error)
-        else:
-            self.interruption = self.interruption or outcome.error or "connection lost"
-            row = ("queued", None, f"interrupted: {outcome.error}", None, claim.delivery_id)
-            action = "delivery_deferred"
-            details.update(reason=outcome.error)
-        self.rows.append(row)
-        self.events.setdefault(action, []).append((claim.user_id, details))
-        if len(self.rows) >= self.every or time.monotonic() - self.last_commit >= self.seconds:
-            # Commit this group in small steps, run while the server works.
-            self.groups.append(self._commit(self.rows, self.events))
-            self.rows, self.events = [], {}
-            self.last_commit = time.monotonic()
-
-    def _commit(
-        self, rows: list[tuple], events: dict[str, list[tuple[int, dict[str, Any]]]]
-    ) -> Iterator[None]:
-        """Write a group of outcomes and their audit events a few at a time, then commit."""
-        yield from _OUTCOME.steps(rows, 5)
-        for action, group in events.items():
-            yield from audit.record_many_ids_steps(self.actor, action, "user", group, 5)
-        commit_in_place()
-
-    def step(self) -> bool:
-        """Run one step of a pending group commit; False when there is none."""
-        if not self.groups:
-            return False
-        try:
-            next(self.groups[0])
-        except StopIteration:  # that step was the group's commit
-            self.groups.popleft()
-        return True
-
-    def flush(self) -> None:
-        """Commit everything recorded so far."""
-        while self.step():
-            pass
-        steps.run(self._commit(self.rows, self.events))
-        self.rows, self.events = [], {}
-        self.last_commit = time.monotonic()
+def _later(*, minutes: int) -> datetime:
+    return utcnow() + timedelta(minutes=minutes)

@@ -10,7 +10,6 @@ one wins.
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
 import hmac
@@ -26,30 +25,21 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from webapp.delivery import steps
 from webapp.extensions import db
 from webapp.models import SetPasswordToken, User, utcnow
 from webapp.models.base import UTCDateTime
-from webapp.models.bulk import BulkWrite
 from webapp.services import audit, auth, settings
+from webapp.services.audit import Actor
 
 PURPOSES = ("invite", "reset")
 _tokens = SetPasswordToken.__table__
 _users = User.__table__
-_ROTATE = BulkWrite(_users, ("credential_epoch", "invited_at"), key="id")
-_INSERT_TOKENS = BulkWrite(
-    _tokens,
-    (
-        "user_id",
-        "token_hash",
-        "purpose",
-        "epoch",
-        "created_at",
-        "expires_at",
-        "issued_by_id",
-        "batch_id",
-    ),
+_ROTATE = (
+    _users.update()
+    .where(_users.c.id == bindparam("b_id"))
+    .values(credential_epoch=bindparam("b_epoch"), invited_at=bindparam("b_invited"))
 )
+_INSERT_TOKENS = _tokens.insert().returning(_tokens.c.id, sort_by_parameter_order=True)
 # Built once, with expanding IN lists: issuing for a chunk builds no statement.
 _VOID = (
     _tokens.update()
@@ -61,9 +51,6 @@ _VOID = (
     )
     .values(voided_at=bindparam("b_now", type_=UTCDateTime()))
 )
-# People issued links per step (issue_links_steps): a step costs about as long as an SMTP
-# server takes to answer a command.
-PIECE = 10
 # secrets.token_urlsafe(32): 43 characters of URL-safe base64 without padding.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
@@ -131,7 +118,7 @@ def issue_link(
     user: User,
     *,
     purpose: str = "invite",
-    actor: User | str,
+    actor: Actor,
     batch_id: int | None = None,
     now: datetime | None = None,
     valid_for: timedelta | None = None,
@@ -146,7 +133,7 @@ def issue_links(
     users: Sequence[User],
     *,
     purpose: str = "invite",
-    actor: User | str,
+    actor: Actor,
     batch_id: int | None = None,
     now: datetime | None = None,
     valid_for: timedelta | None = None,
@@ -180,28 +167,17 @@ def issue_links_for(
     requests: Sequence[LinkRequest],
     *,
     purpose: str = "invite",
-    actor: User | str,
+    actor: Actor,
     batch_id: int | None = None,
     now: datetime | None = None,
 ) -> list[IssuedLink]:
     """Issue one set-password link per request in a few statements; the caller commits.
 
-    Users the session has loaded get the new epoch too, so they are not left stale.
+    Voids the people's unused links of this purpose, rotates their epochs (every older
+    link, password and session of theirs dies), stores each token's hash with the new
+    epoch and records one credential_issued event per person. Users the session has
+    loaded get the new epoch too, so they are not left stale.
     """
-    return steps.run(
-        issue_links_steps(requests, purpose=purpose, actor=actor, batch_id=batch_id, now=now)
-    )
-
-
-def issue_links_steps(
-    requests: Sequence[LinkRequest],
-    *,
-    purpose: str = "invite",
-    actor: User | str,
-    batch_id: int | None = None,
-    now: datetime | None = None,
-) -> steps.Steps[list[IssuedLink]]:
-    """issue_links_for in small steps, for a batch job to run between SMTP replies."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
     if not requests:
@@ -209,64 +185,61 @@ def issue_links_steps(
     now = now or utcnow()
     user_ids = [request.user_id for request in requests]
     db.session.execute(_VOID, {"ids": user_ids, "b_purpose": purpose, "b_now": now})
-    yield False
+    tokens = [secrets.token_urlsafe(32) for _ in requests]
+    epochs = [secrets.token_hex(16) for _ in requests]
+    expiries = [now + request.valid_for for request in requests]
+    _sync_loaded_users(
+        [(epoch, r.invited_at or now, r.user_id) for epoch, r in zip(epochs, requests, strict=True)]
+    )
+    db.session.execute(
+        _ROTATE,
+        [
+            {"b_id": r.user_id, "b_epoch": epoch, "b_invited": r.invited_at or now}
+            for epoch, r in zip(epochs, requests, strict=True)
+        ],
+    )
     issued_by_id = actor.id if isinstance(actor, User) else None
-    issued: list[IssuedLink] = []
-    # A few people at a time, each piece whole: epochs, tokens, then the tokens' audit
-    # events, which carry the new tokens' ids. Plain executemany statements: the ORM's
-    # bulk paths cost more per row, and INSERT ... RETURNING runs once per row on SQLite
-    # (BulkWrite.insert_ids). Between pieces a commit may come; within one it may not.
-    for start in range(0, len(requests), PIECE):
-        piece = requests[start : start + PIECE]
-        # One read of the system CSPRNG per piece: 32 bytes of token and 16 of epoch each
-        # (os.urandom costs a system call, which would dominate person by person).
-        randomness = secrets.token_bytes(48 * len(piece))
-        plain: list[str] = []
-        expiries = [now + request.valid_for for request in piece]
-        epochs: list[tuple[str, datetime, int]] = []
-        token_rows: list[tuple] = []
-        for n, (request, expires_at) in enumerate(zip(piece, expiries, strict=True)):
-            raw = randomness[48 * n : 48 * (n + 1)]
-            token = base64.urlsafe_b64encode(raw[:32]).rstrip(b"=").decode("ascii")
-            epoch = raw[32:].hex()  # a fresh epoch: older links, codes and sessions die
-            plain.append(token)
-            epochs.append((epoch, request.invited_at or now, request.user_id))
-            token_rows.append(
-                (
-                    request.user_id,
-                    hash_token(token),
-                    purpose,
-                    epoch,
-                    now,
-                    expires_at,
-                    issued_by_id,
-                    batch_id,
-                )
-            )
-        _sync_loaded_users(epochs)
-        _ROTATE(epochs)
-        yield True
-        token_ids = _INSERT_TOKENS.insert_ids(token_rows)
-        yield True
-        events = [
-            (
-                request.user_id,
+    token_ids = db.session.scalars(
+        _INSERT_TOKENS,
+        [
+            {
+                "user_id": r.user_id,
+                "token_hash": hash_token(token),
+                "purpose": purpose,
+                "epoch": epoch,
+                "created_at": now,
+                "expires_at": expires_at,
+                "issued_by_id": issued_by_id,
+                "batch_id": batch_id,
+            }
+            for r, token, epoch, expires_at in zip(requests, tokens, epochs, expiries, strict=True)
+        ],
+    ).all()
+    issued = [
+        IssuedLink(r.user_id, link_url(token), token_id, purpose, expires_at)
+        for r, token, token_id, expires_at in zip(
+            requests, tokens, token_ids, expiries, strict=True
+        )
+    ]
+    audit.record_events(
+        actor,
+        (
+            audit.Event(
+                "credential_issued",
+                "user",
+                link.user_id,
                 {
                     "kind": "link",
                     "purpose": purpose,
-                    "link_id": token_id,
+                    "link_id": link.token_id,
                     "batch_id": batch_id,
-                    "expires_at": expires_at.isoformat(),
+                    "expires_at": link.expires_at.isoformat(),
                 },
             )
-            for request, token_id, expires_at in zip(piece, token_ids, expiries, strict=True)
-        ]
-        audit.record_many_ids(actor, "credential_issued", "user", events)
-        issued.extend(
-            IssuedLink(user_id, link_url(token), details["link_id"], purpose, expires_at)
-            for (user_id, details), token, expires_at in zip(events, plain, expiries, strict=True)
-        )
-        yield False
+            for link in issued
+        ),
+        at=now,
+    )
     return issued
 
 

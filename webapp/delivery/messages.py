@@ -1,8 +1,10 @@
 """What each credential message says, by email (text + HTML) and by SMS.
 
-Roster text (names, school names) reaches three places with different rules: HTML bodies
-(Jinja autoescape), plain-text bodies (no markup to escape, but control characters stripped)
-and headers (control characters, CR and LF removed, so no header injection). SMS bodies are
+Each email is rendered from a Jinja pair, templates/email/<kind>.txt and .html, into a
+Flask-Mail Message. Roster text (names, school names) reaches three places with different
+rules: HTML bodies (Jinja autoescape), plain-text bodies (no markup to escape, but control
+characters stripped) and headers (control characters, CR and LF removed, so no header
+injection; Flask-Mail refuses a message whose headers still carry a line break). SMS bodies are
 kept to the GSM-7 alphabet and one 160-character segment where the link allows.
 """
 
@@ -16,7 +18,6 @@ from functools import lru_cache
 
 from flask import current_app
 from flask_mail import Message
-from markupsafe import escape
 
 # Message kinds, one pair of templates each in templates/email/<kind>.txt and .html.
 EMAIL_TEMPLATES = {
@@ -64,6 +65,12 @@ def clean_line(text: str | None, limit: int = 100) -> str:
     return text[:limit].rstrip()
 
 
+@lru_cache(maxsize=64)
+def _expires(expires_at: datetime) -> str:
+    # A batch's credentials mostly share one expiry: format each distinct one once.
+    return expires_at.strftime("%d %B %Y, %H:%M UTC")
+
+
 def subject_for(prepared: Prepared) -> str:
     school = clean_line(prepared.school_name, 60) or "Your school"
     subjects = {
@@ -85,141 +92,23 @@ def _context(prepared: Prepared) -> dict:
         "display_name": clean_line(prepared.display_name, 120),
         "school_name": clean_line(prepared.school_name, 120) or "your school",
         "role_noun": ROLE_NOUNS.get(prepared.role, "school"),
-        "expires": prepared.expires_at.strftime("%d %B %Y, %H:%M UTC"),
+        "expires": _expires(prepared.expires_at),
         "sign_in_url": f"{base}/sign-in",
         "base_url": base,
         "real_address": prepared.real_address,
     }
 
 
-@dataclass(frozen=True)
-class EmailContent:
-    """One rendered email, cheap to build; `as_flask_mail()` gives Flask-Mail's Message."""
-
-    sender: str
-    to: str
-    subject: str
-    text: str
-    html: str
-
-    def has_bad_headers(self) -> bool:
-        return any("\r" in value or "\n" in value for value in (self.sender, self.to, self.subject))
-
-    def as_flask_mail(self) -> Message:
-        return Message(
-            subject=self.subject,
-            recipients=[self.to],
-            body=self.text,
-            html=self.html,
-            sender=self.sender,
-        )
-
-
-# Mail merge: each (kind, school, role, route, test mode) renders its templates once with
-# these markers in place of the per-person values; the result is split at the markers, and
-# each message joins the pieces with its own values (escaped for HTML). Rendering Jinja for
-# every one of thousands of messages costs more than sending them.
-_MARKERS = {
-    "given_name": "\x00given\x00",
-    "display_name": "\x00display\x00",
-    "username": "\x00username\x00",
-    "secret": "\x00secret\x00",
-    "expires": "\x00expires\x00",
-    "real_address": "\x00real\x00",
-}
-_FIELD_OF = {marker: field for field, marker in _MARKERS.items()}
-_MARKER_SPLIT = re.compile("(" + "|".join(map(re.escape, _MARKERS.values())) + ")")
-
-
-@dataclass(frozen=True)
-class _Merge:
-    """A rendered template split at its markers: static text at even positions."""
-
-    pieces: tuple[str, ...]
-
-    @classmethod
-    def of(cls, rendered: str) -> _Merge:
-        pieces = _MARKER_SPLIT.split(rendered)
-        pieces[1::2] = [_FIELD_OF[marker] for marker in pieces[1::2]]
-        return cls(tuple(pieces))
-
-    def fill(self, values: dict[str, str]) -> str:
-        pieces = list(self.pieces)
-        pieces[1::2] = [values[field] for field in pieces[1::2]]
-        return "".join(pieces)
-
-
-@dataclass(frozen=True)
-class _Templates:
-    subject: str | None  # None in test mode: the subject names the real recipient
-    text: _Merge
-    html: _Merge
-
-
-def _merge_templates(prepared: Prepared) -> _Templates:
-    test = prepared.real_address is not None
-    key = (prepared.kind, prepared.school_name, prepared.role, prepared.route, test)
-    cache = current_app.extensions.setdefault("keyslip_mail_merge", {})
-    templates = cache.get(key)
-    if templates is None:
-        marked = Prepared(
-            delivery_id=0,
-            user_id=0,
-            kind=prepared.kind,
-            to="",
-            route=prepared.route,
-            given_name=_MARKERS["given_name"],
-            display_name=_MARKERS["display_name"],
-            username=_MARKERS["username"],
-            role=prepared.role,
-            school_name=prepared.school_name,
-            secret=_MARKERS["secret"],
-            expires_at=prepared.expires_at,
-            real_address=_MARKERS["real_address"] if test else None,
-        )
-        context = _context(marked)
-        context.update(
-            given_name=_MARKERS["given_name"],
-            display_name=_MARKERS["display_name"],
-            expires=_MARKERS["expires"],
-        )
-        env = current_app.jinja_env
-        name = EMAIL_TEMPLATES[prepared.kind]
-        if len(cache) > 500:
-            cache.clear()
-        templates = cache[key] = _Templates(
-            subject=None if test else subject_for(prepared),
-            text=_Merge.of(env.get_template(f"email/{name}.txt").render(context)),
-            html=_Merge.of(env.get_template(f"email/{name}.html").render(context)),
-        )
-    return templates
-
-
-@lru_cache(maxsize=64)
-def _expires(expires_at: datetime) -> str:
-    # A batch's credentials mostly share one expiry: format each distinct one once.
-    return expires_at.strftime("%d %B %Y, %H:%M UTC")
-
-
-def email_message(prepared: Prepared) -> EmailContent:
-    """Render the email (plain text and HTML) for one delivery."""
-    templates = _merge_templates(prepared)
-    values = {
-        "given_name": clean_line(prepared.given_name, 60) or "there",
-        "display_name": clean_line(prepared.display_name, 120),
-        "username": prepared.username,
-        "secret": prepared.secret,
-        "expires": _expires(prepared.expires_at),
-        "real_address": prepared.real_address or "",
-    }
-    text = templates.text.fill(values)
-    html = templates.html.fill({field: str(escape(value)) for field, value in values.items()})
-    return EmailContent(
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
-        to=prepared.to,
-        subject=templates.subject or subject_for(prepared),
-        text=text,
-        html=html,
+def email_message(prepared: Prepared) -> Message:
+    """Render one delivery's email from its Jinja pair (.txt, and .html autoescaped)."""
+    context = _context(prepared)
+    name = EMAIL_TEMPLATES[prepared.kind]
+    env = current_app.jinja_env
+    return Message(
+        subject=subject_for(prepared),
+        recipients=[prepared.to],
+        body=env.get_template(f"email/{name}.txt").render(context),
+        html=env.get_template(f"email/{name}.html").render(context),
     )
 
 

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 
 class Result(enum.StrEnum):
     SENT = "sent"
     # The server refused this recipient for good (5xx): failed, with its reason.
     FAILED = "failed"
-    # A temporary refusal for this message (4xx): queued again after a back-off.
+    # A temporary refusal of this message (4xx): queued again after a back-off.
     RETRY = "retry"
+    # The relay asks us to slow down (a rate or quota reply): the run slows, nobody fails.
+    THROTTLED = "throttled"
     # The connection is gone and reconnecting failed: nothing more is sent this run.
     INTERRUPTED = "interrupted"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    delivery_id: int
-    result: Result
-    error: str | None = None
 
 
 class DeliveryConfigError(Exception):

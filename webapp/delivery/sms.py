@@ -5,31 +5,34 @@
 - outbox: tests; messages kept in memory on the app (`sms.outbox(app)`).
 - twilio: production, through the official `twilio` package.
 
-Numbers must be valid E.164. Senders raise SmsError(temporary=...) so the batch can tell a
-refused number (failed) from a provider hiccup (retried with back-off).
+Numbers must be valid E.164. Senders raise SmsError(result=...) so the batch can tell a
+refused number (failed) from a provider hiccup (retried with back-off) and from a rate limit
+(the run slows down).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import phonenumbers
 from flask import Flask, current_app
 
-from webapp.delivery import devoutbox
-from webapp.delivery.outcomes import DeliveryConfigError, Outcome, Result
+from webapp.delivery import devoutbox, messages
+from webapp.delivery.messages import Prepared
+from webapp.delivery.outcomes import DeliveryConfigError, Result
 
 log = logging.getLogger(__name__)
 
 
 class SmsError(Exception):
-    def __init__(self, reason: str, *, temporary: bool) -> None:
+    """A provider's refusal: `result` says whether it is for good, for now, or a rate limit."""
+
+    def __init__(self, reason: str, *, result: Result) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.temporary = temporary
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -110,14 +113,19 @@ class TwilioSender:
         try:
             message = self.client.messages.create(to=to, body=body, **self.origin)
         except TwilioRestException as exc:
-            # 429 and 5xx are the provider's trouble; other 4xx (bad number...) are for good.
-            temporary = exc.status == 429 or exc.status >= 500
             raise SmsError(
-                f"{exc.status} {exc.code}: {exc.msg}"[:500], temporary=temporary
+                f"{exc.status} {exc.code}: {exc.msg}"[:500], result=_twilio_result(exc.status)
             ) from exc
         except (TwilioException, OSError) as exc:
-            raise SmsError(f"{type(exc).__name__}: {exc}"[:500], temporary=True) from exc
+            raise SmsError(f"{type(exc).__name__}: {exc}"[:500], result=Result.RETRY) from exc
         return message.sid
+
+
+def _twilio_result(status: int) -> Result:
+    """429 asks us to slow down; 5xx is the provider's trouble; other 4xx are for good."""
+    if status == 429:
+        return Result.THROTTLED
+    return Result.RETRY if status >= 500 else Result.FAILED
 
 
 def sender() -> SmsSender:
@@ -141,51 +149,27 @@ def outbox(app: Flask) -> list[SmsMessage]:
     return app.extensions.setdefault("keyslip_sms_outbox", [])
 
 
-@dataclass(frozen=True)
-class OutgoingSms:
-    delivery_id: int
-    to: str
-    body: str
+class SmsChannel:
+    """Render and send each delivery's SMS; stop the run after repeated provider trouble."""
 
-
-class SmsTransport:
-    """Send a chunk one message at a time; stop after repeated provider trouble."""
-
-    def __init__(self, sms_sender: SmsSender, give_up_after: int = 3) -> None:
-        self.sender = sms_sender
+    def __init__(self, provider: SmsSender, give_up_after: int = 3) -> None:
+        self.provider = provider
         self.give_up_after = give_up_after
+        self.trouble = 0  # provider hiccups in a row
 
-    def send_all(
-        self,
-        items: Iterable[OutgoingSms],
-        on_result: Callable[[Outcome], None],
-        background: Callable[[], bool] | None = None,
-        settle: Callable[[], None] | None = None,
-    ) -> None:
-        trouble = 0
-        dead: str | None = None
-        for item in items:
-            if dead is not None:
-                on_result(Outcome(item.delivery_id, Result.INTERRUPTED, dead))
-                continue
-            if settle is not None:
-                settle()  # earlier outcomes committed before this message can land
-            try:
-                self.sender.send(item.to, item.body)
-            except SmsError as exc:
-                if not exc.temporary:
-                    on_result(Outcome(item.delivery_id, Result.FAILED, exc.reason))
-                    continue
-                trouble += 1
-                if trouble >= self.give_up_after:
-                    # No retry storm: the rest of the batch waits for the next run.
-                    dead = exc.reason
-                    on_result(Outcome(item.delivery_id, Result.INTERRUPTED, exc.reason))
-                else:
-                    on_result(Outcome(item.delivery_id, Result.RETRY, exc.reason))
-                continue
-            trouble = 0
-            on_result(Outcome(item.delivery_id, Result.SENT))
+    def deliver(self, prepared: Prepared) -> tuple[Result, str | None]:
+        try:
+            self.provider.send(prepared.to, messages.sms_text(prepared))
+        except SmsError as exc:
+            if exc.result is not Result.RETRY:
+                return exc.result, exc.reason
+            self.trouble += 1
+            if self.trouble >= self.give_up_after:
+                # No retry storm: the rest of the batch waits for the next run.
+                return Result.INTERRUPTED, exc.reason
+            return Result.RETRY, exc.reason
+        self.trouble = 0
+        return Result.SENT, None
 
     def close(self) -> None:
         """Each message is its own request: nothing is held open."""

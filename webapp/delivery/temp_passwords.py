@@ -23,6 +23,7 @@ from sqlalchemy import update
 from webapp.extensions import db
 from webapp.models import Role, SetPasswordToken, User, utcnow
 from webapp.services import audit, passwords, scope, settings
+from webapp.services.audit import Actor
 from webapp.services.errors import PolicyError
 
 _RANDOM_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -79,7 +80,7 @@ def generate_for(user: User, young_grades: Sequence[str]) -> str:
 
 def issue_temporary_passwords(
     users: Sequence[User],
-    actor: User | str,
+    actor: Actor,
     *,
     batch_id: int | None = None,
     now: datetime | None = None,
