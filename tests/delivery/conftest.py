@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import email
+import os
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +17,7 @@ import time_machine
 from aiosmtpd.controller import Controller
 
 from tests.factories import make_school, make_user
-from webapp.delivery import jobs
+from webapp.delivery import jobs, quota
 from webapp.extensions import db, mail
 from webapp.models import Role
 
@@ -141,6 +143,31 @@ def smtp_app(app, smtp_server):
     )
     mail.init_app(app)  # Flask-Mail reads its settings when it is set up
     return app
+
+
+REDIS_URL = os.environ.get("REDIS_URL")
+
+
+@pytest.fixture(
+    params=[
+        "database",
+        pytest.param("redis", marks=pytest.mark.skipif(not REDIS_URL, reason="set REDIS_URL")),
+    ]
+)
+def backend(request, app, monkeypatch):
+    """Return the app counting in the database, or in Redis under keys of this test's own."""
+    if request.param == "database":
+        yield app
+        return
+    prefix = f"keyslip-relay-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(quota, "REDIS_KEY_PREFIX", prefix)
+    app.config["REDIS_URL"] = REDIS_URL
+    yield app
+    from redis import Redis
+
+    redis = Redis.from_url(REDIS_URL)
+    for key in redis.scan_iter(f"{prefix}:*"):
+        redis.delete(key)
 
 
 @dataclass

@@ -57,6 +57,39 @@ def test_send_runs_the_batch_and_reports_counts(app, district):
         assert batch.requested_by_id == district.admin_id
 
 
+def test_only_not_sent_with_nobody_left_says_so_and_creates_no_batch(app, district):
+    assert _send(app, "--yes", "--channel", "email").exit_code == 0
+    with app.app_context():
+        batches_before = len(db.session.scalars(select(CredentialBatch)).all())
+    result = _send(app, "--yes", "--only-not-sent")
+    assert result.exit_code == 0, result.output
+    assert "left out, already sent: 2" in result.output
+    assert "left out, already waiting to be printed: 1" in result.output
+    assert "Nobody to send to." in result.output
+    with app.app_context():
+        assert len(db.session.scalars(select(CredentialBatch)).all()) == batches_before
+
+
+def test_resume_of_a_paused_batch_names_the_reason_and_the_command_with_as(app, district):
+    from datetime import timedelta
+
+    from webapp.models import BatchStatus, utcnow
+
+    app.config["MAIL_RATE_LIMIT"] = "1 per day"
+    result = _send(app, "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Batch 1 paused: 1 sent" in result.output
+    assert "Reason: the email quota is spent until" in result.output
+    assert "It goes on by itself from" in result.output
+    assert "flask credentials resume 1 --as office.admin" in result.output
+    with app.app_context():
+        batch = db.session.get(CredentialBatch, 1)
+        assert batch.status is BatchStatus.PAUSED
+        assert batch.resume_at.replace(tzinfo=None) > utcnow().replace(tzinfo=None) + timedelta(
+            hours=23
+        )
+
+
 def test_send_asks_before_sending(app, district):
     result = app.test_cli_runner().invoke(
         args=[

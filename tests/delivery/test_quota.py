@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import uuid
 
 import pytest
 import time_machine
@@ -16,32 +14,9 @@ from webapp.delivery.quota import Limit
 from webapp.extensions import db
 from webapp.models import School
 
-REDIS_URL = os.environ.get("REDIS_URL")
 # A fixed clock: every window below is counted from explicit moments, never the wall clock.
 T0 = 1_800_000_000.0
 DAY = 24 * 60 * 60
-
-
-@pytest.fixture(
-    params=[
-        "database",
-        pytest.param("redis", marks=pytest.mark.skipif(not REDIS_URL, reason="set REDIS_URL")),
-    ]
-)
-def backend(request, app, monkeypatch):
-    """Return the app counting in the database, or in Redis under keys of this test's own."""
-    if request.param == "database":
-        yield app
-        return
-    prefix = f"keyslip-relay-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(quota, "REDIS_KEY_PREFIX", prefix)
-    app.config["REDIS_URL"] = REDIS_URL
-    yield app
-    from redis import Redis
-
-    redis = Redis.from_url(REDIS_URL)
-    for key in redis.scan_iter(f"{prefix}:*"):
-        redis.delete(key)
 
 
 def take(app, now: float, channel: str = "email") -> float:

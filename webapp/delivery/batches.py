@@ -130,8 +130,29 @@ def _kind_channel(kind: str, channel: str) -> tuple[Kind, Channel]:
     return kind, channel
 
 
+def _same_kinds(kind: Kind) -> tuple[Kind, ...]:
+    """Kinds that give the same thing: a parent code, or a way to sign in."""
+    return (Kind.PARENT_CODE,) if kind is Kind.PARENT_CODE else (Kind.LINK, Kind.PASSWORD)
+
+
+def _awaiting_print(user_ids: list[int], kind: Kind) -> set[int]:
+    """People whose slip or letter of this kind waits in a batch to be printed."""
+    return set(
+        db.session.scalars(
+            select(Delivery.user_id)
+            .join(CredentialBatch, CredentialBatch.id == Delivery.batch_id)
+            .where(
+                Delivery.user_id.in_(user_ids),
+                CredentialBatch.status == BatchStatus.AWAITING_PRINT,
+                CredentialBatch.kind.in_(_same_kinds(kind)),
+                (Delivery.error == Skip.NO_ADDRESS) | (Delivery.status == DeliveryStatus.QUEUED),
+            )
+        )
+    )
+
+
 def _last_sent(user_ids: list[int], kind: Kind) -> dict[int, datetime]:
-    kinds = (Kind.PARENT_CODE,) if kind is Kind.PARENT_CODE else (Kind.LINK, Kind.PASSWORD)
+    kinds = _same_kinds(kind)
     rows = db.session.execute(
         select(Delivery.user_id, func.max(Delivery.sent_at))
         .join(CredentialBatch, CredentialBatch.id == Delivery.batch_id)
@@ -155,10 +176,12 @@ def plan_batch(users: Sequence[User], kind: Kind, channel: Channel, opts: BatchO
         with_codes = set(
             db.session.scalars(select(ParentCode.student_id).where(ParentCode.student_id.in_(ids)))
         )
+    printing = _awaiting_print(ids, kind) if ids and opts.only_never_sent else set()
     rollout = opts.rollout
     cache: dict = {}
     for user in users:
-        reason = policy.left_out(user, kind, rollout, last_sent.get(user.id), user.id in with_codes)
+        history = policy.History(last_sent.get(user.id), user.id in with_codes, user.id in printing)
+        reason = policy.left_out(user, kind, rollout, history)
         if reason:
             plan.excluded[reason] += 1
             continue

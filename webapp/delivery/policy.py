@@ -28,6 +28,7 @@ class Skip(enum.StrEnum):
     ALREADY_SENT = "already sent"
     SENT_RECENTLY = "sent recently"
     NO_ADDRESS = "no address: print instead"
+    AWAITING_PRINT = "already waiting to be printed"
     NO_TEST_ADDRESS = "test mode is on but has no test address"
 
 
@@ -66,16 +67,26 @@ def check_kind_channel(kind: Kind, channel: Channel) -> str | None:
     return None
 
 
-def left_out(
-    user: User, kind: Kind, rollout: Rollout, last_sent: datetime | None, has_code: bool
-) -> Skip | None:
+@dataclass(frozen=True)
+class History:
+    """What a person already had of this kind of credential."""
+
+    last_sent: datetime | None = None
+    has_code: bool = False  # a parent code, live or not
+    awaiting_print: bool = False  # in a batch whose slips are still to be printed
+
+
+def left_out(user: User, kind: Kind, rollout: Rollout, history: History) -> Skip | None:
     """Why a selected person is not in a batch at all, or None when they are."""
+    last_sent = history.last_sent
     if user.deactivated_at is not None:
         return Skip.DEACTIVATED
+    if rollout.only_never_sent and history.awaiting_print:
+        return Skip.AWAITING_PRINT
     if kind is Kind.PARENT_CODE:
         if user.role != Role.STUDENT:
             return Skip.NOT_A_STUDENT
-        if rollout.only_never_sent and (last_sent is not None or has_code):
+        if rollout.only_never_sent and (last_sent is not None or history.has_code):
             return Skip.ALREADY_SENT
     else:
         # People already using their account are never reset unless explicitly asked.
