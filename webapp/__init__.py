@@ -47,9 +47,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from webapp.web import access_log, errors, security
 
     jobs.init_app(app)
-    import webapp.imports.jobs  # noqa: F401  (registers the import jobs)
-    import webapp.imports.sync  # noqa: F401
-    import webapp.jobs.system  # noqa: F401  (registers the housekeeping jobs)
+    import webapp.delivery.jobs  # noqa: F401  (registers the jobs: workers look them up)
+    import webapp.housekeeping  # noqa: F401
+    import webapp.imports.jobs  # noqa: F401
+    import webapp.jobs.system  # noqa: F401
     from webapp.jobs import periodic
 
     periodic.start(app)

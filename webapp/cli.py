@@ -79,7 +79,16 @@ def jobs_worker(burst: bool) -> None:
 def register(app: Flask) -> None:
     from webapp.cli_schools import schools_cli
     from webapp.delivery.cli import credentials_cli
+    from webapp.housekeeping import housekeeping_cli
     from webapp.imports.cli import roster_cli
 
-    for group in (demo_cli, users_cli, jobs_cli, roster_cli, schools_cli, credentials_cli):
+    for group in (
+        demo_cli,
+        users_cli,
+        jobs_cli,
+        roster_cli,
+        schools_cli,
+        credentials_cli,
+        housekeeping_cli,
+    ):
         app.cli.add_command(group)

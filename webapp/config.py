@@ -166,5 +166,10 @@ class Config:
     ROSTER_DROP_SETTLE_SECONDS = 60
     # Who scheduled syncs act as (an admin username); None: the first district-wide admin.
     ROSTER_SYNC_ACTOR: str | None = None
-    # The thread backend runs sync and the upload purge this often; 0 turns it off (use cron).
-    ROSTER_SYNC_INTERVAL_MINUTES = 15
+    # The thread backend runs webapp/housekeeping.py (sync, resumes, retention) this often;
+    # 0 turns it off (then run `flask housekeeping run` from cron).
+    HOUSEKEEPING_INTERVAL_MINUTES = 15
+    # Retention: dead set-password links and parent codes are deleted this many days after
+    # they were used, replaced or expired (until then a page can say why one stopped working).
+    RETENTION_TOKEN_DAYS = 30
+    RETENTION_CODE_DAYS = 30

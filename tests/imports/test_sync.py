@@ -137,7 +137,7 @@ def test_sync_command_exits_non_zero_on_failure(app, school):
     assert result.exit_code == 1 and "failed" in result.output
 
 
-def test_periodic_job_syncs_and_purges(app, school):
+def test_the_housekeeping_job_syncs_and_purges_uploads(app, school):
     import os
     import time
 
@@ -149,7 +149,8 @@ def test_periodic_job_syncs_and_purges(app, school):
         stale = uploads.store_upload("old.csv", b"x")
         past = time.time() - 48 * 3600
         os.utime(uploads.upload_dir() / f"{stale}.bin", (past, past))
-        assert REGISTRY[periodic.SYNC_JOB]() == 1
+        done = REGISTRY[periodic.HOUSEKEEPING_JOB]()
+        assert done["roster syncs"] == 1 and done["roster uploads"] == 1
         with pytest.raises(uploads.UploadMissing):
             uploads.load_upload(stale)
     assert [r.status for r in runs(app)] == ["applied"]

@@ -20,9 +20,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.imports import files, jobs, mapping, runs, sheets
-from webapp.jobs import job
 from webapp.models import Role, School, User, user_schools, utcnow
-from webapp.services import uploads
 from webapp.services.errors import PolicyError
 
 log = logging.getLogger(__name__)
@@ -152,11 +150,3 @@ def sync_drop_folders() -> list[SyncOutcome]:
                 log.exception("roster sync failed in folder %s", folder.name)
                 outcomes.append(SyncOutcome(folder.name, [p.name for p in group], None, "error"))
     return outcomes
-
-
-@job
-def sync_and_purge() -> int:
-    """Periodic job: run the drop-folder sync, then purge expired uploads."""
-    outcomes = sync_drop_folders()
-    uploads.purge_uploads()
-    return len(outcomes)

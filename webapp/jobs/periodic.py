@@ -1,7 +1,7 @@
-"""Run housekeeping jobs on a timer when the in-process thread backend is in use.
+"""Queue the housekeeping job on a timer when the in-process thread backend is in use.
 
-With RQ in production, run the same work from cron instead: `flask roster sync` (and
-`flask roster purge-uploads`) every few minutes.
+With RQ in production, run the same work from cron instead: `flask housekeeping run`
+every few minutes (webapp/housekeeping.py).
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import threading
 
 from flask import Flask
 
-SYNC_JOB = "webapp.imports.sync.sync_and_purge"
+HOUSEKEEPING_JOB = "webapp.housekeeping.housekeeping"
 
 
 def start(app: Flask) -> threading.Thread | None:
-    """Start a daemon timer that queues the roster sync job every few minutes."""
-    minutes = app.config.get("ROSTER_SYNC_INTERVAL_MINUTES") or 0
+    """Start a daemon timer that queues the housekeeping job every few minutes."""
+    minutes = app.config.get("HOUSEKEEPING_INTERVAL_MINUTES") or 0
     if app.config["JOBS_BACKEND"] != "thread" or app.testing or minutes <= 0:
         return None
     backend = app.extensions["keyslip_jobs"]
@@ -23,7 +23,7 @@ def start(app: Flask) -> threading.Thread | None:
 
     def tick() -> None:
         while not stop.wait(minutes * 60):
-            backend.submit(SYNC_JOB, ())
+            backend.submit(HOUSEKEEPING_JOB, ())
 
     thread = threading.Thread(target=tick, name="periodic-jobs", daemon=True)
     thread.start()
