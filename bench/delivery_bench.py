@@ -1,8 +1,9 @@
 """Delivery budgets (DESIGN.md), each measured against a baseline in the same run.
 
-1. 2,000 set-password emails through the batch job to a local aiosmtpd sink (in its own
-   process), against raw smtplib sending the same 2,000 rendered messages on one connection.
-   Target: throughput >= 0.8x.
+1. 2,000 set-password emails through the batch job (no rate limit) to a local aiosmtpd
+   sink in its own process, against Flask-Mail alone sending the same 2,000 pre-rendered
+   messages on one connection with no bookkeeping. Target: throughput >= 0.5x (the
+   bookkeeping may cost no more than the sending itself; issue 11).
 2. 2,000 temporary passwords via issue_temporary_passwords with the real argon2id settings,
    against 2,000 x one hash / cores. Target: wall time <= 1.25x.
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import smtplib
 import socket
 import statistics
 import subprocess
@@ -125,17 +125,15 @@ def seed(app, people: int, cohorts: int) -> tuple[int, list[list[int]]]:
         return admin.id, [ids[k * people : (k + 1) * people] for k in range(cohorts)]
 
 
-def rendered_messages(app, people: int) -> list[tuple[str, str, bytes]]:
-    """Render the same kind of message the batch sends, for the raw smtplib baseline."""
+def rendered_messages(app, people: int) -> list:
+    """Flask-Mail messages rendered from the batch's own templates, for the baseline."""
     import secrets
 
     from webapp.delivery import messages
-    from webapp.delivery.email import _envelope_sender, mime_bytes
     from webapp.models import utcnow
 
     out = []
-    with app.app_context():
-        sender = _envelope_sender(app.config["MAIL_DEFAULT_SENDER"])
+    with app.test_request_context():
         for n in range(people):
             prepared = messages.Prepared(
                 delivery_id=n,
@@ -151,19 +149,19 @@ def rendered_messages(app, people: int) -> list[tuple[str, str, bytes]]:
                 secret=f"https://keyslip.bench/set-password/{secrets.token_urlsafe(32)}",
                 expires_at=utcnow(),
             )
-            message = messages.email_message(prepared)
-            out.append((sender, prepared.to, mime_bytes(message)))
+            out.append(messages.email_message(prepared))
     return out
 
 
-def raw_smtplib(port: int, batch: list[tuple[str, str, bytes]]) -> float:
-    conn = smtplib.SMTP("127.0.0.1", port)
-    start = time.perf_counter()
-    for sender, to, data in batch:
-        conn.sendmail(sender, [to], data)
-    elapsed = time.perf_counter() - start
-    conn.quit()
-    return elapsed
+def flask_mail_alone(app, rendered: list) -> float:
+    """Send the rendered messages with Flask-Mail on one connection, nothing else."""
+    from webapp.extensions import mail
+
+    with app.app_context(), mail.connect() as connection:
+        start = time.perf_counter()
+        for message in rendered:
+            connection.send(message)
+        return time.perf_counter() - start
 
 
 def batch_job(app, admin_id: int, ids: list[int]) -> tuple[float, float]:
@@ -214,6 +212,7 @@ def temp_passwords(app, admin_id: int, ids: list[int]) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     people = args.people
     workdir = Path(tempfile.mkdtemp(prefix="keyslip-delivery-bench-"))
@@ -222,26 +221,26 @@ def main() -> int:
     failed = False
     try:
         app = build_app(workdir, port)
-        rounds = 5
+        rounds = args.rounds
         admin_id, cohorts = seed(app, people, rounds + 1)
         rendered = rendered_messages(app, people)
         # The machine is shared and its speed drifts by a third within a minute: alternate
         # the two, compare the best of each, and print each round's own ratio as well.
         raw, job, creation = [], [], []
         for cohort in cohorts[:rounds]:
-            raw.append(raw_smtplib(port, rendered))
+            raw.append(flask_mail_alone(app, rendered))
             seconds, created = batch_job(app, admin_id, cohort)
             job.append(seconds)
             creation.append(created)
         ratio = min(raw) / min(job)
         paired = sorted(r / j for r, j in zip(raw, job, strict=True))
-        print(f"delivery_email_raw_smtplib_msgs_per_s: {people / min(raw):.0f} (baseline)")
+        print(f"delivery_email_flask_mail_msgs_per_s: {people / min(raw):.0f} (baseline)")
         print(f"delivery_email_batch_job_msgs_per_s: {people / min(job):.0f} (baseline)")
         print(f"delivery_email_batch_creation_s: {min(creation):.2f} (info, before the job)")
         rounds_text = " ".join(f"{r:.2f}" for r in paired)
-        print(f"delivery_email_round_ratios: {rounds_text} (info, each round's raw/job)")
-        print(f"delivery_email_throughput_ratio: {ratio:.2f} (target >= 0.80)")
-        failed |= ratio < 0.8
+        print(f"delivery_email_round_ratios: {rounds_text} (info, each round's alone/job)")
+        print(f"delivery_email_throughput_ratio: {ratio:.2f} (target >= 0.50)")
+        failed |= ratio < 0.5
 
         cores = os.cpu_count() or 1
         elapsed, one_hash = temp_passwords(app, admin_id, cohorts[rounds])

@@ -48,3 +48,27 @@ def test_the_import_bench_paths_apply_then_skip_a_small_bundle(import_bench):
     data = import_bench.zipped(files)
     assert import_bench.service_import(app, data)[1] == "applied"
     assert import_bench.service_import(app, data)[1] == "skipped"
+
+
+def test_the_delivery_bench_paths_send_a_small_batch_and_its_baseline(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setenv("KEYSLIP_INSTANCE_PATH", str(tmp_path / "instance"))
+    import delivery_bench
+
+    try:
+        port = delivery_bench.free_port()
+        sink = delivery_bench.start_sink(port)
+        try:
+            app = delivery_bench.build_app(tmp_path, port)
+            admin_id, cohorts = delivery_bench.seed(app, 5, 2)
+            rendered = delivery_bench.rendered_messages(app, 5)
+            assert delivery_bench.flask_mail_alone(app, rendered) > 0
+            job_seconds, _ = delivery_bench.batch_job(app, admin_id, cohorts[0])
+            assert job_seconds > 0
+            elapsed, one_hash = delivery_bench.temp_passwords(app, admin_id, cohorts[1])
+            assert elapsed > 0 and one_hash > 0
+        finally:
+            sink.terminate()
+            sink.wait(timeout=10)
+    finally:
+        sys.modules.pop("delivery_bench", None)
