@@ -65,6 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from webapp.delivery import quota
 
     quota.init_app(app)
+    _check_time_zone(app)
 
     from webapp import cli
 
@@ -175,13 +176,27 @@ def _register_blueprints(app: Flask) -> None:
         return redirect(url_for("static", filename="favicon.svg"), 301)
 
 
+def _check_time_zone(app: Flask) -> None:
+    """Refuse to start with a time zone that does not exist, rather than fail on a page."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(app.config["TIME_ZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuntimeError(
+            f"TIME_ZONE (FLASK_TIME_ZONE) is not a time zone name such as "
+            f"America/New_York or Europe/London: {app.config['TIME_ZONE']!r}"
+        ) from None
+
+
 def _register_template_helpers(app: Flask) -> None:
     from flask_login import current_user
 
     from webapp.models import Role
-    from webapp.web.labels import grade_label
+    from webapp.web.labels import grade_label, when
 
     app.add_template_filter(grade_label, "grade")
+    app.add_template_filter(when, "when")
 
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:

@@ -15,6 +15,8 @@ class Config:
     # Canonical address used in every emailed or printed link; never the request's Host.
     BASE_URL = "http://127.0.0.1:5000"
     SCHOOL_DISTRICT_NAME = "Keyslip"
+    # The district's clock, for the times pages and the CLI show (an IANA name).
+    TIME_ZONE = "UTC"
 
     # None means instance/keyslip.db (SQLite in WAL mode).
     SQLALCHEMY_DATABASE_URI: str | None = None

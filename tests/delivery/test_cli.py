@@ -82,6 +82,7 @@ def test_resume_of_a_paused_batch_names_the_reason_and_the_command_with_as(app, 
     assert "Reason: the email quota is spent until" in result.output
     assert "It goes on by itself from" in result.output
     assert "flask credentials resume 1 --as office.admin" in result.output
+    assert "Follow it in the browser: https://keyslip.test/admin/batches/1" in result.output
     with app.app_context():
         batch = db.session.get(CredentialBatch, 1)
         assert batch.status is BatchStatus.PAUSED

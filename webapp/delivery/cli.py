@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import click
@@ -26,6 +25,7 @@ from webapp.extensions import db
 from webapp.models import BatchStatus, CredentialBatch, Role, User, user_schools, utcnow
 from webapp.services.audit import Origin, current_origin
 from webapp.services.errors import NotAllowed, PolicyError
+from webapp.web.labels import when
 
 credentials_cli = AppGroup("credentials", help="Send set-password links, passwords and codes.")
 
@@ -77,16 +77,12 @@ def _news(progress: Progress, waited: float) -> str:
     if progress.status is BatchStatus.QUEUED and waited >= 10:
         return "Still queued: is a worker running (flask jobs worker)?"
     if progress.finish_estimate and waited >= 5:
-        return f"Estimated finish: {_when(progress.finish_estimate)}."
+        return f"Estimated finish: {when(progress.finish_estimate)}."
     return ""
 
 
 def _heartbeat() -> float:
     return float(current_app.config["BATCH_HEARTBEAT_SECONDS"])
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%d %b %Y %H:%M UTC")
 
 
 @credentials_cli.command("send")
@@ -183,10 +179,15 @@ def _report(batch: CredentialBatch, progress: Progress, as_username: str) -> Non
         if batch.error:
             click.echo(f"  Reason: {batch.error}")
         if batch.resume_at:
-            click.echo(f"  It goes on by itself from {_when(batch.resume_at)}.")
+            click.echo(f"  It goes on by itself from {when(batch.resume_at)}.")
         click.echo(f"  Resume now with: flask credentials resume {batch.id} --as {as_username}")
+        _where_to_follow(batch)
     if progress.needs_printing or batch.status is BatchStatus.AWAITING_PRINT:
         _where_to_print(batch)
+
+
+def _where_to_follow(batch: CredentialBatch) -> None:
+    click.echo(f"  Follow it in the browser: {_base()}/admin/batches/{batch.id}")
 
 
 def _where_to_print(batch: CredentialBatch) -> None:

@@ -1,6 +1,11 @@
-"""Words people read instead of codes: grades as a school writes them."""
+"""Words people read instead of codes: grades as a school writes them, local times."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
 
 # CEDS grade codes (what the importer stores) -> what a US school office writes.
 _GRADE_NAMES = {
@@ -24,3 +29,13 @@ def grade_label(code: str | None) -> str:
     if code.isdigit():
         return f"Grade {int(code)}"
     return code
+
+
+def when(moment: datetime | None) -> str:
+    """A stored UTC time as the district's clock shows it: "6 Dec 2026 14:05 EST"."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo(current_app.config["TIME_ZONE"]))
+    return f"{local.day} {local:%b %Y %H:%M} {local.tzname()}"

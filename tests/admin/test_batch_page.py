@@ -1,0 +1,99 @@
+"""A batch's page: progress, the reason it stopped, when it goes on, resume, and scope."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.delivery.conftest import make_district
+from tests.factories import PASSWORD, make_school, make_user
+from webapp import create_app
+from webapp.delivery import batches
+from webapp.extensions import db
+from webapp.models import BatchStatus, CredentialBatch, Role, User
+
+
+@pytest.fixture
+def paused(app) -> int:
+    """A link batch of three, stopped after one by a spent daily quota."""
+    app.config["MAIL_RATE_LIMIT"] = "1 per day"
+    district = make_district(app, 3)
+    with app.app_context():
+        admin = db.session.get(User, district.admin_id)
+        batch = batches.send_credentials(district.student_ids, "link", "email", {}, admin)
+        db.session.commit()
+        make_user(Role.ADMIN, school=make_school("Other School"), username="other.admin")
+        make_user(Role.TEACHER, school=admin.schools[0], username="a.teacher")
+        db.session.commit()
+        return batch.id
+
+
+def test_the_page_shows_where_the_batch_stands_in_the_district_time_zone(app, client, paused):
+    app.config["TIME_ZONE"] = "America/New_York"
+    client.sign_in("office.admin", PASSWORD)
+    page = client.get(f"/admin/batches/{paused}").get_data(as_text=True)
+    assert "<h1>Batch" in page and "link by email" in page
+    assert "paused" in page
+    assert "1 of 3 done" in page
+    assert "the email quota is spent until" in page
+    assert "It goes on by itself from" in page and ("EST" in page or "EDT" in page)
+    assert "Estimated finish:" in page
+    assert "Resume now" in page
+    assert 'hx-trigger="every 2s"' in page  # it keeps itself up to date
+
+
+def test_htmx_polling_gets_only_the_progress_partial(client, paused):
+    client.sign_in("office.admin", PASSWORD)
+    response = client.get(f"/admin/batches/{paused}/progress", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<section id="batch-progress"')
+    assert "<h1>" not in html
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_resume_runs_the_rest_once_the_quota_allows(app, client, paused):
+    app.config["MAIL_RATE_LIMIT"] = None
+    client.sign_in("office.admin", PASSWORD)
+    response = client.post_form(
+        f"/admin/batches/{paused}/resume", token_from=f"/admin/batches/{paused}"
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        batch = db.session.get(CredentialBatch, paused)
+        assert batch.status is BatchStatus.DONE and batch.sent == 3
+    page = client.get(f"/admin/batches/{paused}").get_data(as_text=True)
+    assert "3 of 3 done" in page and "every 2s" not in page and "Resume now" not in page
+
+
+def test_resume_needs_the_csrf_token(app, client, paused):
+    client.sign_in("office.admin", PASSWORD)
+    assert client.post(f"/admin/batches/{paused}/resume").status_code == 400
+    with app.app_context():
+        assert db.session.get(CredentialBatch, paused).status is BatchStatus.PAUSED
+
+
+@pytest.mark.parametrize("path", ["", "/progress"])
+def test_an_admin_of_another_school_gets_404(client, paused, path):
+    client.sign_in("other.admin", PASSWORD)
+    assert client.get(f"/admin/batches/{paused}{path}").status_code == 404
+
+
+def test_another_schools_admin_cannot_resume(app, client, paused):
+    client.sign_in("other.admin", PASSWORD)
+    response = client.post_form(f"/admin/batches/{paused}/resume", token_from="/admin/")
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.get(CredentialBatch, paused).status is BatchStatus.PAUSED
+
+
+def test_teachers_and_strangers_are_kept_out(client, paused):
+    assert client.get(f"/admin/batches/{paused}").status_code in (302, 303)
+    client.sign_in("a.teacher", PASSWORD)
+    assert client.get(f"/admin/batches/{paused}").status_code in (403, 404)
+
+
+def test_an_unknown_time_zone_stops_start_up_naming_it(tmp_path, monkeypatch):
+    from tests.conftest import BASE_SETTINGS
+
+    monkeypatch.setenv("KEYSLIP_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="Mars/Olympus"):
+        create_app({**BASE_SETTINGS, "TIME_ZONE": "Mars/Olympus"})
