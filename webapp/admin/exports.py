@@ -32,17 +32,32 @@ def exports_new() -> Response:
 @bp.get("/exports/accounts.csv")
 @role_required(Role.ADMIN)
 def exports_download() -> Response:
-    args = request.args
-    filters = exports.ExportFilter(
-        role=args.get("role") or None,
-        class_id=args.get("class_id", type=int),
-        grade=(args.get("grade") or "").strip() or None,
-        state=args.get("state") or None,
-        school_id=args.get("school_id", type=int),
-    )
+    filters = _filters()
     try:
         body, _ = exports.export_accounts(current_user, filters)
     except PolicyError as exc:
         return error_response(400, " ".join(exc.problems))
     db.session.commit()
     return csv_download(body, f"accounts-{filters.role or 'all'}-{utcnow():%Y%m%d}.csv")
+
+
+@bp.get("/exports/mail-merge.csv")
+@role_required(Role.ADMIN)
+def exports_mail_merge() -> Response:
+    try:
+        body, _ = exports.export_mail_merge(current_user, _filters())
+    except PolicyError as exc:
+        return error_response(400, " ".join(exc.problems))
+    db.session.commit()
+    return csv_download(body, f"mail-merge-{utcnow():%Y%m%d}.csv")
+
+
+def _filters() -> exports.ExportFilter:
+    args = request.args
+    return exports.ExportFilter(
+        role=args.get("role") or None,
+        class_id=args.get("class_id", type=int),
+        grade=(args.get("grade") or "").strip() or None,
+        state=args.get("state") or None,
+        school_id=args.get("school_id", type=int),
+    )

@@ -262,3 +262,35 @@ def check_student_pin(student: User, typed: str) -> bool:
     candidate = lookup_hash("student-pin", pin if pin else "-")
     stored = row.pin_lookup if row is not None else lookup_hash("student-pin", "--")
     return row is not None and pin is not None and hmac.compare_digest(stored, candidate)
+
+
+@dataclass(frozen=True)
+class LiveCode:
+    formatted: str
+    expires_at: datetime
+    uses_left: int
+
+
+def live_parent_codes(
+    student_ids: list[int], *, now: datetime | None = None
+) -> dict[int, LiveCode]:
+    """The live parent codes of these students, opened (mail merge, letters); caller audits."""
+    now = now or utcnow()
+    rows = db.session.scalars(
+        select(ParentCode)
+        .where(
+            ParentCode.student_id.in_(student_ids),
+            ParentCode.voided_at.is_(None),
+            ParentCode.expires_at > now,
+            ParentCode.use_count < ParentCode.max_uses,
+        )
+        .order_by(ParentCode.id)
+    )
+    found = {}
+    for row in rows:  # the newest live code of each student wins
+        code = _open("parent-code", row.student_id, row.code_ciphertext)
+        if code:
+            found[row.student_id] = LiveCode(
+                display(code), row.expires_at, row.max_uses - row.use_count
+            )
+    return found

@@ -1,8 +1,13 @@
 """Account exports as CSV, scoped, audited and safe to open in a spreadsheet.
 
-The columns are the spreadsheet reader's own field names, so an export can be edited and
-imported again (the Ultranet round trip). Never a password; the student number only in an
-export of students.
+- Accounts: the spreadsheet reader's own field names, so an export can be edited and
+  imported again (the Ultranet round trip); the student number only in an export of
+  students.
+- Mail merge (students): username, names, student number, classes, grade, school, the live
+  parent code and its expiry, up to two parents' names and emails, and the account state,
+  for a word processor's mail merge of parent letters.
+
+Never a password.
 """
 
 from __future__ import annotations
@@ -15,8 +20,18 @@ from datetime import datetime
 from sqlalchemy import select
 
 from webapp.csv_safe import SafeWriter
+from webapp.delivery import codes
 from webapp.extensions import db
-from webapp.models import AccountState, Class, Enrollment, Role, School, User, user_schools
+from webapp.models import (
+    AccountState,
+    Class,
+    Enrollment,
+    GuardianLink,
+    Role,
+    School,
+    User,
+    user_schools,
+)
 from webapp.services import audit, scope
 from webapp.services.accounts import STATE_SQL
 from webapp.services.errors import NotAllowed, PolicyError
@@ -54,8 +69,26 @@ def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else ""
 
 
-def export_accounts(actor: User, filters: ExportFilter) -> tuple[str, int]:
-    """Return (CSV text, row count) of the accounts the actor may see; audited, caller commits."""
+MAIL_MERGE_COLUMNS = (
+    "username",
+    "given_name",
+    "family_name",
+    "student_number",
+    "classes",
+    "grade",
+    "school",
+    "parent_code",
+    "parent_code_expires",
+    "parent_1_name",
+    "parent_1_email",
+    "parent_2_name",
+    "parent_2_email",
+    "state",
+)
+
+
+def _selection(actor: User, filters: ExportFilter) -> list[User]:
+    """The people the filters choose among those the actor may see."""
     if filters.role and filters.role not in {r.value for r in EXPORT_ROLES}:
         raise PolicyError(["Choose students, parents, teachers or staff."])
     if filters.state and filters.state not in {s.value for s in AccountState}:
@@ -82,7 +115,12 @@ def export_accounts(actor: User, filters: ExportFilter) -> tuple[str, int]:
             user_schools.c.school_id == filters.school_id
         )
         query = query.where(User.id.in_(members))
-    users = db.session.scalars(query.execution_options(yield_per=CHUNK)).all()
+    return list(db.session.scalars(query.execution_options(yield_per=CHUNK)))
+
+
+def export_accounts(actor: User, filters: ExportFilter) -> tuple[str, int]:
+    """Return (CSV text, row count) of the accounts the actor may see; audited, caller commits."""
+    users = _selection(actor, filters)
     columns = STUDENT_COLUMNS if filters.role == Role.STUDENT else COLUMNS
     out = io.StringIO()
     writer = SafeWriter(out)
@@ -116,6 +154,68 @@ def export_accounts(actor: User, filters: ExportFilter) -> tuple[str, int]:
         **{k: v for k, v in vars(filters).items() if v not in (None, "")},
     )
     return out.getvalue(), len(users)
+
+
+def export_mail_merge(actor: User, filters: ExportFilter) -> tuple[str, int]:
+    """Return (CSV text, row count) for a mail merge of students' parent letters.
+
+    Shows each student's live parent code (none: the cell is empty; issue codes first).
+    Audited as one export naming how many codes it carried; the caller commits.
+    """
+    filters.role = Role.STUDENT
+    students = _selection(actor, filters)
+    out = io.StringIO()
+    writer = SafeWriter(out)
+    writer.writerow(MAIL_MERGE_COLUMNS)
+    codes_shown = 0
+    for start in range(0, len(students), CHUNK):
+        chunk = students[start : start + CHUNK]
+        ids = [s.id for s in chunk]
+        classes, schools = _memberships(ids)
+        live = codes.live_parent_codes(ids)
+        parents = _parents(ids)
+        codes_shown += len(live)
+        for student in chunk:
+            code = live.get(student.id)
+            first, second = (parents.get(student.id, []) + [("", ""), ("", "")])[:2]
+            writer.writerow(
+                [
+                    student.username,
+                    student.given_name,
+                    student.family_name,
+                    student.student_number or "",
+                    "; ".join(classes.get(student.id, [])),
+                    student.grade or "",
+                    "; ".join(schools.get(student.id, [])),
+                    code.formatted if code else "",
+                    _date(code.expires_at) if code else "",
+                    *first,
+                    *second,
+                    student.state.value,
+                ]
+            )
+    audit.record(
+        actor,
+        "export_downloaded",
+        kind="mail_merge",
+        rows=len(students),
+        parent_codes=codes_shown,
+        **{k: v for k, v in vars(filters).items() if v not in (None, "")},
+    )
+    return out.getvalue(), len(students)
+
+
+def _parents(student_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """Each student's active parents as (name, email), in the order they were linked."""
+    found: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for student_id, given, family, email in db.session.execute(
+        select(GuardianLink.student_id, User.given_name, User.family_name, User.email)
+        .join(User, User.id == GuardianLink.parent_id)
+        .where(GuardianLink.student_id.in_(student_ids), User.deactivated_at.is_(None))
+        .order_by(GuardianLink.id)
+    ):
+        found[student_id].append((f"{given} {family}".strip(), email or ""))
+    return found
 
 
 def _memberships(user_ids: list[int]) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
