@@ -97,3 +97,78 @@ def test_an_unknown_time_zone_stops_start_up_naming_it(tmp_path, monkeypatch):
     monkeypatch.setenv("KEYSLIP_INSTANCE_PATH", str(tmp_path))
     with pytest.raises(RuntimeError, match="Mars/Olympus"):
         create_app({**BASE_SETTINGS, "TIME_ZONE": "Mars/Olympus"})
+
+
+def test_the_list_shows_the_schools_batches_to_its_admins_only(app, client, paused):
+    client.sign_in("office.admin", PASSWORD)
+    page = client.get("/admin/batches").get_data(as_text=True)
+    assert f"Batch {paused}</a>" in page and "link by email" in page
+    assert "1 / 0 / 0 of 3" in page and "office.admin" in page
+    other = app.test_client()
+    other.sign_in("other.admin", PASSWORD)
+    assert "No batches yet" in other.get("/admin/batches").get_data(as_text=True)
+
+
+def test_the_people_table_filters_by_status_and_pages_by_id(app, client, paused, monkeypatch):
+    from webapp.delivery import log
+
+    client.sign_in("office.admin", PASSWORD)
+    page = client.get(f"/admin/batches/{paused}?status=sent").get_data(as_text=True)
+    assert page.count("student0@families.example") == 1
+    assert "student1@families.example" not in page
+    monkeypatch.setattr(log, "DELIVERIES_PER_PAGE", 2)
+    first = client.get(f"/admin/batches/{paused}").get_data(as_text=True)
+    assert "student1@families.example" in first and "student2@families.example" not in first
+    assert "Next people" in first
+    next_href = first.split('class="pager"><a href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    rest = client.get(next_href).get_data(as_text=True)
+    assert "student2@families.example" in rest and "student0@families.example" not in rest
+
+
+def test_retry_failed_sends_only_the_failed_again(app, client, paused):
+    from sqlalchemy import update
+
+    from webapp.models import Delivery
+
+    app.config["MAIL_RATE_LIMIT"] = None
+    with app.app_context():
+        batch = db.session.get(CredentialBatch, paused)
+        batch.status = BatchStatus.DONE
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.batch_id == paused, Delivery.status == "queued")
+            .values(status="failed", error="550 no such user")
+        )
+        db.session.commit()
+    client.sign_in("office.admin", PASSWORD)
+    page = client.get(f"/admin/batches/{paused}").get_data(as_text=True)
+    assert "Retry the 2 failed" in page and "550 no such user" in page
+    token_page = f"/admin/batches/{paused}"
+    response = client.post_form(f"/admin/batches/{paused}/retry-failed", token_from=token_page)
+    assert response.status_code == 303
+    with app.app_context():
+        batch = db.session.get(CredentialBatch, paused)
+        assert (batch.status, batch.sent, batch.failed) == (BatchStatus.DONE, 3, 0)
+
+
+def test_the_delivery_log_csv_has_outcomes_never_credentials_and_is_audited(app, client, paused):
+    from sqlalchemy import select
+
+    from webapp.models import AuditEvent
+
+    client.sign_in("office.admin", PASSWORD)
+    response = client.get(f"/admin/batches/{paused}/deliveries.csv")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    body = response.get_data(as_text=True)
+    lines = body.strip().splitlines()
+    assert lines[0].startswith("username,given_name,family_name,channel,address")
+    assert len(lines) == 4 and "sent" in body and "queued" in body
+    assert "set-password" not in body
+    with app.app_context():
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "export_downloaded")
+        )
+        assert event.details == {"kind": "deliveries", "rows": 3}
+    other = app.test_client()
+    other.sign_in("other.admin", PASSWORD)
+    assert other.get(f"/admin/batches/{paused}/deliveries.csv").status_code == 404

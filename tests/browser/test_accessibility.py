@@ -28,6 +28,7 @@ PAGES = [
     ("admin", "/admin/imports/new"),
     ("demo.teacher", "/teacher/"),
     ("admin", "/admin/imports"),
+    ("admin", "/admin/batches"),
     ("admin", "/admin/batches/1"),
     ("demo.parent", "/parent"),
     ("demo.student", "/account"),
