@@ -29,6 +29,8 @@ PAGES = [
     ("demo.teacher", "/teacher/"),
     ("admin", "/admin/imports"),
     ("admin", "/admin/batches"),
+    ("admin", "/admin/audit"),
+    ("admin", "/admin/exports/accounts"),
     ("admin", "/admin/batches/1"),
     ("demo.parent", "/parent"),
     ("demo.student", "/account"),
