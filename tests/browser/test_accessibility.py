@@ -28,6 +28,8 @@ PAGES = [
     ("admin", "/admin/imports/new"),
     ("demo.teacher", "/teacher/"),
     ("admin", "/admin/imports"),
+    ("admin", "/admin/users"),
+    ("admin", "/admin/users?role=student&state=not_sent"),
     ("admin", "/admin/batches"),
     ("admin", "/admin/audit"),
     ("admin", "/admin/exports/accounts"),

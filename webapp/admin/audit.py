@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, request
+from flask import Response, request, url_for
 from flask_login import current_user
 
 from webapp.admin import bp
@@ -24,14 +24,19 @@ def audit_index() -> Response:
     if not problems:
         before = request.args.get("before", type=int)
         found = audit_log.page(current_user, filters, before=before)
-    return render(
+    args = {k: v for k, v in request.args.items() if k != "before" and v}
+    response = render(
         "admin/audit/index.html",
         "admin/audit/_events.html",
         found=found,
         filters=filters,
         problems=problems,
-        args={k: v for k, v in request.args.items() if k != "before" and v},
+        args=args,
     )
+    # The address bar shows only the filters in use, ready to bookmark or share.
+    before = {"before": request.args["before"]} if request.args.get("before") else {}
+    response.headers["HX-Push-Url"] = url_for("admin.audit_index", **args, **before)
+    return response
 
 
 @bp.get("/audit.csv")

@@ -63,6 +63,7 @@ class ExportFilter:
     grade: str | None = None
     state: str | None = None
     school_id: int | None = None
+    user_ids: list[int] | None = None  # a selection made on the People page
 
 
 def _date(value: datetime | None) -> str:
@@ -108,6 +109,8 @@ def _selection(actor: User, filters: ExportFilter) -> list[User]:
         klass = scope.require_class(actor, filters.class_id)
         members = select(Enrollment.user_id).where(Enrollment.class_id == klass.id)
         query = query.where(User.id.in_(members))
+    if filters.user_ids is not None:
+        query = query.where(User.id.in_(filters.user_ids))
     if filters.school_id is not None:
         if filters.school_id not in scope.visible_school_ids(actor):
             raise NotAllowed("export of a school outside scope", "school", filters.school_id)
@@ -151,7 +154,7 @@ def export_accounts(actor: User, filters: ExportFilter) -> tuple[str, int]:
         "export_downloaded",
         kind="accounts",
         rows=len(users),
-        **{k: v for k, v in vars(filters).items() if v not in (None, "")},
+        **_filter_details(filters),
     )
     return out.getvalue(), len(users)
 
@@ -200,9 +203,17 @@ def export_mail_merge(actor: User, filters: ExportFilter) -> tuple[str, int]:
         kind="mail_merge",
         rows=len(students),
         parent_codes=codes_shown,
-        **{k: v for k, v in vars(filters).items() if v not in (None, "")},
+        **_filter_details(filters),
     )
     return out.getvalue(), len(students)
+
+
+def _filter_details(filters: ExportFilter) -> dict[str, object]:
+    """The filters for the audit row: a selection is named by its size, not its ids."""
+    details = {k: v for k, v in vars(filters).items() if v not in (None, "")}
+    if filters.user_ids is not None:
+        details["user_ids"] = len(filters.user_ids)
+    return details
 
 
 def _parents(student_ids: list[int]) -> dict[int, list[tuple[str, str]]]:

@@ -1,0 +1,224 @@
+"""The People page: search, filters in the URL, scope, selection and bulk actions."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import select
+
+from tests.factories import PASSWORD, link_guardian, make_class, make_school, make_user
+from webapp.extensions import db
+from webapp.models import AuditEvent, CredentialBatch, Role, User
+from webapp.services import people
+from webapp.services.people import PeopleFilter, Problem, Selection
+
+
+@pytest.fixture
+def town(app) -> dict[str, int]:
+    with app.app_context():
+        oak, elm = make_school("Oak School"), make_school("Elm School")
+        admin = make_user(Role.ADMIN, school=oak, username="oak.admin")
+        make_user(Role.ADMIN, username="district", district_wide=True)
+        teacher = make_user(Role.TEACHER, school=oak, username="t.turing", given_name="Alan",
+                            family_name="Turing", email="alan@oak.example")  # fmt: skip
+        ada = make_user(Role.STUDENT, school=oak, username="ada.l", given_name="Ada",
+                        family_name="Lovelace", grade="05", student_number="S100",
+                        email="ada@families.example", password=None)  # fmt: skip
+        grace = make_user(Role.STUDENT, school=oak, username="grace.h", given_name="Grace",
+                          family_name="Hopper", grade="05", password=None)  # fmt: skip
+        make_user(Role.STUDENT, school=oak, username="per_cent", given_name="100%",
+                  family_name="Sure", grade="06", email="pc@families.example")  # fmt: skip
+        mum = make_user(Role.PARENT, school=oak, username="mum.l", given_name="Mary",
+                        family_name="Lovelace", email="mary@families.example")  # fmt: skip
+        link_guardian(mum, ada)
+        klass = make_class(oak, teacher=teacher, students=[ada], title="Maths 5")
+        make_user(Role.STUDENT, school=elm, username="elm.kid", given_name="Ada",
+                  family_name="Elmsley")  # fmt: skip
+        db.session.commit()
+        return {"admin": admin.id, "ada": ada.id, "grace": grace.id, "class": klass.id,
+                "oak": oak.id, "elm": elm.id}  # fmt: skip
+
+
+def names(app, town, **filters) -> list[str]:
+    with app.app_context():
+        actor = db.session.get(User, town["admin"])
+        found = people.page(actor, PeopleFilter(**filters))
+        return [p.username for p in found.people]
+
+
+def test_search_matches_each_word_in_names_username_email_or_student_number(app, town):
+    assert names(app, town, q="ada") == ["ada.l"]  # not the other school's Ada
+    assert names(app, town, q="Ada Lovelace") == ["ada.l"]
+    assert names(app, town, q="lovelace") == ["ada.l", "mum.l"]
+    assert names(app, town, q="S100") == ["ada.l"]
+    assert names(app, town, q="alan@oak") == ["t.turing"]
+    assert names(app, town, q="100%") == ["per_cent"]  # % and _ are letters, not wildcards
+    assert names(app, town, q="%") == ["per_cent"]
+    assert "oak.admin" not in names(app, town)  # admins are not on this page
+
+
+def test_filters_choose_by_role_class_grade_state_problem_and_parent(app, town):
+    assert names(app, town, role=Role.PARENT) == ["mum.l"]
+    assert names(app, town, class_id=town["class"]) == ["ada.l", "t.turing"]
+    assert names(app, town, grade="05") == ["grace.h", "ada.l"]
+    assert set(names(app, town, state=people.AccountState.NOT_SENT)) == {"ada.l", "grace.h"}
+    assert names(app, town, problem=Problem.NO_EMAIL) == ["grace.h"]
+    assert names(app, town, parent_linked=True) == ["ada.l"]
+    assert set(names(app, town, parent_linked=False)) == {"grace.h", "per_cent"}
+
+
+def test_last_failed_and_sent_before_read_the_delivery_log(app, town):
+    from datetime import date
+
+    from webapp.delivery import batches
+
+    with app.app_context():
+        actor = db.session.get(User, town["admin"])
+        batches.send_credentials([town["ada"], town["grace"]], "link", "email", {}, actor)
+        db.session.commit()
+    assert names(app, town, sent_before=date(2999, 1, 1)) == ["ada.l"]
+    assert names(app, town, sent_before=date(2000, 1, 1)) == []
+    with app.app_context():
+        from webapp.models import Delivery
+
+        delivery = db.session.scalar(select(Delivery).where(Delivery.user_id == town["ada"]))
+        delivery.status = "failed"
+        db.session.commit()
+    assert names(app, town, problem=Problem.LAST_FAILED) == ["ada.l"]
+
+
+def test_a_filter_survives_the_url_round_trip():
+    from datetime import date
+
+    view = PeopleFilter(
+        q="ada",
+        role=Role.STUDENT,
+        state=people.AccountState.INVITED,
+        problem=Problem.NO_PHONE,
+        parent_linked=False,
+        sent_before=date(2026, 9, 1),
+        sort=people.Sort.STATE,
+        descending=True,
+    )
+    assert PeopleFilter.from_args(view.to_args()) == view
+    assert PeopleFilter().to_args() == {}
+    assert PeopleFilter.from_args({"role": "wizard", "page": "x", "sent_before": "soon"}) == (
+        PeopleFilter()
+    )
+
+
+def test_the_page_searches_as_you_type_and_keeps_filters_in_the_url(client, town):
+    client.sign_in("oak.admin", PASSWORD)
+    page = client.get("/admin/users?q=lovelace&role=student").get_data(as_text=True)
+    assert "Lovelace, Ada" in page and "Lovelace, Mary" not in page
+    assert 'value="lovelace"' in page and 'hx-push-url="true"' in page
+    partial = client.get("/admin/users?q=grace", headers={"HX-Request": "true"})
+    html = partial.get_data(as_text=True)
+    assert html.startswith('<section id="people-results"') and "Hopper, Grace" in html
+    assert "HX-Request" in partial.headers["Vary"]
+
+
+def test_pages_keep_the_filters(client, town, monkeypatch):
+    monkeypatch.setattr(people, "PER_PAGE", 1)
+    client.sign_in("oak.admin", PASSWORD)
+    page = client.get("/admin/users?role=student&sort=username").get_data(as_text=True)
+    assert "Page 1 of 3" in page and "ada.l" in page
+    href = re.search(r'href="([^"]*page=2[^"]*)"', page).group(1).replace("&amp;", "&")
+    assert "role=student" in href and "sort=username" in href
+    assert "grace.h" in client.get(href).get_data(as_text=True)
+
+
+def test_counts_on_the_console_link_to_the_matching_people(client, town):
+    client.sign_in("oak.admin", PASSWORD)
+    home = client.get("/admin/").get_data(as_text=True)
+    assert f"/admin/users?role=student&amp;state=not_sent&amp;school_id={town['oak']}" in home
+
+
+def _bulk(client, action: str, view: dict, ids=(), all_matching=False, path="/admin/users/bulk"):
+    data = {"action": action, "view": urlencode(view), "ids": [str(i) for i in ids]}
+    if all_matching:
+        data["all_matching"] = "1"
+    return client.post_form(path, data, token_from="/admin/users")
+
+
+def test_a_link_by_email_shows_the_plan_then_makes_one_batch(app, client, town):
+    client.sign_in("oak.admin", PASSWORD)
+    view = {"role": "student", "grade": "05"}
+    confirm = _bulk(client, "link_email", view, all_matching=True)
+    page = confirm.get_data(as_text=True)
+    assert "You selected <strong>2</strong> people (everyone matching your filters)" in page
+    assert "<strong>1</strong> will get a link by email" in page
+    assert "<strong>1</strong> have no email and can be printed instead" in page
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page).group(1)
+    apply = {"action": "link_email", "view": urlencode(view), "all_matching": "1",
+             "idempotency_key": key}  # fmt: skip
+    first = client.post_form("/admin/users/bulk/apply", apply, token_from="/admin/users")
+    second = client.post_form("/admin/users/bulk/apply", apply, token_from="/admin/users")
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]  # pressed twice: one batch
+    with app.app_context():
+        batch = db.session.scalar(select(CredentialBatch))
+        assert batch.total == 2 and first.headers["Location"].endswith(f"/batches/{batch.id}")
+
+
+def test_explicit_ids_outside_the_filter_or_the_school_are_dropped(app, client, town):
+    with app.app_context():
+        stranger = db.session.scalar(select(User.id).where(User.username == "elm.kid"))
+    client.sign_in("oak.admin", PASSWORD)
+    page = _bulk(client, "deactivate", {"role": "student"}, ids=[town["ada"], stranger])
+    assert "You selected <strong>1</strong> person" in page.get_data(as_text=True)
+
+
+def test_deactivate_then_reactivate_ends_sessions_and_is_audited(app, client, town):
+    with app.app_context():
+        epoch = db.session.get(User, town["grace"]).credential_epoch
+    client.sign_in("oak.admin", PASSWORD)
+    page = _bulk(client, "deactivate", {}, ids=[town["grace"]]).get_data(as_text=True)
+    assert "<strong>1</strong> will be deactivated" in page and "signed out at once" in page
+    done = _bulk(client, "deactivate", {}, ids=[town["grace"]], path="/admin/users/bulk/apply")
+    assert done.status_code == 303
+    with app.app_context():
+        grace = db.session.get(User, town["grace"])
+        assert grace.deactivated_at is not None and grace.credential_epoch != epoch
+    assert "1 person deactivated." in client.get("/admin/users").get_data(as_text=True)
+    _bulk(client, "reactivate", {}, ids=[town["grace"]], path="/admin/users/bulk/apply")
+    with app.app_context():
+        assert db.session.get(User, town["grace"]).deactivated_at is None
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.target_id == town["grace"])
+        ).all()
+        assert "account_deactivated" in actions and "account_reactivated" in actions
+
+
+def test_export_of_a_selection_is_a_csv_of_those_people(client, town):
+    client.sign_in("oak.admin", PASSWORD)
+    response = _bulk(client, "export", {}, ids=[town["ada"], town["grace"]])
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="people-')
+    body = response.get_data(as_text=True)
+    assert "ada.l" in body and "grace.h" in body and "mum.l" not in body
+
+
+def test_bulk_needs_csrf_an_action_and_a_selection(client, town):
+    client.sign_in("oak.admin", PASSWORD)
+    assert client.post("/admin/users/bulk", data={"action": "deactivate"}).status_code == 400
+    assert _bulk(client, "wizardry", {}, ids=[town["ada"]]).status_code == 400
+    nobody = _bulk(client, "deactivate", {})
+    assert nobody.status_code == 303
+
+
+def test_teachers_cannot_open_people(app, client, town):
+    client.sign_in("t.turing", PASSWORD)
+    assert client.get("/admin/users").status_code in (403, 404)
+    assert _bulk(client, "deactivate", {}, ids=[town["ada"]]).status_code in (403, 404)
+
+
+def test_selection_resolves_under_scope_now(app, town):
+    with app.app_context():
+        actor = db.session.get(User, town["admin"])
+        selection = Selection(PeopleFilter(role=Role.STUDENT), all_matching=True)
+        assert len(selection.resolve(actor)) == 3
+        make_user(Role.STUDENT, school=db.session.get(User, town["ada"]).schools[0])
+        db.session.commit()
+        assert len(selection.resolve(actor)) == 4  # resolved when acted on, not when chosen
