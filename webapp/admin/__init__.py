@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from webapp.admin import audit, batches, exports, imports, people, schools, views  # noqa: E402,F401
+from webapp.admin import audit, batches, exports, imports, people, person, schools, views  # noqa: E402,F401

@@ -128,16 +128,20 @@ def people_bulk_apply() -> Response:
     back = url_for("admin.people_index", **selection.filters.to_args())
     if action in SENDS:
         kind, channel = SENDS[action]
-        key = (request.form.get("idempotency_key") or "")[:64]
-        batch = batches.send_credentials(
-            ids, kind, channel, {"idempotency_key": key or None}, current_user
-        )
+        options = {
+            "idempotency_key": (request.form.get("idempotency_key") or "")[:64] or None,
+            # Only the person page asks: one named person's sign-in is reset on purpose.
+            "include_active": request.form.get("include_active") == "1" and len(ids) == 1,
+        }
+        batch = batches.send_credentials(ids, kind, channel, options, current_user)
         db.session.commit()
         return redirect(url_for("admin.batch_show", batch_id=batch.id))
     changed = people.set_active(current_user, ids, active=action is BulkAction.REACTIVATE)
     db.session.commit()
     verb = "reactivated" if action is BulkAction.REACTIVATE else "deactivated"
     flash(f"{changed} {'person' if changed == 1 else 'people'} {verb}.", "success")
+    if request.form.get("return_to") == "person" and len(ids) == 1:
+        back = url_for("admin.user_show", user_id=ids[0])
     return redirect(back)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Response
 from flask_login import current_user
 
 from webapp.admin import bp
 from webapp.imports import history
 from webapp.models import AccountState, Role
-from webapp.services import accounts, scope
+from webapp.services import accounts, people, scope
+from webapp.web.forms import CsrfOnlyForm
 from webapp.web.guards import role_required
 from webapp.web.htmx import render
 
@@ -43,4 +46,11 @@ def user_show(user_id: int) -> Response:
         user=user,
         children=scope.linked_children(user) if user.role == Role.PARENT else [],
         guardians=scope.guardians(user) if user.role == Role.STUDENT else [],
+        classes=people.classes_of(user),
+        timeline=people.timeline(user),
+        form=CsrfOnlyForm(),
+        problems={},
+        typed={"email": user.email or "", "phone": user.phone or ""},
+        saved=False,
+        key=uuid.uuid4().hex,
     )

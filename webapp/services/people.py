@@ -22,6 +22,8 @@ from sqlalchemy.orm import aliased
 from webapp.extensions import db
 from webapp.models import (
     AccountState,
+    AuditEvent,
+    Class,
     Delivery,
     DeliveryStatus,
     Enrollment,
@@ -32,6 +34,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.models.base import new_epoch
+from webapp.roster.normalise import normalise_email, phone_parts
 from webapp.services import audit, scope
 from webapp.services.accounts import STATE_SQL
 
@@ -263,3 +266,64 @@ def set_active(actor: User, user_ids: list[int], active: bool) -> int:
         actor, (audit.Event(action, "user", uid, {"by": "console"}) for uid in changed)
     )
     return len(changed)
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    changed: bool
+    problems: dict[str, str]  # field -> what is wrong with it
+
+
+def update_contact(actor: User, user_id: int, email: str, phone: str) -> ContactChange:
+    """Set a person's email and phone from the console, checked as an import checks them.
+
+    A change rotates the credential epoch (DESIGN.md): links and temporary passwords sent
+    to the old address stop working. Audited with old -> new; the caller commits.
+    """
+    user = scope.require_user(actor, user_id)
+    problems: dict[str, str] = {}
+    new_email, reason = normalise_email(email)
+    if email.strip() and new_email is None:
+        problems["email"] = f"That is not an email address: {reason}"
+    region = current_app.config["ROSTER_DEFAULT_REGION"]
+    new_phone, extension = phone_parts(phone, region) if phone.strip() else (None, None)
+    if phone.strip() and (new_phone is None or extension):
+        problems["phone"] = "Give a mobile number, e.g. +1 603 555 0123, without an extension."
+    if problems:
+        return ContactChange(False, problems)
+    changes = {
+        key: {"old": getattr(user, key), "new": value}
+        for key, value in (("email", new_email), ("phone", new_phone))
+        if getattr(user, key) != value
+    }
+    if not changes:
+        return ContactChange(False, {})
+    for key, change in changes.items():
+        setattr(user, key, change["new"])
+    user.rotate_epoch()
+    audit.record(actor, "contact_changed", user, **{f"{k}_change": v for k, v in changes.items()})
+    return ContactChange(True, {})
+
+
+def timeline(user: User, limit: int = 50) -> list[AuditEvent]:
+    """The person's account history, newest first, from the audit trail."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.target_type == "user", AuditEvent.target_id == user.id)
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def classes_of(user: User) -> list[Class]:
+    """The classes a person teaches or is enrolled in, by title."""
+    return list(
+        db.session.scalars(
+            select(Class)
+            .join(Enrollment, Enrollment.class_id == Class.id)
+            .where(Enrollment.user_id == user.id)
+            .order_by(Class.title)
+        )
+    )

@@ -1,0 +1,114 @@
+"""One person's page: contact details edited in place, and the credentials shown once.
+
+A credential (temporary password, parent code, PIN) is shown on the page that issues or
+reveals it and nowhere else: never flashed (the session lives in the database), never
+cached (no-store), and each showing is audited.
+"""
+
+from __future__ import annotations
+
+from flask import Response, flash, request, url_for
+from flask_login import current_user
+
+from webapp.admin import bp
+from webapp.delivery import codes
+from webapp.delivery.temp_passwords import issue_temporary_passwords
+from webapp.extensions import db
+from webapp.models import Role
+from webapp.services import people, scope
+from webapp.services.errors import PolicyError
+from webapp.web.errors import error_response
+from webapp.web.forms import CsrfOnlyForm
+from webapp.web.guards import role_required
+from webapp.web.htmx import redirect, render, wants_partial
+
+
+@bp.post("/users/<int:user_id>/contact")
+@role_required(Role.ADMIN)
+def person_contact(user_id: int) -> Response:
+    user = scope.require_user(current_user, user_id)
+    if not CsrfOnlyForm().validate_on_submit():
+        return error_response(400)
+    email, phone = request.form.get("email", ""), request.form.get("phone", "")
+    change = people.update_contact(current_user, user.id, email, phone)
+    db.session.commit()
+    if wants_partial():
+        return render(
+            "admin/users/_contact.html",
+            user=user,
+            problems=change.problems,
+            typed={"email": email, "phone": phone},
+            saved=change.changed,
+            form=CsrfOnlyForm(),
+        )
+    if change.problems:
+        for problem in change.problems.values():
+            flash(problem, "error")
+    elif change.changed:
+        flash("Contact details saved. Links sent to the old address no longer work.", "success")
+    return redirect(url_for("admin.user_show", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/temporary-password")
+@role_required(Role.ADMIN)
+def person_temporary_password(user_id: int) -> Response:
+    user = scope.require_user(current_user, user_id)
+    if not CsrfOnlyForm().validate_on_submit():
+        return error_response(400)
+    (issued,) = issue_temporary_passwords([user], current_user)
+    db.session.commit()
+    note = (
+        "They sign in with it once and then choose their own password. "
+        "Their old password, links and sessions no longer work."
+    )
+    return _secret(user, "Temporary password", issued.password, issued.expires_at, note)
+
+
+@bp.post("/users/<int:user_id>/parent-code")
+@role_required(Role.ADMIN)
+def person_parent_code(user_id: int) -> Response:
+    """Show the live parent code, or issue a new one (which voids the old)."""
+    user = scope.require_user(current_user, user_id)
+    if not CsrfOnlyForm().validate_on_submit() or user.role != Role.STUDENT:
+        return error_response(400)
+    if request.form.get("new") == "1":
+        issued = codes.issue_parent_code(user, actor=current_user)
+        code, expires_at = issued.formatted, issued.expires_at
+        note = "A parent registers with it at the sign-in page. The old code no longer works."
+    else:
+        code, expires_at = codes.show_parent_code(user.id, actor=current_user), None
+        note = "A parent registers with it at the sign-in page."
+    db.session.commit()
+    if code is None:
+        flash("There is no live parent code: make a new one.", "info")
+        return redirect(url_for("admin.user_show", user_id=user.id))
+    return _secret(user, "Parent code", code, expires_at, note)
+
+
+@bp.post("/users/<int:user_id>/pin")
+@role_required(Role.ADMIN)
+def person_pin(user_id: int) -> Response:
+    """Show the student's PIN, or make a new one."""
+    user = scope.require_user(current_user, user_id)
+    if not CsrfOnlyForm().validate_on_submit() or user.role != Role.STUDENT:
+        return error_response(400)
+    try:
+        if request.form.get("new") == "1":
+            pin = codes.issue_student_pin(user, actor=current_user)
+        else:
+            pin = codes.show_student_pin(user.id, actor=current_user)
+    except PolicyError as exc:
+        return error_response(400, " ".join(exc.problems))
+    db.session.commit()
+    if pin is None:
+        flash("This student has no PIN yet: make one.", "info")
+        return redirect(url_for("admin.user_show", user_id=user.id))
+    note = "With a parent beside them, the student can use it to choose a new password."
+    return _secret(user, "PIN", codes.display(pin), None, note)
+
+
+def _secret(user, what: str, value: str, expires_at, note: str) -> Response:
+    response = render("admin/users/secret.html", user=user, what=what, value=value,
+                      expires_at=expires_at, note=note)  # fmt: skip
+    response.headers["Cache-Control"] = "no-store"
+    return response
