@@ -32,6 +32,7 @@ PAGES = [
     ("admin", "/admin/users?role=student&state=not_sent"),
     ("admin", "/admin/batches"),
     ("admin", "/admin/audit"),
+    ("admin", "/admin/settings"),
     ("admin", "/admin/exports/accounts"),
     ("admin", "/admin/batches/1"),
     ("demo.parent", "/parent"),

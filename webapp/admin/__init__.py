@@ -2,4 +2,14 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from webapp.admin import audit, batches, exports, imports, people, person, schools, views  # noqa: E402,F401
+from webapp.admin import (  # noqa: E402,F401
+    audit,
+    batches,
+    exports,
+    imports,
+    people,
+    person,
+    schools,
+    settings_page,
+    views,
+)

@@ -181,3 +181,15 @@ def set(key: str, value: Any, school: School | None, actor: User) -> Any:  # noq
     db.session.flush()
     audit.record(actor, "settings_changed", school, key=key, old=old, new=clean)
     return clean
+
+
+def own_keys(school: School | int | None) -> frozenset[str]:
+    """The keys set for this school itself (None: for the district) rather than inherited."""
+    school_id = _school_id(school)
+    return frozenset(
+        db.session.scalars(
+            select(Setting.key).where(
+                Setting.school_id.is_(None) if school_id is None else Setting.school_id == school_id
+            )
+        )
+    )
