@@ -222,3 +222,15 @@ def test_selection_resolves_under_scope_now(app, town):
         make_user(Role.STUDENT, school=db.session.get(User, town["ada"]).schools[0])
         db.session.commit()
         assert len(selection.resolve(actor)) == 4  # resolved when acted on, not when chosen
+
+
+def test_class_pickers_sort_naturally_and_roles_read_plainly(app, client, town):
+    with app.app_context():
+        oak = db.session.get(User, town["admin"]).schools[0]
+        for title in ("Art 11", "Art 6", "Art 9"):
+            make_class(oak, title=title)
+        db.session.commit()
+    client.sign_in("oak.admin", PASSWORD)
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert page.index(">Art 6") < page.index(">Art 9") < page.index(">Art 11")
+    assert ">Staff<" in page and "Staffs" not in page

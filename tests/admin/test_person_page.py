@@ -137,3 +137,17 @@ def test_another_schools_admin_gets_404_and_nothing_changes(app, client, ids, pa
                 AuditEvent.action.in_(["credential_issued", "contact_changed"])
             )
         ).all()
+
+
+def test_a_parents_child_at_another_school_is_counted_not_named(app, client, ids):
+    with app.app_context():
+        elm = db.session.scalar(select(User).where(User.username == "elm.admin")).schools[0]
+        mum = db.session.scalar(select(User).where(User.username == "mum.l"))
+        far = make_user(Role.STUDENT, school=elm, given_name="Faraway", family_name="Child")
+        link_guardian(mum, far)
+        db.session.commit()
+        mum_id = mum.id
+    client.sign_in("oak.admin", PASSWORD)
+    page = client.get(f"/admin/users/{mum_id}").get_data(as_text=True)
+    assert "Ada Lovelace" in page
+    assert "and 1 child at another school" in page and "Faraway" not in page

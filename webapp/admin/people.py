@@ -59,13 +59,15 @@ SENDS = {
 def people_index() -> Response:
     filters = people.PeopleFilter.from_args(request.args)
     found = people.page(current_user, filters, request.args.get("page", 1, type=int))
+    schools = db.session.scalars(scope.visible_schools(current_user)).all()
     response = render(
         "admin/users/index.html",
         "admin/users/_results.html",
         found=found,
         filters=filters,
         view=urlencode(filters.to_args()),
-        schools=db.session.scalars(scope.visible_schools(current_user)).all(),
+        schools=schools,
+        school_names={school.id: school.name for school in schools},
         classes=exports.export_classes(current_user),
         roles=people.ROLES,
         states=list(AccountState),

@@ -41,11 +41,20 @@ def home() -> Response:
 @role_required(Role.ADMIN)
 def user_show(user_id: int) -> Response:
     user = scope.require_user(current_user, user_id)
+    # Only people inside the admin's scope are named; others are only counted.
+    children, hidden_children = _within_scope(
+        scope.linked_children(user) if user.role == Role.PARENT else []
+    )
+    guardians, hidden_guardians = _within_scope(
+        scope.guardians(user) if user.role == Role.STUDENT else []
+    )
     return render(
         "admin/users/show.html",
         user=user,
-        children=scope.linked_children(user) if user.role == Role.PARENT else [],
-        guardians=scope.guardians(user) if user.role == Role.STUDENT else [],
+        children=children,
+        hidden_children=hidden_children,
+        guardians=guardians,
+        hidden_guardians=hidden_guardians,
         classes=people.classes_of(user),
         timeline=people.timeline(user),
         form=CsrfOnlyForm(),
@@ -54,3 +63,10 @@ def user_show(user_id: int) -> Response:
         saved=False,
         key=uuid.uuid4().hex,
     )
+
+
+def _within_scope(people_list: list) -> tuple[list, int]:
+    """Split people into those the admin may see, and how many others there are."""
+    visible = scope.visible_ids(current_user, [p.id for p in people_list])
+    shown = [p for p in people_list if p.id in visible]
+    return shown, len(people_list) - len(shown)

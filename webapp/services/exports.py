@@ -35,6 +35,7 @@ from webapp.models import (
 from webapp.services import audit, scope
 from webapp.services.accounts import STATE_SQL
 from webapp.services.errors import NotAllowed, PolicyError
+from webapp.web.labels import natural_key
 
 EXPORT_ROLES = (Role.STUDENT, Role.PARENT, Role.TEACHER, Role.STAFF)
 COLUMNS = (
@@ -250,8 +251,8 @@ def _memberships(user_ids: list[int]) -> tuple[dict[int, list[str]], dict[int, l
 
 
 def export_classes(actor: User) -> list[Class]:
-    """Return the classes the actor may filter an export by."""
-    query = select(Class).order_by(Class.title)
+    """Return the classes the actor may filter by, in natural order (Art 6, Art 9, Art 11)."""
+    query = select(Class)
     if not (actor.role == Role.ADMIN and actor.district_wide):
         query = query.where(Class.school_id.in_(scope.visible_school_ids(actor)))
-    return list(db.session.scalars(query.limit(2000)))
+    return sorted(db.session.scalars(query.limit(2000)), key=lambda k: natural_key(k.title))

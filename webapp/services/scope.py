@@ -94,6 +94,15 @@ def require_user_ids(actor: User, user_ids: Iterable[int], chunk: int = 5000) ->
     return wanted
 
 
+def visible_ids(actor: User, user_ids: Iterable[int]) -> set[int]:
+    """Which of these users the actor may see (no refusal: for pages that only count the rest)."""
+    wanted = set(user_ids)
+    if not wanted:
+        return set()
+    query = visible_users(actor).with_only_columns(User.id).where(User.id.in_(wanted))
+    return set(db.session.scalars(query))
+
+
 def require_user(actor: User, user_id: int) -> User:
     return require_users(actor, [user_id])[0]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,12 @@ def grade_label(code: str | None) -> str:
     if code.isdigit():
         return f"Grade {int(code)}"
     return code
+
+
+def natural_key(text: str) -> list[tuple[int, int | str]]:
+    """Sort key that orders numbers by value: "Art 6" < "Art 9" < "Art 11"."""
+    return [(0, int(part)) if part.isdigit() else (1, part.casefold())
+            for part in re.split(r"(\d+)", text) if part]  # fmt: skip
 
 
 def when(moment: datetime | None) -> str:
