@@ -51,6 +51,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     import webapp.housekeeping  # noqa: F401
     import webapp.imports.jobs  # noqa: F401
     import webapp.jobs.system  # noqa: F401
+    import webapp.services.people  # noqa: F401
     from webapp.jobs import periodic
 
     periodic.start(app)

@@ -157,10 +157,11 @@ def test_a_link_by_email_shows_the_plan_then_makes_one_batch(app, client, town):
     first = client.post_form("/admin/users/bulk/apply", apply, token_from="/admin/users")
     second = client.post_form("/admin/users/bulk/apply", apply, token_from="/admin/users")
     assert first.status_code == second.status_code == 303
-    assert first.headers["Location"] == second.headers["Location"]  # pressed twice: one batch
+    assert first.headers["Location"] == f"/admin/users/bulk/{key}"
+    opened = client.get(first.headers["Location"])
     with app.app_context():
-        batch = db.session.scalar(select(CredentialBatch))
-        assert batch.total == 2 and first.headers["Location"].endswith(f"/batches/{batch.id}")
+        (batch,) = db.session.scalars(select(CredentialBatch)).all()  # pressed twice: one batch
+        assert batch.total == 2 and opened.headers["Location"].endswith(f"/batches/{batch.id}")
 
 
 def test_explicit_ids_outside_the_filter_or_the_school_are_dropped(app, client, town):
@@ -234,3 +235,78 @@ def test_class_pickers_sort_naturally_and_roles_read_plainly(app, client, town):
     page = client.get("/admin/users").get_data(as_text=True)
     assert page.index(">Art 6") < page.index(">Art 9") < page.index(">Art 11")
     assert ">Staff<" in page and "Staffs" not in page
+
+
+def test_the_wait_page_polls_until_the_batch_exists_and_is_only_the_askers(app, client, town):
+    client.sign_in("oak.admin", PASSWORD)
+    waiting = client.get("/admin/users/bulk/0123456789abcdef")
+    assert waiting.status_code == 200
+    assert 'hx-trigger="every 1s"' in waiting.get_data(as_text=True)
+    with app.app_context():
+        from webapp.delivery import batches
+
+        district = db.session.scalar(select(User).where(User.username == "district"))
+        batches.send_credentials(
+            [town["ada"]], "link", "email", {"idempotency_key": "someone-elses-key"}, district
+        )
+        db.session.commit()
+    assert client.get("/admin/users/bulk/someone-elses-key").status_code == 200  # still waiting
+
+
+def test_select_all_matching_over_20000_people_loads_none_of_them_in_the_request(
+    app, client, town, monkeypatch
+):
+    """The request queues the filter; the job resolves and plans the 20,000."""
+    from sqlalchemy import event, insert
+
+    from webapp.models import user_schools
+
+    with app.app_context():
+        rows = [
+            {"username": f"bulk{n}", "given_name": "Bulk", "family_name": f"P{n}",
+             "role": "student", "grade": "07", "source": "local", "email": f"b{n}@f.example",
+             "credential_epoch": f"{n:032d}", "must_change_password": False,
+             "district_wide": False, "failed_login_count": 0}
+            for n in range(20_000)
+        ]  # fmt: skip
+        db.session.execute(insert(User), rows)
+        new_ids = db.session.scalars(select(User.id).where(User.grade == "07")).all()
+        db.session.execute(
+            insert(user_schools), [{"user_id": i, "school_id": town["oak"]} for i in new_ids]
+        )
+        db.session.commit()
+        engine = db.engine
+    queued: list = []
+    backend = app.extensions["keyslip_jobs"]
+    monkeypatch.setattr(
+        backend, "submit", lambda name, args, origin=None: queued.append((name, args))
+    )
+    loaded: list[str] = []
+
+    def watch(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().startswith("SELECT users.id, users.source"):
+            loaded.append(statement)
+
+    client.sign_in("oak.admin", PASSWORD)
+    token = client.csrf_token("/admin/users")
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        response = client.post(
+            "/admin/users/bulk/apply",
+            data={"action": "link_email", "view": "grade=07", "all_matching": "1",
+                  "idempotency_key": "bulk-20000-key", "csrf_token": token},
+        )  # fmt: skip
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert response.status_code == 303
+    assert [name for name, _ in queued] == ["webapp.services.people.send_to_selection"]
+    ((_, args),) = queued
+    assert "grade=07" in args and len(str(args)) < 300  # the filter, not 20,000 ids
+    # Only single accounts by id (the signed-in admin); none of the 20,000.
+    assert all(re.search(r"WHERE users\.id = \S+$", statement.strip()) for statement in loaded), [
+        s.strip()[-80:] for s in loaded
+    ]
+    with app.app_context():
+        assert people.send_to_selection(*args) is not None
+        batch = db.session.scalar(select(CredentialBatch))
+        assert batch.total == 20_000

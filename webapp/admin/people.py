@@ -12,12 +12,14 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Response, flash, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from webapp.admin import bp
 from webapp.admin.imports import csv_download
 from webapp.delivery import batches
 from webapp.extensions import db
-from webapp.models import AccountState, Kind, Role, utcnow
+from webapp.jobs import enqueue
+from webapp.models import AccountState, CredentialBatch, Kind, Role, utcnow
 from webapp.services import exports, people, scope
 from webapp.services.errors import PolicyError
 from webapp.web.errors import error_response
@@ -126,18 +128,28 @@ def people_bulk_apply() -> Response:
     action, selection = _read_selection()
     if action is None or action is BulkAction.EXPORT or not CsrfOnlyForm().validate_on_submit():
         return error_response(400)
-    ids = selection.resolve(current_user)
     back = url_for("admin.people_index", **selection.filters.to_args())
     if action in SENDS:
         kind, channel = SENDS[action]
-        options = {
-            "idempotency_key": (request.form.get("idempotency_key") or "")[:64] or None,
-            # Only the person page asks: one named person's sign-in is reset on purpose.
-            "include_active": request.form.get("include_active") == "1" and len(ids) == 1,
-        }
-        batch = batches.send_credentials(ids, kind, channel, options, current_user)
+        key = (request.form.get("idempotency_key") or "")[:64]
+        if len(key) < 8:
+            key = uuid.uuid4().hex
+        # Only the person page asks: one named person's sign-in is reset on purpose.
+        include_active = request.form.get("include_active") == "1" and len(selection.ids) == 1
+        enqueue(
+            people.send_to_selection,
+            current_user.id,
+            kind,
+            channel,
+            urlencode(selection.filters.to_args()),
+            ",".join(str(i) for i in selection.ids),
+            selection.all_matching,
+            key,
+            include_active and not selection.all_matching,
+        )
         db.session.commit()
-        return redirect(url_for("admin.batch_show", batch_id=batch.id))
+        return redirect(url_for("admin.people_bulk_status", key=key))
+    ids = selection.resolve(current_user)
     changed = people.set_active(current_user, ids, active=action is BulkAction.REACTIVATE)
     db.session.commit()
     verb = "reactivated" if action is BulkAction.REACTIVATE else "deactivated"
@@ -145,6 +157,21 @@ def people_bulk_apply() -> Response:
     if request.form.get("return_to") == "person" and len(ids) == 1:
         back = url_for("admin.user_show", user_id=ids[0])
     return redirect(back)
+
+
+@bp.get("/users/bulk/<key>")
+@role_required(Role.ADMIN)
+def people_bulk_status(key: str) -> Response:
+    """Wait for the batch a bulk send is preparing, then open it."""
+    batch = db.session.scalar(
+        select(CredentialBatch).where(
+            CredentialBatch.idempotency_key == key,
+            CredentialBatch.requested_by_id == current_user.id,
+        )
+    )
+    if batch is not None:
+        return redirect(url_for("admin.batch_show", batch_id=batch.id))
+    return render("admin/users/bulk_waiting.html", "admin/users/_bulk_waiting.html", key=key)
 
 
 def _read_selection() -> tuple[BulkAction | None, people.Selection]:
