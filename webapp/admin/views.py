@@ -8,8 +8,10 @@ from flask import Response
 from flask_login import current_user
 
 from webapp.admin import bp
+from webapp.delivery import log
+from webapp.extensions import db
 from webapp.imports import history
-from webapp.models import AccountState, Role
+from webapp.models import AccountState, ImportRun, Role
 from webapp.services import accounts, people, scope
 from webapp.web.forms import CsrfOnlyForm
 from webapp.web.guards import role_required
@@ -28,12 +30,22 @@ STATE_ORDER = list(AccountState)
 @bp.get("/")
 @role_required(Role.ADMIN)
 def home() -> Response:
+    recent = log.batches_for(current_user).rows[:5]
+    runs = history.visible_runs(current_user)
+    weeks = accounts.activations_by_week(current_user)
     return render(
         "admin/home.html",
         schools=accounts.school_counts(current_user),
         roles=ROLE_LABELS,
         states=STATE_ORDER,
         import_alerts=history.alert_runs(current_user),
+        weeks=weeks,
+        most=max((week.activated for week in weeks), default=0),
+        attention=log.needing_attention(current_user),
+        recent_batches=recent,
+        requesters=log.requesters(recent),
+        recent_imports=db.session.scalars(runs.limit(5)).all(),
+        last_sync=db.session.scalar(runs.where(ImportRun.origin.startswith("sync")).limit(1)),
     )
 
 

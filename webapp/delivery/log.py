@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from webapp.csv_safe import SafeWriter
 from webapp.extensions import db
-from webapp.models import CredentialBatch, Delivery, DeliveryStatus, Role, User
+from webapp.models import BatchStatus, CredentialBatch, Delivery, DeliveryStatus, Role, User
 from webapp.services import audit, scope
 
 BATCHES_PER_PAGE = 50
@@ -101,3 +101,23 @@ def deliveries_csv(batch: CredentialBatch, actor: User) -> str:
         )
     audit.record(actor, "export_downloaded", batch, kind="deliveries", rows=count)
     return out.getvalue()
+
+
+NEEDS_ATTENTION = (BatchStatus.FAILED, BatchStatus.PAUSED, BatchStatus.RETRYING,
+                   BatchStatus.AWAITING_PRINT)  # fmt: skip
+
+
+def needing_attention(actor: User, limit: int = 5) -> list[CredentialBatch]:
+    """Batches that wait on someone: stopped, paused, waiting to print, or with failures."""
+    query = (
+        select(CredentialBatch)
+        .where(
+            CredentialBatch.status.in_(NEEDS_ATTENTION)
+            | ((CredentialBatch.status == BatchStatus.DONE) & (CredentialBatch.failed > 0))
+        )
+        .order_by(CredentialBatch.id.desc())
+        .limit(limit)
+    )
+    if not (actor.role == Role.ADMIN and actor.district_wide):
+        query = query.where(CredentialBatch.school_id.in_(scope.visible_school_ids(actor)))
+    return list(db.session.scalars(query))

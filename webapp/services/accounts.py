@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import case, func, select
 
@@ -95,3 +96,33 @@ def create_admin(username: str, email: str, password: str, *, district_wide: boo
     db.session.flush()
     audit.record(audit.CLI, "admin_created", user)
     return user
+
+
+@dataclass(frozen=True)
+class Week:
+    starts: date
+    activated: int
+
+
+def activations_by_week(actor: User, weeks: int = 8, today: date | None = None) -> list[Week]:
+    """How many of the actor's people (admins aside) first signed in, week by week, each
+    week starting on a Monday; grouped by day in the database, so a few dozen rows come back
+    however many people there are."""
+    today = today or utcnow().date()
+    first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+    starts = [first + timedelta(weeks=n) for n in range(weeks)]
+    day = func.date(User.activated_at)
+    per_day = db.session.execute(
+        scope.visible_users(actor)
+        .with_only_columns(day, func.count())
+        .where(
+            User.role != Role.ADMIN,
+            User.activated_at >= datetime.combine(first, time(), UTC),
+        )
+        .group_by(day)
+    )
+    counts = [0] * weeks
+    for when, count in per_day:  # at most 7 x weeks rows, however many people
+        when = when if isinstance(when, date) else date.fromisoformat(when)
+        counts[min((when - first).days // 7, weeks - 1)] += count
+    return [Week(start, count) for start, count in zip(starts, counts, strict=True)]
