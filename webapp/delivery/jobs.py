@@ -115,6 +115,8 @@ class BatchRun:
         self.kind = Kind(batch.kind)
         self.channel = Channel(batch.channel)
         self.school_id = batch.school_id
+        # Links are invites unless the batch says reset (the forgot-password page).
+        self.purpose = (batch.options or {}).get("purpose") or "invite"
         self.actor: Actor = _requester(batch)
         self.lease = lease
         self.attempt = secrets.token_hex(8)
@@ -181,7 +183,9 @@ class BatchRun:
         for row in due:
             user = people[row.user_id]
             cfg = settings.for_user(user, cache)
-            decision = policy.address_at_send(user, self.kind, self.channel, cfg)
+            decision = policy.address_at_send(
+                user, self.kind, self.channel, cfg, fallback=self.purpose == "invite"
+            )
             if isinstance(decision, Skip):
                 self._settle_now(row, DeliveryStatus.SKIPPED, decision)
             elif self.channel is Channel.SMS and _sms_over_cap(decision.to, per_number, now):
@@ -233,10 +237,12 @@ class BatchRun:
         if self.kind is Kind.LINK:
             issued = links.issue_links_for(
                 [
-                    links.LinkRequest(user.id, user.invited_at, links.lifetime_in("invite", cfg))
+                    links.LinkRequest(
+                        user.id, user.invited_at, links.lifetime_in(self.purpose, cfg)
+                    )
                     for user, cfg in people
                 ],
-                purpose="invite",
+                purpose=self.purpose,
                 actor=self.actor,
                 batch_id=self.batch_id,
                 now=now,
@@ -260,7 +266,7 @@ class BatchRun:
         return Prepared(
             delivery_id=delivery_id,
             user_id=user.id,
-            kind=self.kind,
+            kind="reset-link" if self.kind is Kind.LINK and self.purpose == "reset" else self.kind,
             to=address.to,
             route=address.route,
             given_name=user.given_name,
