@@ -137,7 +137,8 @@ class BatchRun:
             return self._finish(
                 BatchStatus.RETRYING, "waiting to retry", _next_retry(self.batch_id)
             )
-        needs_printing = _count_skipped(self.batch_id, Skip.NO_ADDRESS)
+        # A reset link asked for on the forgot-password page is never printed instead.
+        needs_printing = self.purpose == "invite" and _count_skipped(self.batch_id, Skip.NO_ADDRESS)
         return self._finish(BatchStatus.AWAITING_PRINT if needs_printing else BatchStatus.DONE)
 
     def _send_all(self, sender: Any) -> None:
