@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.factories import make_school, make_user
 from tests.family.conftest import PARENT_PASSWORD, actions
 from webapp.delivery import codes
-from webapp.extensions import db
+from webapp.extensions import db, mail
 from webapp.family import parents
 from webapp.family.parents import CodeRefused, NewParent
 from webapp.models import GuardianLink, ParentCode, Role, StudentPin, User
@@ -40,7 +40,9 @@ def _parents(app) -> list[User]:
 
 
 def test_a_parent_registers_with_a_code_and_is_linked_and_signed_in(app, client, family):
-    response = _register(client, family.code.lower().replace("-", " "))
+    with mail.record_messages() as sent:
+        response = _register(client, family.code.lower().replace("-", " "))
+    assert sent == []  # the first password chosen needs no "password changed" notice
     assert response.status_code == 303 and response.headers["Location"] == "/parent"
     page = client.get("/parent").get_data(as_text=True)
     assert "Ava Lopez" in page
@@ -228,3 +230,10 @@ def test_adding_a_child_already_linked_spends_no_use(app, client, family, signed
     assert again.status_code == 422 and "already linked" in again.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(ParentCode.use_count)) == 1
+
+
+def test_an_email_too_long_for_a_username_is_refused(app, family):
+    with app.app_context():
+        person = NewParent("Maria", "Lopez", "m" * 140 + "@home.example", PARENT_PASSWORD)
+        with pytest.raises(PolicyError, match="at most 150"):
+            parents.register_parent(family.code, person)

@@ -40,6 +40,10 @@ REFUSED_CODE = (
 )
 
 
+# A registered parent's username is their email address, within the username column.
+USERNAME_MAX = 150
+
+
 class CodeRefused(DomainError):
     """The typed code links nobody; one message whatever the reason."""
 
@@ -108,6 +112,8 @@ def register_parent(typed_code: str, person: NewParent, *, now: datetime | None 
     now = now or utcnow()
     row, student = _redeemable(typed_code, now)
     address = clean_email(person.email)
+    if len(address) > USERNAME_MAX:
+        raise PolicyError([f"Use an email address of at most {USERNAME_MAX} characters."])
     if _address_taken(address):
         raise PolicyError(
             ["An account with this email address already exists. Sign in, then use Add a child."]
