@@ -30,6 +30,7 @@ SHOTS = [
     ("teacher-class", "demo.teacher", None),
     ("parent-children", "demo.parent", "/parent"),
     ("student-account", "demo.student", "/account"),
+    ("forgot-password", None, "/forgot-password"),
     ("admin-import-new", "admin", "/admin/imports/new"),
     ("admin-export", "admin", "/admin/exports/accounts"),
     ("admin-schools", "admin", "/admin/schools"),
@@ -125,6 +126,18 @@ def _send_demo_links() -> None:
     db.session.commit()
 
 
+def _give_demo_student_a_parent_code() -> None:
+    """The student's account page then shows a code, its expiry and its uses."""
+    from sqlalchemy import select
+
+    from webapp.delivery import codes
+    from webapp.models import User
+
+    student = db.session.scalar(select(User).where(User.username == "demo.student"))
+    codes.issue_parent_code(student, actor=student)
+    db.session.commit()
+
+
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="keyslip-shots-"))
     os.environ["KEYSLIP_INSTANCE_PATH"] = str(folder)
@@ -142,6 +155,7 @@ def main() -> None:
         demo.seed_demo(app.config["DEMO_SEED"])
         db.session.commit()
         _send_demo_links()
+        _give_demo_student_a_parent_code()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"

@@ -43,6 +43,25 @@ class Config:
     LOGIN_RATE_LIMIT = "30 per minute;300 per hour"
     # "Email me a new link" on a dead invite link, per client address.
     NEW_LINK_RATE_LIMIT = "5 per hour"
+    # Parent codes typed wrong (registration and "Add a child"), per client address and
+    # for the whole site; a right code is never counted (README "Family pages").
+    PARENT_CODE_RATE_LIMIT = "10 per 10 minutes;100 per day"
+    PARENT_CODE_GLOBAL_RATE_LIMIT = "300 per hour;2000 per day"
+    # Forgot-password requests per client address; each account also gets at most
+    # RESET_MESSAGES_PER_HOUR messages, whoever asks.
+    FORGOT_PASSWORD_RATE_LIMIT = "10 per 10 minutes;50 per day"  # noqa: S105 (a limit)
+    RESET_MESSAGES_PER_HOUR = 3
+    # PIN recovery: wrong PINs per client address; PIN_FAILURES_PER_HOUR wrong PINs for one
+    # account lock its PIN recovery for the rest of the hour.
+    PIN_RECOVERY_RATE_LIMIT = "20 per hour"
+    PIN_FAILURES_PER_HOUR = 5
+    # Single sign-on: roles whose people sign in with the school's own accounts (also a
+    # per-school setting), and what forgot-password tells them instead.
+    SSO_ROLES: list[str] = []
+    SSO_NOTICE = (
+        "Your school signs you in with its own school account (single sign-on). Use your "
+        "school's sign-in page, or ask the school office to reset that password."
+    )
     LOGIN_DELAY_AFTER_FAILURES = 5
     LOGIN_DELAY_STEP_SECONDS = 60
     LOGIN_DELAY_MAX_SECONDS = 15 * 60

@@ -38,6 +38,9 @@ PAGES = [
     ("demo.parent", "/parent"),
     ("demo.student", "/account"),
     ("demo.student", "/password/change"),
+    (None, "/forgot-password"),
+    (None, "/forgot-password/pin"),
+    (None, "/parent/register"),
 ]
 
 

@@ -13,6 +13,9 @@ PUBLIC = {
     "auth.sign_in",
     "delivery.set_password",
     "delivery.set_password_link",
+    "auth.forgot_password",
+    "auth.pin_recovery",
+    "self_service.parent_register",
 }
 
 

@@ -22,3 +22,12 @@ class ChangePasswordForm(NewPasswordForm):
     current_password = PasswordField(
         "Current password", validators=[DataRequired(), Length(max=1024)]
     )
+
+
+class ForgotPasswordForm(FlaskForm):
+    identifier = StringField("Username or email", validators=[DataRequired(), Length(max=254)])
+
+
+class PinRecoveryForm(NewPasswordForm):
+    username = StringField("Your username", validators=[DataRequired(), Length(max=150)])
+    pin = StringField("The PIN your parent sees", validators=[DataRequired(), Length(max=40)])

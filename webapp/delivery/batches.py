@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from webapp.delivery import policy
+from webapp.delivery import links, policy
 from webapp.delivery.jobs import process_batch
 from webapp.delivery.links import LinkCheck, LinkStatus
 from webapp.delivery.policy import Skip
@@ -55,6 +55,9 @@ class BatchOptions:
     sent_before: datetime | None = None
     include_active: bool = False
     school_id: int | None = None
+    # Links only: "invite" (set up an account) or "reset" (the forgot-password page; the
+    # person's own address only, never the school's fallback).
+    purpose: str = "invite"
 
     @classmethod
     def parse(cls, options: Mapping[str, Any] | None) -> BatchOptions:
@@ -71,6 +74,8 @@ class BatchOptions:
             sent_before = datetime.fromisoformat(sent_before)
         if sent_before is not None and sent_before.tzinfo is None:
             raise PolicyError(["Give sent_before with a time zone (UTC)."])
+        if options.get("purpose", "invite") not in links.PURPOSES:
+            raise PolicyError([f"A link's purpose is one of {', '.join(links.PURPOSES)}."])
         return cls(idempotency_key=key, sent_before=sent_before, **options)
 
     @property
@@ -88,7 +93,12 @@ class BatchOptions:
             "only_not_active": self.only_not_active,
             "sent_before": self.sent_before.isoformat() if self.sent_before else None,
             "include_active": self.include_active,
+            "purpose": self.purpose,
         }
+
+    @property
+    def uses_fallback(self) -> bool:
+        return self.purpose == "invite"
 
 
 @dataclass(frozen=True)
@@ -187,7 +197,8 @@ def plan_batch(users: Sequence[User], kind: Kind, channel: Channel, opts: BatchO
             continue
         address = None
         if channel is not Channel.PRINT:
-            address = policy.address_for(user, channel, settings.for_user(user, cache))
+            cfg = settings.for_user(user, cache)
+            address = policy.address_for(user, channel, cfg, fallback=opts.uses_fallback)
         plan.recipients.append(Recipient(user, address))
     return plan
 
@@ -447,6 +458,21 @@ def request_new_link(check: LinkCheck) -> CredentialBatch:
     user = check.user
     key = f"relink:{check.token.token_hash[:48]}"
     return send_credentials([user.id], "link", "email", {"idempotency_key": key}, user)
+
+
+def request_reset_link(user: User) -> CredentialBatch:
+    """Email a reset link to a person's own address, acting as them; the caller commits.
+
+    A one-person batch like "Email me a new link": the job issues the link (a reset
+    purpose, RESET_LINK_MINUTES) and sends it after the commit, so the request that asked
+    never waits for, or learns about, the mail server. The caller checks the address.
+    """
+    options = {
+        "idempotency_key": f"reset:{user.id}:{uuid.uuid4().hex[:24]}",
+        "include_active": True,
+        "purpose": "reset",
+    }
+    return send_credentials([user.id], "link", "email", options, user)
 
 
 def notifies_new_accounts() -> bool:

@@ -115,6 +115,8 @@ class BatchRun:
         self.kind = Kind(batch.kind)
         self.channel = Channel(batch.channel)
         self.school_id = batch.school_id
+        # Links are invites unless the batch says reset (the forgot-password page).
+        self.purpose = (batch.options or {}).get("purpose") or "invite"
         self.actor: Actor = _requester(batch)
         self.lease = lease
         self.attempt = secrets.token_hex(8)
@@ -135,7 +137,8 @@ class BatchRun:
             return self._finish(
                 BatchStatus.RETRYING, "waiting to retry", _next_retry(self.batch_id)
             )
-        needs_printing = _count_skipped(self.batch_id, Skip.NO_ADDRESS)
+        # A reset link asked for on the forgot-password page is never printed instead.
+        needs_printing = self.purpose == "invite" and _count_skipped(self.batch_id, Skip.NO_ADDRESS)
         return self._finish(BatchStatus.AWAITING_PRINT if needs_printing else BatchStatus.DONE)
 
     def _send_all(self, sender: Any) -> None:
@@ -181,7 +184,9 @@ class BatchRun:
         for row in due:
             user = people[row.user_id]
             cfg = settings.for_user(user, cache)
-            decision = policy.address_at_send(user, self.kind, self.channel, cfg)
+            decision = policy.address_at_send(
+                user, self.kind, self.channel, cfg, fallback=self.purpose == "invite"
+            )
             if isinstance(decision, Skip):
                 self._settle_now(row, DeliveryStatus.SKIPPED, decision)
             elif self.channel is Channel.SMS and _sms_over_cap(decision.to, per_number, now):
@@ -233,10 +238,12 @@ class BatchRun:
         if self.kind is Kind.LINK:
             issued = links.issue_links_for(
                 [
-                    links.LinkRequest(user.id, user.invited_at, links.lifetime_in("invite", cfg))
+                    links.LinkRequest(
+                        user.id, user.invited_at, links.lifetime_in(self.purpose, cfg)
+                    )
                     for user, cfg in people
                 ],
-                purpose="invite",
+                purpose=self.purpose,
                 actor=self.actor,
                 batch_id=self.batch_id,
                 now=now,
@@ -260,7 +267,7 @@ class BatchRun:
         return Prepared(
             delivery_id=delivery_id,
             user_id=user.id,
-            kind=self.kind,
+            kind="reset-link" if self.kind is Kind.LINK and self.purpose == "reset" else self.kind,
             to=address.to,
             route=address.route,
             given_name=user.given_name,

@@ -22,6 +22,7 @@ from flask_mail import Message
 # Message kinds, one pair of templates each in templates/email/<kind>.txt and .html.
 EMAIL_TEMPLATES = {
     "link": "set_password_link",
+    "reset-link": "reset_password_link",
     "password": "temporary_password",
     "parent-code": "parent_code",
 }
@@ -75,6 +76,7 @@ def subject_for(prepared: Prepared) -> str:
     school = clean_line(prepared.school_name, 60) or "Your school"
     subjects = {
         "link": f"{school}: set up your Keyslip account",
+        "reset-link": f"{school}: reset your Keyslip password",
         "password": f"{school}: your temporary Keyslip password",
         "parent-code": f"{school}: your parent code for Keyslip",
     }

@@ -100,14 +100,20 @@ def left_out(user: User, kind: Kind, rollout: Rollout, history: History) -> Skip
     return None
 
 
-def address_for(user: User, channel: Channel, cfg: Mapping[str, Any]) -> Address | None:
-    """The person's address on a channel under their school's settings; None means print."""
+def address_for(
+    user: User, channel: Channel, cfg: Mapping[str, Any], *, fallback: bool = True
+) -> Address | None:
+    """The person's address on a channel under their school's settings; None means print.
+
+    fallback=False keeps to the person's own address (a reset link asked for on the
+    forgot-password page goes nowhere else).
+    """
     from webapp.delivery.sms import valid_e164
 
     if channel is Channel.EMAIL:
         if valid_email(user.email):
             return Address(user.email, Route.DIRECT)
-        if cfg["fallback_email"]:
+        if fallback and cfg["fallback_email"]:
             return Address(cfg["fallback_email"], Route.FALLBACK)
     elif channel is Channel.SMS:
         number = valid_e164(user.phone)
@@ -117,7 +123,7 @@ def address_for(user: User, channel: Channel, cfg: Mapping[str, Any]) -> Address
 
 
 def address_at_send(
-    user: User, kind: Kind, channel: Channel, cfg: Mapping[str, Any]
+    user: User, kind: Kind, channel: Channel, cfg: Mapping[str, Any], *, fallback: bool = True
 ) -> Address | Skip:
     """Where the job sends a person's message now, or why it skips them.
 
@@ -129,7 +135,7 @@ def address_at_send(
         return Skip.DEACTIVATED
     if kind is Kind.PARENT_CODE and user.role != Role.STUDENT:
         return Skip.NOT_A_STUDENT
-    address = address_for(user, channel, cfg)
+    address = address_for(user, channel, cfg, fallback=fallback)
     if address is None:
         return Skip.NO_ADDRESS
     if not cfg["test_mode"]:

@@ -57,6 +57,19 @@ def _phone_or_none(value: Any) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _roles(value: Any) -> list[str]:
+    known = [role.value for role in Role]
+    if not isinstance(value, list) or not all(v in known for v in value):
+        raise PolicyError([f"Give a list of roles from: {', '.join(known)}."])
+    return sorted(dict.fromkeys(value))  # this module defines its own set()
+
+
+def _notice(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 500:
+        raise PolicyError(["Write the notice in 1 to 500 characters."])
+    return value.strip()
+
+
 def _channel(value: Any) -> str:
     if value not in ("email", "sms"):
         raise PolicyError(["Choose email or sms."])
@@ -85,6 +98,8 @@ SPECS: dict[str, Spec] = {
     "test_mode_phone": Spec("TEST_MODE_PHONE", _phone_or_none),
     "invite_link_days": Spec("INVITE_LINK_DAYS", _positive_int(7)),
     "reset_link_minutes": Spec("RESET_LINK_MINUTES", _positive_int(60)),
+    "sso_roles": Spec("SSO_ROLES", _roles),
+    "sso_notice": Spec("SSO_NOTICE", _notice),
     "temp_password_days": Spec("TEMP_PASSWORD_DAYS", _positive_int(30)),
     "young_student_grades": Spec("YOUNG_STUDENT_GRADES", _grades),
     "parent_code_days": Spec("PARENT_CODE_DAYS", _positive_int(365)),
@@ -146,6 +161,12 @@ def for_user(user: User, cache: dict[int | None, dict[str, Any]] | None = None) 
     if cache is None:
         return snapshot(school_id)
     return for_school(school_id, cache)
+
+
+def sso_notice(user: User) -> str | None:
+    """Return what to tell someone whose school signs their role in by single sign-on."""
+    cfg = for_user(user)
+    return cfg["sso_notice"] if str(user.role) in cfg["sso_roles"] else None
 
 
 def for_school(school_id: int | None, cache: dict[int | None, dict[str, Any]]) -> dict[str, Any]:
