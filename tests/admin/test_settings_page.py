@@ -83,3 +83,14 @@ def test_the_district_row_is_for_district_admins_and_schools_inherit_it(app, cli
 def test_teachers_have_no_settings_page(client, ids):
     client.sign_in("teach", PASSWORD)
     assert client.get("/admin/settings").status_code in (403, 404)
+
+
+def test_single_sign_on_roles_are_a_list_of_known_roles(app, client, ids):
+    client.sign_in("oak.admin", PASSWORD)
+    assert _save(client, ids["oak"], sso_roles="student, teacher").status_code == 303
+    with app.app_context():
+        assert settings.get("sso_roles", ids["oak"]) == ["student", "teacher"]
+    refused = _save(client, ids["oak"], sso_roles="wizard")
+    assert refused.status_code == 400 and "Give a list of roles from" in refused.get_data(
+        as_text=True
+    )

@@ -71,6 +71,17 @@ FIELDS: dict[str, Field] = {
     ),
     "invite_link_days": Field("Invitation links last (days)", "1 to 7.", Ask.NUMBER),
     "reset_link_minutes": Field("Reset links last (minutes)", "1 to 60.", Ask.NUMBER),
+    "sso_roles": Field(
+        "Roles that sign in with the school's single sign-on",
+        "Forgot password tells them to use the school's sign-in. Roles separated by commas: "
+        "student, teacher. Leave empty for none.",
+        Ask.LIST,
+    ),
+    "sso_notice": Field(
+        "Single sign-on notice",
+        "What forgot password says to those roles (1 to 500 characters).",
+        Ask.TEXT,
+    ),
     "temp_password_days": Field("Temporary passwords last (days)", "1 to 30.", Ask.NUMBER),
     "young_student_grades": Field(
         "Young students' grades",
