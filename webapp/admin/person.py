@@ -108,7 +108,15 @@ def person_pin(user_id: int) -> Response:
 
 
 def _secret(user, what: str, value: str, expires_at, note: str) -> Response:
-    response = render("admin/users/secret.html", user=user, what=what, value=value,
-                      expires_at=expires_at, note=note)  # fmt: skip
+    response = render(
+        "shared/secret.html",
+        user=user,
+        what=what,
+        value=value,
+        expires_at=expires_at,
+        note=note,
+        back_url=url_for("admin.user_show", user_id=user.id),
+        back_label=f"Back to {user.display_name}",
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
