@@ -310,3 +310,23 @@ def test_select_all_matching_over_20000_people_loads_none_of_them_in_the_request
         assert people.send_to_selection(*args) is not None
         batch = db.session.scalar(select(CredentialBatch))
         assert batch.total == 20_000
+
+
+def test_missing_contacts_lists_those_without_email_or_phone_and_saves_row_by_row(
+    app, client, town
+):
+    client.sign_in("oak.admin", PASSWORD)
+    page = client.get("/admin/users/missing-contacts?role=student").get_data(as_text=True)
+    assert "Hopper, Grace" in page and "Lovelace, Ada" in page  # Ada has email but no phone
+    assert "elm.kid" not in page
+    response = client.post_form(
+        f"/admin/users/{town['grace']}/contact",
+        {"email": "grace@families.example", "phone": "", "layout": "row"},
+        token_from="/admin/users/missing-contacts",
+        headers={"HX-Request": "true"},
+    )
+    row = response.get_data(as_text=True)
+    assert row.startswith(f'<form class="card contact-row" id="contact-{town["grace"]}"')
+    assert "Saved." in row
+    with app.app_context():
+        assert db.session.get(User, town["grace"]).email == "grace@families.example"

@@ -29,6 +29,7 @@ PAGES = [
     ("demo.teacher", "/teacher/"),
     ("admin", "/admin/imports"),
     ("admin", "/admin/users"),
+    ("admin", "/admin/users/missing-contacts"),
     ("admin", "/admin/users?role=student&state=not_sent"),
     ("admin", "/admin/batches"),
     ("admin", "/admin/audit"),

@@ -33,8 +33,9 @@ def person_contact(user_id: int) -> Response:
     change = people.update_contact(current_user, user.id, email, phone)
     db.session.commit()
     if wants_partial():
+        row = request.form.get("layout") == "row"
         return render(
-            "admin/users/_contact.html",
+            "admin/users/_contact_row.html" if row else "admin/users/_contact.html",
             user=user,
             problems=change.problems,
             typed={"email": email, "phone": phone},
@@ -47,6 +48,26 @@ def person_contact(user_id: int) -> Response:
     elif change.changed:
         flash("Contact details saved. Links sent to the old address no longer work.", "success")
     return redirect(url_for("admin.user_show", user_id=user.id))
+
+
+@bp.get("/users/missing-contacts")
+@role_required(Role.ADMIN)
+def people_missing_contacts() -> Response:
+    """Everyone without an email or phone, for one role and school, edited row by row."""
+    role = request.args.get("role") or None
+    role = Role(role) if role in {r.value for r in people.ROLES} else None
+    school_id = request.args.get("school_id", type=int)
+    rows, total = people.missing_contacts(current_user, role, school_id)
+    return render(
+        "admin/users/missing_contacts.html",
+        rows=rows,
+        total=total,
+        role=role,
+        school_id=school_id,
+        roles=people.ROLES,
+        schools=db.session.scalars(scope.visible_schools(current_user)).all(),
+        form=CsrfOnlyForm(),
+    )
 
 
 @bp.post("/users/<int:user_id>/temporary-password")

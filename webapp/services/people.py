@@ -359,3 +359,17 @@ def send_to_selection(
     batch = batches.send_credentials(user_ids, kind, channel, options, actor)
     db.session.commit()
     return batch.id
+
+
+def missing_contacts(actor: User, role: Role | None, school_id: int | None, limit: int = 200):
+    """People with no email or no phone (of a role, at a school), for filling in by hand."""
+    filters = PeopleFilter(role=role, school_id=school_id)
+    query = matching(actor, filters).where(
+        or_(User.email.is_(None), User.email == "", User.phone.is_(None), User.phone == ""),
+        User.deactivated_at.is_(None),
+    )
+    total = db.session.scalar(query.with_only_columns(func.count(User.id)).order_by(None))
+    rows = db.session.scalars(
+        query.order_by(User.family_name, User.given_name, User.id).limit(limit)
+    ).all()
+    return list(rows), total
