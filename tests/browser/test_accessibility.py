@@ -30,6 +30,7 @@ PAGES = [
     ("admin", "/admin/imports"),
     ("admin", "/admin/users"),
     ("admin", "/admin/users/missing-contacts"),
+    ("admin", "/admin/users/new"),
     ("admin", "/admin/users?role=student&state=not_sent"),
     ("admin", "/admin/batches"),
     ("admin", "/admin/audit"),

@@ -11,11 +11,11 @@ from flask import Response, flash, request, url_for
 from flask_login import current_user
 
 from webapp.admin import bp
-from webapp.delivery import codes
+from webapp.delivery import batches, codes
 from webapp.delivery.temp_passwords import issue_temporary_passwords
 from webapp.extensions import db
 from webapp.models import Role
-from webapp.services import people, scope
+from webapp.services import exports, people, scope
 from webapp.services.errors import PolicyError
 from webapp.web.errors import error_response
 from webapp.web.forms import CsrfOnlyForm
@@ -48,6 +48,45 @@ def person_contact(user_id: int) -> Response:
     elif change.changed:
         flash("Contact details saved. Links sent to the old address no longer work.", "success")
     return redirect(url_for("admin.user_show", user_id=user.id))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def person_new() -> Response:
+    """Add someone the SIS does not have yet; optionally send them a link at once."""
+    form = request.form
+    problems: dict[str, str] = {}
+    if request.method == "POST":
+        if not CsrfOnlyForm().validate_on_submit():
+            return error_response(400)
+        new = people.NewPerson(
+            role=form.get("role", ""),
+            given_name=form.get("given_name", ""),
+            family_name=form.get("family_name", ""),
+            school_id=form.get("school_id", type=int),
+            email=form.get("email", ""),
+            phone=form.get("phone", ""),
+            grade=form.get("grade", ""),
+            class_id=form.get("class_id", type=int),
+            child_username=form.get("child_username", ""),
+        )
+        user, problems = people.add_person(current_user, new)
+        if user is not None:
+            if form.get("send_now") == "1" and user.email:
+                batches.send_credentials([user.id], "link", "email", {}, current_user)
+            db.session.commit()
+            flash(f"{user.display_name} added as {user.username}.", "success")
+            return redirect(url_for("admin.user_show", user_id=user.id))
+    return render(
+        "admin/users/new.html",
+        status=400 if problems else 200,
+        problems=problems,
+        typed=form,
+        roles=people.ROLES,
+        schools=db.session.scalars(scope.visible_schools(current_user)).all(),
+        classes=exports.export_classes(current_user),
+        form=CsrfOnlyForm(),
+    )
 
 
 @bp.get("/users/missing-contacts")

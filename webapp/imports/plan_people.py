@@ -20,6 +20,7 @@ from webapp.imports.plan import (
     new_school_ids,
     person_schools,
     wanted_values,
+    warn,
 )
 from webapp.imports.plan_passwords import FileReset, plan_password
 from webapp.models import (
@@ -139,6 +140,14 @@ def plan_people(plan: ImportPlan) -> Known:
                 continue
             if candidates:
                 row = _full_row(candidates[0].id)
+                if candidates[0].source == "local":
+                    warn(
+                        plan,
+                        record.file,
+                        record.line,
+                        f"Matched by email to {row.username}, who was added by hand in "
+                        "Keyslip: this row updates that account instead of making a second one.",
+                    )
         if (
             row is not None
             and plan.visible_user_ids is not None
