@@ -330,3 +330,11 @@ def test_missing_contacts_lists_those_without_email_or_phone_and_saves_row_by_ro
     assert "Saved." in row
     with app.app_context():
         assert db.session.get(User, town["grace"]).email == "grace@families.example"
+
+
+def test_counting_stops_at_the_cap_and_says_so(app, client, town, monkeypatch):
+    monkeypatch.setattr(people, "COUNT_UP_TO", 2)
+    client.sign_in("oak.admin", PASSWORD)
+    page = client.get("/admin/users?role=student").get_data(as_text=True)
+    assert "<strong>2+</strong> people match" in page
+    assert "Select all 2+ matching" in page

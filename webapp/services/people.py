@@ -49,6 +49,7 @@ from webapp.services import audit, scope
 from webapp.services.accounts import STATE_SQL
 
 PER_PAGE = 50
+COUNT_UP_TO = 2_000
 ROLES = (Role.STUDENT, Role.PARENT, Role.TEACHER, Role.STAFF)
 
 
@@ -220,12 +221,22 @@ class PeoplePage:
     page_no: int
     pages: int
     filters: PeopleFilter = field(default_factory=PeopleFilter)
+    more: bool = False  # more than `total` match (counting stopped there)
+
+    @property
+    def matching(self) -> str:
+        """How many match, as people read it: "312" or "2,000+"."""
+        return f"{self.total:,}{'+' if self.more else ''}"
 
 
 def page(actor: User, filters: PeopleFilter, page_no: int = 1) -> PeoplePage:
     """One page of the matching people, in the filter's order, and how many match."""
     query = matching(actor, filters)
-    total = db.session.scalar(query.with_only_columns(func.count(User.id)).order_by(None))
+    # Counting stops at COUNT_UP_TO: "2,000+ people match" needs no scan of the rest.
+    capped = query.with_only_columns(User.id).order_by(None).limit(COUNT_UP_TO + 1).subquery()
+    total = db.session.scalar(select(func.count()).select_from(capped))
+    more = total > COUNT_UP_TO
+    total = min(total, COUNT_UP_TO)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     page_no = min(max(page_no, 1), pages)
     columns = _ORDER[filters.sort]
@@ -233,7 +244,7 @@ def page(actor: User, filters: PeopleFilter, page_no: int = 1) -> PeoplePage:
     people = db.session.scalars(
         query.order_by(*order, User.id).offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)
     ).all()
-    return PeoplePage(list(people), total, page_no, pages, filters)
+    return PeoplePage(list(people), total, page_no, pages, filters, more)
 
 
 @dataclass(frozen=True)
