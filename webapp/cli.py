@@ -80,6 +80,7 @@ def register(app: Flask) -> None:
     from webapp.cli_schools import schools_cli
     from webapp.delivery.cli import credentials_cli
     from webapp.imports.cli import roster_cli
+    from webapp.printing import cli as _printing_cli  # noqa: F401  (adds `credentials print`)
 
     for group in (demo_cli, users_cli, jobs_cli, roster_cli, schools_cli, credentials_cli):
         app.cli.add_command(group)
