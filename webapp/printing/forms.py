@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.printing.slips import PER_PAGE_CHOICES, Layout
@@ -19,15 +20,15 @@ class PrintBatchForm(FlaskForm):
     layout = RadioField(
         "Layout",
         choices=[
-            (Layout.SAVER.value, "Paper saver: several slips a page, to cut apart"),
-            (Layout.SINGLE.value, "One per page: a short letter for each person"),
+            SelectChoice(Layout.SAVER.value, "Paper saver: several slips a page, to cut apart"),
+            SelectChoice(Layout.SINGLE.value, "One per page: a short letter for each person"),
         ],
         default=Layout.SAVER.value,
         validators=[InputRequired()],
     )
     per_page = SelectField(
         "Slips a page (paper saver)",
-        choices=[(n, str(n)) for n in PER_PAGE_CHOICES],
+        choices=[SelectChoice(n, str(n)) for n in PER_PAGE_CHOICES],
         coerce=int,
         default=10,
     )

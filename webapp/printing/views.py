@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, make_response
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from webapp.delivery import batches
 from webapp.extensions import db
@@ -71,7 +72,8 @@ def batch_print(batch_id: int) -> Response:
         flow.require_printable(current_user, batch_id)
         if flow.runs_as_job(flow.people_to_print(batch_id)):
             record = flow.start_print_job(batch_id, current_user, options)
-            db.session.commit()
+            db.session.commit()  # the job starts now (inline in tests: it may be done already)
+            record = pending.load(record.id)
             return _no_store(render("print/job.html", record=record, form=CsrfOnlyForm()))
         printed = flow.print_batch(batch_id, current_user, options)
     except PolicyError as exc:
@@ -115,10 +117,12 @@ def print_download(print_id: str) -> Response:
 def _letters_form() -> LettersForm:
     form = LettersForm()
     schools = db.session.scalars(scope.visible_schools(current_user)).all()
-    form.school_id.choices = [("", "Choose a school")] + [(s.id, s.name) for s in schools]
+    form.school_id.choices = [SelectChoice("", "Choose a school")] + [
+        SelectChoice(s.id, s.name) for s in schools
+    ]
     classes = exports.export_classes(current_user)
-    form.class_id.choices = [("", "No class: the school or a grade")] + [
-        (k.id, f"{k.title} ({k.school.name})") for k in classes
+    form.class_id.choices = [SelectChoice("", "No class: the school or a grade")] + [
+        SelectChoice(k.id, f"{k.title} ({k.school.name})") for k in classes
     ]
     return form
 
