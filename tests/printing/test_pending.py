@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.models import AuditEvent, CredentialBatch, User, utcnow
 from webapp.printing import flow, pending
 from webapp.printing.slips import Layout, SlipOptions
+from webapp.services.errors import PolicyError
 
 pytestmark = pytest.mark.settings(PRINT_JOB_THRESHOLD=2)
 
@@ -120,3 +121,21 @@ def test_purge_deletes_a_sealed_pdf_without_its_record(app):
         orphan.write_bytes(b"sealed")
         assert pending.purge_pending_pdfs() == 1
         assert not orphan.exists()
+
+
+def test_asking_again_while_it_renders_returns_the_same_print(app, office, monkeypatch):
+    from webapp.jobs import InlineBackend
+
+    monkeypatch.setattr(InlineBackend, "submit", lambda self, name, args, origin=None: None)
+    batch_id = awaiting_batch(app, office)
+    with app.app_context():
+        actor = db.session.get(User, office.admin_id)
+        first = flow.start_print_job(batch_id, actor)
+        db.session.commit()
+        assert flow.start_print_job(batch_id, actor).id == first.id
+        from tests.factories import make_user
+        from webapp.models import Role
+
+        colleague = make_user(Role.ADMIN, schools=actor.schools, username="colleague")
+        with pytest.raises(PolicyError, match="Someone else is printing"):
+            flow.start_print_job(batch_id, colleague)

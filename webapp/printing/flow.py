@@ -107,11 +107,13 @@ def print_batch(
         .where(Delivery.batch_id == batch.id, NEEDS_PRINT)
         .order_by(User.family_name, User.given_name, User.id)
     ).all()
-    printable = [(d, u) for d, u in rows if _left_out(u, batch.kind) is None]
+    printable = []
     for delivery, user in rows:
         reason = _left_out(user, batch.kind)
         if reason:
             delivery.status, delivery.error = DeliveryStatus.SKIPPED, reason
+        else:
+            printable.append((delivery, user))
     if not printable:
         raise PolicyError(["Nobody in this batch can be printed for now."])
     paper = paper_for_school(batch.school_id or _first_school(printable[0][1]))
@@ -218,8 +220,16 @@ def _mark_printed(
 def start_print_job(
     batch_id: int, actor: User, options: slips.SlipOptions | None = None
 ) -> pending.PendingPrint:
-    """Queue the print of a large batch; the caller commits (the job starts after)."""
+    """Queue the print of a large batch; the caller commits (the job starts after).
+
+    Asking again while it renders (a double click, a second tab) returns the same print.
+    """
     batch = require_printable(actor, batch_id)
+    running = pending.rendering_for_batch(batch.id)
+    if running is not None:
+        if running.requested_by_id != actor.id:
+            raise PolicyError(["Someone else is printing this batch right now."])
+        return running
     people = people_to_print(batch.id)
     chosen = _options_dict(options)
     record = pending.create(batch.id, actor, people, {k: str(v) for k, v in chosen.items()})

@@ -126,6 +126,18 @@ def load_for(print_id: str, requester: User) -> PendingPrint:
     return pending
 
 
+def rendering_for_batch(batch_id: int) -> PendingPrint | None:
+    """Return the print of this batch still rendering, if there is one."""
+    for meta in pending_dir().glob("*.json"):
+        try:
+            record = PendingPrint.from_json(meta.read_text())
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        if record.batch_id == batch_id and record.state is PrintState.RENDERING:
+            return record
+    return None
+
+
 def store_pdf(pending: PendingPrint, pdf: bytes) -> None:
     """Seal the finished PDF to disk (state stays rendering until mark_ready)."""
     nonce = secrets.token_bytes(12)
