@@ -148,7 +148,7 @@ class Config:
     # A print of more people than this runs as a job; the PDF waits encrypted for download.
     PRINT_JOB_THRESHOLD = 300
     # Pages per chunk when a large document is rendered in parallel processes.
-    PRINT_CHUNK_PAGES = 20
+    PRINT_CHUNK_PAGES = 10
     # A finished PDF nobody downloaded is deleted after this many hours.
     PRINT_PENDING_HOURS = 24
 
