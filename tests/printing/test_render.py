@@ -92,7 +92,11 @@ def test_a_large_document_renders_in_chunks_in_parallel_and_keeps_its_order(app)
     with app.test_request_context():
         chunks = slips.slip_chunks(_slips(30), SlipOptions(Layout.SAVER, 8))
         assert len(chunks) == 4
-        pdf = slips.render_slips(_slips(30), SlipOptions(Layout.SAVER, 8))
+        seen: list[tuple[int, int]] = []
+        pdf = slips.render_slips(
+            _slips(30), SlipOptions(Layout.SAVER, 8), progress=lambda *step: seen.append(step)
+        )
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert len(pdf_pages(pdf)) == 4
     assert [s["username"] for s in slips_in(pdf)] == [f"user{n}" for n in range(30)]
     assert PdfReader(io.BytesIO(pdf)).metadata.title == "Keyslip"

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
@@ -90,7 +89,7 @@ def print_batch(
     options: slips.SlipOptions | None = None,
     *,
     now: datetime | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Printed:
     """Issue, render and mark printed everyone the batch left for print; the caller commits.
 
@@ -120,10 +119,12 @@ def print_batch(
     school = _school_name(batch, printable[0][1])
     users = [user for _, user in printable]
     if batch.kind is Kind.PARENT_CODE:
-        pdf = _letters_pdf(users, school, actor, batch, paper, now, progress)
+        made = _letters(users, school, actor, batch.id, now)
+        pdf = letters.render_letters(made, paper, progress=progress)
     else:
-        options = slips.SlipOptions(**{**_options_dict(options), "paper": paper})
-        pdf = _slips_pdf(users, school, actor, batch, options, now, progress)
+        made = _slips(users, school, actor, batch.id, now)
+        layout = replace(options or slips.SlipOptions(), paper=paper)
+        pdf = slips.render_slips(made, layout, progress=progress)
     _mark_printed(batch, [d for d, _ in printable], actor, now)
     return Printed(batch.id, pdf, len(printable), len(rows) - len(printable))
 
@@ -152,11 +153,6 @@ def _left_out(user: User, kind: Kind) -> Skip | None:
     return None
 
 
-def _options_dict(options: slips.SlipOptions | None) -> dict[str, Any]:
-    options = options or slips.SlipOptions()
-    return {"layout": options.layout, "per_page": options.per_page}
-
-
 def _first_school(user: User) -> int | None:
     return min((school.id for school in user.schools), default=None)
 
@@ -167,23 +163,27 @@ def _school_name(batch: CredentialBatch, user: User) -> str:
     return user.schools[0].name if user.schools else current_app.config["SCHOOL_DISTRICT_NAME"]
 
 
-def _slips_pdf(users, school, actor, batch, options, now, progress) -> bytes:
-    # The batch's scope was checked as a whole by require_printable.
-    issued = issue_temporary_passwords(users, actor, batch_id=batch.id, now=now, check_scope=False)
-    by_id = {user.id: user for user in users}
-    made = [
-        slips.make_slip(school, by_id[i.user_id].display_name, i.username, i.password, i.expires_at)
+def _slips(
+    users: list[User], school: str, actor: User, batch_id: int, now: datetime
+) -> list[slips.Slip]:
+    """Issue each a temporary password and make their slip (the scope was checked whole)."""
+    issued = issue_temporary_passwords(users, actor, batch_id=batch_id, now=now, check_scope=False)
+    names = {user.id: user.display_name for user in users}
+    return [
+        slips.make_slip(school, names[i.user_id], i.username, i.password, i.expires_at)
         for i in issued
     ]
-    return slips.render_slips(made, options, progress=progress)
 
 
-def _letters_pdf(users, school, actor, batch, paper, now, progress) -> bytes:
+def _letters(
+    users: list[User], school: str, actor: User, batch_id: int, now: datetime
+) -> list[letters.Letter]:
+    """Issue each student a new parent code and make their letter."""
     made = []
     for student in users:
-        issued = codes.issue_parent_code(student, actor=actor, batch_id=batch.id, now=now)
+        issued = codes.issue_parent_code(student, actor=actor, batch_id=batch_id, now=now)
         made.append(letters.make_letter(school, student, issued.formatted, issued.expires_at))
-    return letters.render_letters(made, paper, progress=progress)
+    return made
 
 
 def _mark_printed(
@@ -231,8 +231,9 @@ def start_print_job(
             raise PolicyError(["Someone else is printing this batch right now."])
         return running
     people = people_to_print(batch.id)
-    chosen = _options_dict(options)
-    record = pending.create(batch.id, actor, people, {k: str(v) for k, v in chosen.items()})
+    chosen = options or slips.SlipOptions()
+    layout = {"layout": chosen.layout.value, "per_page": chosen.per_page}
+    record = pending.create(batch.id, actor, people, layout)
     audit.record(actor, "batch_print_queued", batch, people=people, print_id=record.id)
     enqueue(print_batch_job, record.id)
     return record
@@ -247,9 +248,8 @@ def print_batch_job(print_id: str) -> str:
         layout=slips.Layout(record.options["layout"]), per_page=int(record.options["per_page"])
     )
 
-    def progress(chunks_done: int) -> None:
-        per_chunk = options.slips_per_page * current_app.config["PRINT_CHUNK_PAGES"]
-        record.percent = min(99, round(100 * chunks_done * per_chunk / max(record.people, 1)))
+    def progress(done: int, total: int) -> None:
+        record.percent = min(99, round(100 * done / total))  # 100 once the PDF is stored
         pending.save(record)
 
     try:

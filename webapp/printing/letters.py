@@ -135,7 +135,7 @@ def render_letters(
     letters: Sequence[Letter],
     paper: PaperSize,
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> bytes:
     """Render parent letters, one a page, to one PDF."""
     if not letters:

@@ -76,17 +76,17 @@ def render_chunks(
     static_folder: str,
     *,
     workers: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> bytes:
     """Render chunks of whole pages and join them in order into one PDF.
 
     One chunk is rendered in this process; more go to worker processes on every core.
-    `progress` is called with the number of chunks finished so far.
+    `progress` is called with (chunks finished, chunks in all) as chunks finish.
     """
     if len(chunks) == 1:
         pdf = render_html(chunks[0], static_folder)
         if progress:
-            progress(1)
+            progress(1, 1)
         return pdf
     workers = min(workers or os.cpu_count() or 1, len(chunks))
     with ProcessPoolExecutor(max_workers=workers, mp_context=_fork_server()) as pool:
@@ -95,7 +95,7 @@ def render_chunks(
         for done, future in enumerate(futures, start=1):
             parts.append(future.result())
             if progress:
-                progress(done)
+                progress(done, len(chunks))
     return merge(parts)
 
 

@@ -96,7 +96,7 @@ def render_slips(
     slips: Sequence[Slip],
     options: SlipOptions,
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> bytes:
     """Render slips to one PDF (large sets in parallel on every core)."""
     if not slips:
