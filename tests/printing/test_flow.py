@@ -147,3 +147,10 @@ def test_a_batch_with_people_outside_the_admins_schools_is_refused_whole(app):
         db.session.commit()
         with pytest.raises(NotAllowed):
             flow.print_batch(batch_id, db.session.get(User, office.admin_id))
+
+
+def test_the_paper_size_setting_takes_only_a4_or_letter(app, office):
+    with app.app_context():
+        admin = db.session.get(User, office.admin_id)
+        with pytest.raises(PolicyError, match="A4 or Letter"):
+            settings.set("paper_size", "A3", admin.schools[0], admin)

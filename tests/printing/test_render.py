@@ -166,3 +166,13 @@ def test_a_hostile_document_fetches_nothing_outside_the_static_files(app, loopba
 
         with fetch(render.StaticOnlyFetcher(app.static_folder), "file:///etc/passwd"):
             pass
+
+
+def test_the_pdf_names_nobody_in_its_metadata_and_carries_no_script_or_links(app):
+    with app.test_request_context():
+        pdf = slips.render_slips(_slips(3, HOSTILE_NAMES), SlipOptions(Layout.SINGLE))
+    metadata = PdfReader(io.BytesIO(pdf)).metadata
+    assert metadata.title == "Keyslip"
+    assert metadata.author is None and metadata.subject is None
+    for marker in (b"/JavaScript", b"/JS", b"/OpenAction", b"/EmbeddedFile", b"/URI"):
+        assert marker not in pdf
