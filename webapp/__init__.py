@@ -159,6 +159,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.auth import bp as auth_bp
     from webapp.delivery.views import bp as delivery_bp
     from webapp.delivery.views import dev_bp
+    from webapp.printing.views import bp as printing_bp
     from webapp.self_service import bp as self_service_bp
     from webapp.teacher import bp as teacher_bp
 
@@ -167,6 +168,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(teacher_bp, url_prefix="/teacher")
     app.register_blueprint(self_service_bp)
     app.register_blueprint(delivery_bp)
+    app.register_blueprint(printing_bp, url_prefix="/admin")
     # The outbox shows live links: it exists only in development without a mail server.
     if app.config["ENVIRONMENT"] == "development" and not app.config.get("MAIL_SERVER"):
         app.register_blueprint(dev_bp)

@@ -81,6 +81,7 @@ def register(app: Flask) -> None:
     from webapp.delivery.cli import credentials_cli
     from webapp.housekeeping import housekeeping_cli
     from webapp.imports.cli import roster_cli
+    from webapp.printing import cli as _printing_cli  # noqa: F401  (adds `credentials print`)
 
     for group in (
         demo_cli,

@@ -164,6 +164,15 @@ class Config:
     BATCH_HEARTBEAT_SECONDS = 5
     BATCH_LEASE_SECONDS = 45
 
+    # Printing (docs/printing.md). Paper for slips and letters: "A4" or "Letter" (per school).
+    PAPER_SIZE = "A4"
+    # A print of more people than this runs as a job; the PDF waits encrypted for download.
+    PRINT_JOB_THRESHOLD = 300
+    # Pages per chunk when a large document is rendered in parallel processes.
+    PRINT_CHUNK_PAGES = 10
+    # A finished PDF nobody downloaded is deleted after this many hours.
+    PRINT_PENDING_HOURS = 24
+
     # htmx from the CDN, pinned with SRI; static/vendor holds the same file as a fallback.
     HTMX_USE_CDN = True
     HTMX_CDN_URL = f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"

@@ -76,6 +76,12 @@ def _channel(value: Any) -> str:
     return value
 
 
+def _paper_size(value: Any) -> str:
+    if value not in ("A4", "Letter"):
+        raise PolicyError(["Choose A4 or Letter."])
+    return value
+
+
 def _grades(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(g, str) and g for g in value):
         raise PolicyError(["Give a list of grade codes, like KG, 01, 02."])
@@ -105,6 +111,7 @@ SPECS: dict[str, Spec] = {
     "parent_code_days": Spec("PARENT_CODE_DAYS", _positive_int(365)),
     "parent_code_max_uses": Spec("PARENT_CODE_MAX_USES", _positive_int(20)),
     "import_other_contacts": Spec("IMPORT_OTHER_CONTACTS", _bool),
+    "paper_size": Spec("PAPER_SIZE", _paper_size),
 }
 
 
