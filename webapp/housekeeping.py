@@ -8,7 +8,8 @@ with RQ in production, cron runs `flask housekeeping run` instead. Retention (DE
 - parent codes voided or expired more than RETENTION_CODE_DAYS ago;
 - server-side sessions past their expiry;
 - stored roster uploads older than ROSTER_UPLOAD_RETENTION_HOURS;
-- relay-quota records no window counts any more.
+- relay-quota records no window counts any more;
+- large credential PDFs waiting for download, after PRINT_PENDING_HOURS (24).
 
 Audit events are kept. Temporary passwords are stored only as hashes on the account.
 """
@@ -28,6 +29,7 @@ from webapp.extensions import db
 from webapp.imports.sync import sync_drop_folders
 from webapp.jobs import job
 from webapp.models import ParentCode, SessionRecord, SetPasswordToken, utcnow
+from webapp.printing.pending import purge_pending_pdfs
 from webapp.services import uploads
 
 housekeeping_cli = AppGroup("housekeeping", help="Roster sync, resumes and retention.")
@@ -67,6 +69,7 @@ PURGES: dict[str, Callable[[datetime], int]] = {
     "sessions": purge_sessions,
     "roster uploads": lambda now: uploads.purge_uploads(),
     "relay quota records": lambda now: quota.purge(now=now.timestamp()),
+    "pending PDFs": purge_pending_pdfs,
 }
 
 

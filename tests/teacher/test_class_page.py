@@ -127,3 +127,54 @@ def test_a_student_moved_out_of_the_class_is_out_at_once(app, school):
             classroom.reset_passwords(teacher, school["class"], [school["older"]])
         with pytest.raises(NotAllowed):  # a mixed request is refused whole
             classroom.reset_passwords(teacher, school["class"], [school["young"], school["older"]])
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_class_slips_reset_the_chosen_students_and_each_password_signs_in(app, client, school):
+    client.sign_in("t.turing", PASSWORD)
+    response = _post(client, f"/teacher/classes/{school['class']}/slips",
+                     {"student_ids": [str(school["young"]), str(school["older"])],
+                      "layout": "single"})  # fmt: skip
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="class-')
+    from pypdf import PdfReader
+
+    assert len(PdfReader(io.BytesIO(response.data)).pages) == 2  # one per page
+    text = _pdf_text(response.data)
+    for username in ("kid.k", "ada.l"):
+        assert username in text
+    passwords = re.findall(r"\b[a-z]+-[a-z]+-\d+\b", text)  # Kit is young: kind words
+    assert passwords
+    with app.app_context():
+        assert auth.sign_in("kid.k", passwords[0]).user is not None
+        db.session.rollback()
+
+
+def test_everyone_on_paper_saver_fits_one_page_and_others_are_refused(app, client, school):
+    client.sign_in("t.turing", PASSWORD)
+    response = _post(client, f"/teacher/classes/{school['class']}/slips",
+                     {"everyone": "1", "layout": "saver", "per_page": "8"})  # fmt: skip
+    from pypdf import PdfReader
+
+    assert len(PdfReader(io.BytesIO(response.data)).pages) == 1
+    foreign = _post(client, f"/teacher/classes/{school['class']}/slips",
+                    {"student_ids": [str(school["young"]), str(school["stranger"])]})  # fmt: skip
+    assert foreign.status_code == 404
+    nobody = _post(client, f"/teacher/classes/{school['class']}/slips", {})
+    assert nobody.status_code == 303
+
+
+def test_parent_letters_for_the_class_carry_each_childs_code(client, school):
+    client.sign_in("t.turing", PASSWORD)
+    response = _post(client, f"/teacher/classes/{school['class']}/letters")
+    assert response.headers["Content-Type"] == "application/pdf"
+    text = _pdf_text(response.data)
+    assert "Kit Kay" in text and "Ada Lovelace" in text
+    assert re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}", text)
+    assert _post(client, f"/teacher/classes/{school['other_class']}/letters").status_code == 404

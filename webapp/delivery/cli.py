@@ -164,7 +164,7 @@ def _send(
     click.echo(f"Batch {batch.id} created.")
     if print_only:
         click.echo("Nobody in it can be sent a message: every slip is to be printed.")
-        _where_to_print(batch)
+        _where_to_print(batch, as_username)
         return
     _report(batch, _wait(batch), as_username)
 
@@ -183,16 +183,17 @@ def _report(batch: CredentialBatch, progress: Progress, as_username: str) -> Non
         click.echo(f"  Resume now with: flask credentials resume {batch.id} --as {as_username}")
         _where_to_follow(batch)
     if progress.needs_printing or batch.status is BatchStatus.AWAITING_PRINT:
-        _where_to_print(batch)
+        _where_to_print(batch, as_username)
 
 
 def _where_to_follow(batch: CredentialBatch) -> None:
     click.echo(f"  Follow it in the browser: {_base()}/admin/batches/{batch.id}")
 
 
-def _where_to_print(batch: CredentialBatch) -> None:
+def _where_to_print(batch: CredentialBatch, as_username: str) -> None:
     click.echo(
-        f"  Print the slips from the batch's print page ({_base()}/admin/batches/{batch.id}/print)."
+        f"  Print the slips from the batch's print page ({_base()}/admin/batches/{batch.id}/print)"
+        f", or: flask credentials print {batch.id} --as {as_username} --out slips.pdf"
     )
 
 

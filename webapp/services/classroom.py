@@ -16,6 +16,9 @@ from webapp.delivery import codes
 from webapp.delivery.temp_passwords import IssuedPassword, issue_temporary_passwords
 from webapp.extensions import db
 from webapp.models import AccountState, Class, Enrollment, GuardianLink, User
+from webapp.printing import slips
+from webapp.printing.paper import PaperSize, paper_for_school
+from webapp.printing.slips import SlipOptions
 from webapp.services import audit, scope
 from webapp.services.errors import NotAllowed
 
@@ -87,3 +90,31 @@ def make_missing_parent_codes(actor: User, class_id: int) -> int:
             made += 1
     audit.record(actor, "class_parent_codes_made", klass, count=made)
     return made
+
+
+def print_reset_slips(
+    actor: User, class_id: int, student_ids: Sequence[int], options: SlipOptions
+) -> bytes:
+    """Reset these students' passwords and render their slips, in one action (a temporary
+    password exists only now); all or nothing: the caller commits only once the PDF exists."""
+    klass = scope.require_class(actor, class_id)
+    students = require_students(actor, class_id, student_ids)
+    issued = issue_temporary_passwords(students, actor)
+    names = {s.id: s.display_name for s in students}
+    made = [
+        slips.make_slip(klass.school.name, names[i.user_id], i.username, i.password, i.expires_at)
+        for i in issued
+    ]
+    pdf = slips.render_slips(made, options)
+    audit.record(actor, "class_slips_printed", klass, count=len(made), layout=options.layout)
+    return pdf
+
+
+def active_student_ids(actor: User, class_id: int) -> list[int]:
+    klass = scope.require_class(actor, class_id)
+    return [s.id for s in scope.class_students(klass) if s.deactivated_at is None]
+
+
+def paper_for(actor: User, class_id: int) -> PaperSize:
+    """The paper the class's school prints on."""
+    return paper_for_school(scope.require_class(actor, class_id).school_id)

@@ -8,8 +8,12 @@ from flask_login import current_user
 from webapp.admin.imports import csv_download
 from webapp.delivery import codes
 from webapp.extensions import db
-from webapp.models import AccountState, Role
+from webapp.models import AccountState, Role, utcnow
+from webapp.printing import letters
+from webapp.printing.slips import Layout, SlipOptions
+from webapp.printing.views import pdf_download
 from webapp.services import accounts, classroom, exports
+from webapp.services.errors import PolicyError
 from webapp.teacher import bp
 from webapp.web.errors import error_response
 from webapp.web.forms import CsrfOnlyForm
@@ -79,6 +83,48 @@ def class_parent_codes(class_id: int) -> Response:
     db.session.commit()
     flash(f"{made} new parent {'code' if made == 1 else 'codes'} made.", "success")
     return redirect(url_for("teacher.class_show", class_id=class_id))
+
+
+@bp.post("/classes/<int:class_id>/slips")
+@role_required(Role.TEACHER, Role.ADMIN)
+def class_slips(class_id: int) -> Response:
+    """Reset the chosen students' passwords (or everyone's) and download their slips."""
+    if not CsrfOnlyForm().validate_on_submit():
+        return error_response(400)
+    form = request.form
+    if form.get("everyone") == "1":
+        ids = classroom.active_student_ids(current_user, class_id)
+    else:
+        ids = [int(i) for i in form.getlist("student_ids") if i.isdigit()]
+    if not ids:
+        flash("Tick the students whose passwords to reset, or choose everyone.", "error")
+        return redirect(url_for("teacher.class_show", class_id=class_id))
+    try:
+        options = SlipOptions(
+            layout=Layout(form.get("layout", "saver")),
+            per_page=form.get("per_page", 10, type=int),
+            paper=classroom.paper_for(current_user, class_id),
+        )
+    except ValueError:
+        return error_response(400, "Choose paper saver (8, 10 or 12 a page) or one per page.")
+    pdf = classroom.print_reset_slips(current_user, class_id, ids, options)
+    db.session.commit()
+    return pdf_download(pdf, f"class-{class_id}-slips-{utcnow():%Y%m%d}.pdf")
+
+
+@bp.post("/classes/<int:class_id>/letters")
+@role_required(Role.TEACHER, Role.ADMIN)
+def class_letters(class_id: int) -> Response:
+    """Parent letters for the class, one a page, each with the child's parent code."""
+    if not CsrfOnlyForm().validate_on_submit():
+        return error_response(400)
+    try:
+        _, pdf = letters.print_letters(current_user, class_id=class_id)
+    except PolicyError as exc:
+        flash(" ".join(exc.problems), "error")
+        return redirect(url_for("teacher.class_show", class_id=class_id))
+    db.session.commit()
+    return pdf_download(pdf, f"class-{class_id}-parent-letters-{utcnow():%Y%m%d}.pdf")
 
 
 @bp.get("/classes/<int:class_id>/parent-codes.csv")
