@@ -81,7 +81,7 @@ def register(app: Flask) -> None:
     from webapp.delivery.cli import credentials_cli
     from webapp.housekeeping import housekeeping_cli
     from webapp.imports.cli import roster_cli
-    from webapp.printing import cli as _printing_cli  # noqa: F401  (adds `credentials print`)
+    from webapp.printing.cli import badges_cli  # also adds `credentials print`
 
     for group in (
         demo_cli,
@@ -91,5 +91,6 @@ def register(app: Flask) -> None:
         schools_cli,
         credentials_cli,
         housekeeping_cli,
+        badges_cli,
     ):
         app.cli.add_command(group)

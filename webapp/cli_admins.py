@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Role, School, User
 from webapp.services import audit, schools
+from webapp.services.audit import Origin, current_origin
 from webapp.services.errors import NotAllowed, PolicyError
+
+
+@contextmanager
+def cli_origin() -> Iterator[None]:
+    """Mark a command's audit rows as coming from the command line."""
+    token = current_origin.set(Origin(ip="cli", request_id=str(uuid.uuid4())))
+    try:
+        yield
+    finally:
+        current_origin.reset(token)
 
 
 def resolve_admin(username: str | None) -> User:

@@ -36,6 +36,9 @@ class Config:
     PASSWORD_MIN_LENGTH = {"admin": 15, "staff": 15, "teacher": 15, "parent": 12, "student": 8}
     PASSWORD_MIN_LENGTH_YOUNG = 6
     YOUNG_STUDENT_GRADES = ["PK", "TK", "KG", "01", "02", "03"]
+    # Grades whose students may get QR sign-in badges; none until a school turns them on.
+    BADGE_GRADES: list[str] = []
+    BADGE_RATE_LIMIT = "30 per minute"
     PASSWORD_MAX_LENGTH = 128
     TEMP_PASSWORD_DAYS = 14
 

@@ -16,6 +16,8 @@ PUBLIC = {
     "auth.forgot_password",
     "auth.pin_recovery",
     "self_service.parent_register",
+    "auth.badge_link",
+    "auth.badge",
 }
 
 

@@ -89,6 +89,15 @@ FIELDS: dict[str, Field] = {
         "Grade codes separated by commas: PK, KG, 01.",
         Ask.LIST,
     ),
+    "paper_size": Field(
+        "Paper size", "What slips and letters are printed on.", Ask.CHOICE, ("A4", "Letter")
+    ),
+    "badge_grades": Field(
+        "QR sign-in badges for grades",
+        "Students in these grades may get a badge that signs them in when scanned. "
+        "Grade codes separated by commas: KG, 01. Leave empty for none.",
+        Ask.LIST,
+    ),
     "parent_code_days": Field("Parent codes last (days)", "1 to 365.", Ask.NUMBER),
     "parent_code_max_uses": Field(
         "Parents per code", "How many parents may register with one code (1 to 20).", Ask.NUMBER

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -18,28 +16,17 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from webapp.cli_admins import resolve_admin, resolve_school
+from webapp.cli_admins import cli_origin, resolve_admin, resolve_school
 from webapp.delivery import batches
 from webapp.delivery.progress import Progress, batch_progress
 from webapp.extensions import db
 from webapp.models import BatchStatus, CredentialBatch, Role, User, user_schools, utcnow
-from webapp.services.audit import Origin, current_origin
 from webapp.services.errors import NotAllowed, PolicyError
 from webapp.web.labels import when
 
 credentials_cli = AppGroup("credentials", help="Send set-password links, passwords and codes.")
 
 ROLES = [role.value for role in Role]
-
-
-@contextmanager
-def _cli_origin() -> Iterator[None]:
-    """Mark this command's audit rows as coming from the command line."""
-    token = current_origin.set(Origin(ip="cli", request_id=str(uuid.uuid4())))
-    try:
-        yield
-    finally:
-        current_origin.reset(token)
 
 
 def _wait(batch: CredentialBatch) -> Progress:
@@ -98,7 +85,7 @@ def _heartbeat() -> float:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def send(**options: Any) -> None:
     """Send credentials to everyone with ROLE at SCHOOL."""
-    with _cli_origin():
+    with cli_origin():
         _send(**options)
 
 
@@ -206,7 +193,7 @@ def _base() -> str:
 @click.option("--as", "as_username", required=True, help="Admin username to act as.")
 def resume(batch_id: int, as_username: str) -> None:
     """Finish a batch an earlier run left unfinished."""
-    with _cli_origin():
+    with cli_origin():
         actor = resolve_admin(as_username)
         try:
             batch = batches.require_batch(actor, batch_id)
@@ -222,7 +209,7 @@ def resume(batch_id: int, as_username: str) -> None:
 @click.option("--as", "as_username", required=True, help="Admin username to act as.")
 def retry_failed(batch_id: int, as_username: str) -> None:
     """Send again to the people a batch failed to reach."""
-    with _cli_origin():
+    with cli_origin():
         actor = resolve_admin(as_username)
         try:
             batch = batches.require_batch(actor, batch_id)

@@ -2,7 +2,7 @@
 
 from webapp.models.audit import AuditEvent, SessionRecord
 from webapp.models.base import utcnow
-from webapp.models.credentials import ParentCode, SetPasswordToken, StudentPin
+from webapp.models.credentials import BadgeToken, ParentCode, SetPasswordToken, StudentPin
 from webapp.models.delivery import (
     BatchStatus,
     Channel,
@@ -50,6 +50,7 @@ __all__ = [
     "ImportRunStatus",
     "ImportStage",
     "Kind",
+    "BadgeToken",
     "ParentCode",
     "RelaySend",
     "Role",

@@ -8,31 +8,21 @@ changes are committed only once the file is on disk, so a failure leaves nothing
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from flask.cli import AppGroup
 
-from webapp.cli_admins import resolve_admin
+from webapp.cli_admins import cli_origin, resolve_admin
 from webapp.delivery.cli import credentials_cli
 from webapp.extensions import db
-from webapp.printing import flow, letters
+from webapp.models import User
+from webapp.printing import badges, flow, letters
 from webapp.printing.slips import PER_PAGE_CHOICES, Layout, SlipOptions
-from webapp.services.audit import Origin, current_origin
+from webapp.services import scope
 from webapp.services.errors import NotAllowed, PolicyError
 
 LAYOUTS = [layout.value for layout in Layout]
-
-
-@contextmanager
-def _cli_origin() -> Iterator[None]:
-    token = current_origin.set(Origin(ip="cli", request_id=str(uuid.uuid4())))
-    try:
-        yield
-    finally:
-        current_origin.reset(token)
 
 
 def _open_new(path: Path) -> int:
@@ -68,7 +58,7 @@ def _write_then_commit(path: Path, pdf: bytes) -> None:
               help="Where to write the PDF (a new file).")  # fmt: skip
 def print_command(batch_id: int, as_username: str, layout: str, per_page: str, out: Path) -> None:
     """Print the slips (or parent letters) of a batch awaiting print."""
-    with _cli_origin():
+    with cli_origin():
         actor = resolve_admin(as_username)
         if out.exists():
             raise click.ClickException(f"{out} already exists; choose another --out path.")
@@ -109,7 +99,7 @@ def print_letters_command(
         raise click.UsageError(
             "Say whose parents: --school ID, --class ID, or --grade G --school ID."
         )
-    with _cli_origin():
+    with cli_origin():
         actor = resolve_admin(as_username)
         if out.exists():
             raise click.ClickException(f"{out} already exists; choose another --out path.")
@@ -126,3 +116,37 @@ def print_letters_command(
             raise click.ClickException(" ".join(exc.problems)) from None
         _write_then_commit(out, pdf)
     click.echo(f"{len(selection.students)} parent letter(s) for {selection.school.name} to {out}.")
+
+
+badges_cli = AppGroup("badges", help="QR sign-in badges.")
+
+
+@badges_cli.command("revoke")
+@click.option("--as", "as_username", required=True, help="Admin username to act as.")
+@click.option("--student", "student", help="A student's username.")
+@click.option("--class", "class_id", type=int, help="Class id: every badge of its students.")
+@click.option("--everyone", is_flag=True, help="Every badge at the admin's schools (year end).")
+def badges_revoke(
+    as_username: str, student: str | None, class_id: int | None, everyone: bool
+) -> None:
+    """Stop badges from signing anyone in."""
+    if sum(bool(x) for x in (student, class_id, everyone)) != 1:
+        raise click.UsageError("Give exactly one of --student, --class or --everyone.")
+    with cli_origin():
+        actor = resolve_admin(as_username)
+        try:
+            if student:
+                person = db.session.scalar(
+                    scope.visible_users(actor).where(User.username == student.strip().lower())
+                )
+                if person is None:
+                    raise NotAllowed("student outside scope")
+                revoked = badges.revoke([person.id], actor)
+            else:
+                revoked = badges.revoke_for(actor, class_id=class_id, everyone=everyone)
+        except NotAllowed:
+            raise click.ClickException(
+                "No such student or class at the schools of " + as_username
+            ) from None
+        db.session.commit()
+    click.echo(f"{revoked} badge(s) revoked.")

@@ -7,12 +7,14 @@ so starting one is cheap and never forks a process that runs threads.
 
 WeasyPrint fetches nothing but the app's own static files: documents link them under
 STATIC_BASE (a reserved .invalid host that no resolver answers), and StaticOnlyFetcher maps
-those URLs to files in the static folder. file:, data:, other hosts and paths that climb out
-of the folder are refused (SECURITY.md F1).
+those URLs to files in the static folder. file:, other hosts and paths that climb out of the
+folder are refused (SECURITY.md F1); of data: URLs only inline PNG images (badge QR codes)
+pass, which reach no file and no host.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import mimetypes
@@ -30,6 +32,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 log = logging.getLogger(__name__)
 
 STATIC_BASE = "https://static.keyslip.invalid/"
+PNG_DATA = "data:image/png;base64,"
 TITLE = "Keyslip"
 
 
@@ -57,6 +60,11 @@ class StaticOnlyFetcher(URLFetcher):
         return path
 
     def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
+        if url.startswith(PNG_DATA):
+            # The QR code of a badge, made by webapp/printing/badges.py: bytes in the
+            # document itself, never a file or a host.
+            png = base64.b64decode(url[len(PNG_DATA) :], validate=True)
+            return URLFetcherResponse(url, png, {"Content-Type": "image/png"})
         path = self.static_path(url)
         if path is None:
             log.warning("PDF rendering refused a resource outside the app's static files")

@@ -41,6 +41,7 @@ class Slip:
     username: str
     password: str
     expires_at: datetime
+    badge: str | None = None  # the QR sign-in badge as an inline PNG (data: URI), if any
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,16 @@ class SlipOptions:
         return self.per_page if self.layout is Layout.SAVER else 1
 
 
-def make_slip(school: str, name: str, username: str, password: str, expires: datetime) -> Slip:
+def make_slip(
+    school: str,
+    name: str,
+    username: str,
+    password: str,
+    expires: datetime,
+    badge: str | None = None,
+) -> Slip:
     """Build a slip, keeping roster text to one clean line (no control or bidi characters)."""
-    return Slip(clean_line(school, 120), clean_line(name, 120), username, password, expires)
+    return Slip(clean_line(school, 120), clean_line(name, 120), username, password, expires, badge)
 
 
 def page_count(slips: int, options: SlipOptions) -> int:

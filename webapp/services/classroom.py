@@ -16,7 +16,7 @@ from webapp.delivery import codes
 from webapp.delivery.temp_passwords import IssuedPassword, issue_temporary_passwords
 from webapp.extensions import db
 from webapp.models import AccountState, Class, Enrollment, GuardianLink, User
-from webapp.printing import slips
+from webapp.printing import badges, slips
 from webapp.printing.paper import PaperSize, paper_for_school
 from webapp.printing.slips import SlipOptions
 from webapp.services import audit, scope
@@ -93,20 +93,39 @@ def make_missing_parent_codes(actor: User, class_id: int) -> int:
 
 
 def print_reset_slips(
-    actor: User, class_id: int, student_ids: Sequence[int], options: SlipOptions
+    actor: User,
+    class_id: int,
+    student_ids: Sequence[int],
+    options: SlipOptions,
+    *,
+    with_badges: bool = False,
 ) -> bytes:
     """Reset these students' passwords and render their slips, in one action (a temporary
-    password exists only now); all or nothing: the caller commits only once the PDF exists."""
+    password exists only now); all or nothing: the caller commits only once the PDF exists.
+
+    with_badges adds a QR sign-in badge to the slips of students whose grade may have one
+    (reprinting voids their old badge).
+    """
     klass = scope.require_class(actor, class_id)
     students = require_students(actor, class_id, student_ids)
     issued = issue_temporary_passwords(students, actor)
     names = {s.id: s.display_name for s in students}
+    qr = {}
+    if with_badges:
+        cache: dict = {}
+        urls = badges.issue([s for s in students if badges.allowed(s, cache)], actor)
+        qr = {student_id: badges.qr_png(url) for student_id, url in urls.items()}
+    school = klass.school.name
     made = [
-        slips.make_slip(klass.school.name, names[i.user_id], i.username, i.password, i.expires_at)
+        slips.make_slip(
+            school, names[i.user_id], i.username, i.password, i.expires_at, qr.get(i.user_id)
+        )
         for i in issued
     ]
     pdf = slips.render_slips(made, options)
-    audit.record(actor, "class_slips_printed", klass, count=len(made), layout=options.layout)
+    audit.record(
+        actor, "class_slips_printed", klass, count=len(made), layout=options.layout, badges=len(qr)
+    )
     return pdf
 
 

@@ -88,6 +88,10 @@ def _grades(value: Any) -> list[str]:
     return [g.strip().upper() for g in value]
 
 
+def _grades_or_none(value: Any) -> list[str]:
+    return [] if value in (None, [], "") else _grades(value)
+
+
 @dataclass(frozen=True)
 class Spec:
     config_key: str
@@ -108,6 +112,7 @@ SPECS: dict[str, Spec] = {
     "sso_notice": Spec("SSO_NOTICE", _notice),
     "temp_password_days": Spec("TEMP_PASSWORD_DAYS", _positive_int(30)),
     "young_student_grades": Spec("YOUNG_STUDENT_GRADES", _grades),
+    "badge_grades": Spec("BADGE_GRADES", _grades_or_none),
     "parent_code_days": Spec("PARENT_CODE_DAYS", _positive_int(365)),
     "parent_code_max_uses": Spec("PARENT_CODE_MAX_USES", _positive_int(20)),
     "import_other_contacts": Spec("IMPORT_OTHER_CONTACTS", _bool),

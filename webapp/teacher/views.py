@@ -9,7 +9,7 @@ from webapp.admin.imports import csv_download
 from webapp.delivery import codes
 from webapp.extensions import db
 from webapp.models import AccountState, Role, utcnow
-from webapp.printing import letters
+from webapp.printing import badges, letters
 from webapp.printing.slips import Layout, SlipOptions
 from webapp.printing.views import pdf_download
 from webapp.services import accounts, classroom, exports
@@ -107,9 +107,24 @@ def class_slips(class_id: int) -> Response:
         )
     except ValueError:
         return error_response(400, "Choose paper saver (8, 10 or 12 a page) or one per page.")
-    pdf = classroom.print_reset_slips(current_user, class_id, ids, options)
+    badges_wanted = form.get("badges") == "1"
+    pdf = classroom.print_reset_slips(
+        current_user, class_id, ids, options, with_badges=badges_wanted
+    )
     db.session.commit()
     return pdf_download(pdf, f"class-{class_id}-slips-{utcnow():%Y%m%d}.pdf")
+
+
+@bp.post("/classes/<int:class_id>/badges/revoke")
+@role_required(Role.TEACHER, Role.ADMIN)
+def class_badges_revoke(class_id: int) -> Response:
+    """Stop every QR badge of the class from working (a lost sheet, a new term)."""
+    if not CsrfOnlyForm().validate_on_submit():
+        return error_response(400)
+    revoked = badges.revoke_for(current_user, class_id=class_id)
+    db.session.commit()
+    flash(f"{revoked} {'badge' if revoked == 1 else 'badges'} revoked.", "success")
+    return redirect(url_for("teacher.class_show", class_id=class_id))
 
 
 @bp.post("/classes/<int:class_id>/letters")

@@ -1,4 +1,4 @@
-"""Access logs without secrets: a set-password link's token never reaches a log file.
+"""Access logs without secrets: a set-password link's or badge's token never reaches a log.
 
 An invite link stays valid for days, so `GET /set-password/<token>` in an access log would
 hand the account to whoever reads the log. gunicorn's access log (webapp/gunicorn_conf.py)
@@ -15,7 +15,7 @@ from gunicorn.glogging import Logger as GunicornLogger
 
 REDACTED = "[redacted]"
 # Every URL that carries a secret in its path, up to the next space, query or fragment.
-_SECRET_PATH = re.compile(r"(/set-password/)[^\s?#\"]+")
+_SECRET_PATH = re.compile(r"(/set-password/|/badge/)[^\s?#\"]+")
 
 
 def redact(text: str) -> str:

@@ -146,7 +146,9 @@ def register(app: Flask) -> None:
         # A minute's precision is enough for the idle limit and spares a write per request.
         if now - session.get("seen_at", 0) >= 60:
             session["seen_at"] = now
-        if current_user.must_change_password and request.endpoint not in _CHANGE_ALLOWED:
+        # A young student signed in by badge is not asked to type a new password.
+        forced = current_user.must_change_password and not session.get("signed_in_by_badge")
+        if forced and request.endpoint not in _CHANGE_ALLOWED:
             return htmx.redirect(url_for("auth.change_password"))
         return None
 
