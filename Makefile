@@ -56,7 +56,11 @@ lint: install
 	$(VENV)/bin/ruff format --check webapp tests bench
 	$(VENV)/bin/ruff check webapp tests bench
 
-screenshots: install chromium
+# pdftoppm (poppler-utils) turns page one of each sample PDF into a picture for the README.
+screenshots: install chromium print-libs
+	@command -v pdftoppm >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq poppler-utils >/dev/null; }
 	$(PY) docs/take_screenshots.py
 
 clean:

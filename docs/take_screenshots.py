@@ -35,6 +35,15 @@ SHOTS = [
     ("admin-export", "admin", "/admin/exports/accounts"),
     ("admin-schools", "admin", "/admin/schools"),
     ("dev-outbox", "admin", "/dev/outbox"),
+    ("admin-people", "admin", "/admin/users?role=parent"),
+    ("admin-person", "admin", "/admin/users/3"),
+    ("admin-batch", "admin", "/admin/batches/1"),
+    ("admin-audit", "admin", "/admin/audit"),
+    ("admin-settings", "admin", "/admin/settings"),
+]
+PHONE_SHOTS = [
+    ("phone-people", "admin", "/admin/users?role=student"),
+    ("phone-teacher-class", "demo.teacher", None),
 ]
 
 # A German SIS export without a header row, in Latin-1, with one row missing a first name.
@@ -138,6 +147,44 @@ def _give_demo_student_a_parent_code() -> None:
     db.session.commit()
 
 
+def _sample_pdfs(out: Path) -> None:
+    """Page one of each printed document, as PNG (pdftoppm), from the throwaway demo."""
+    import subprocess
+
+    from sqlalchemy import select
+
+    from webapp.models import Class, User
+    from webapp.printing import letters
+    from webapp.printing.slips import Layout, SlipOptions
+    from webapp.services import classroom, settings
+
+    admin = db.session.scalar(select(User).where(User.username == "admin"))
+    teacher = db.session.scalar(select(User).where(User.username == "demo.teacher"))
+    klass = db.session.scalar(select(Class).where(Class.class_code == "HR-03A"))
+    settings.set("badge_grades", ["01", "02", "03"], klass.school, admin)
+    ids = classroom.active_student_ids(teacher, klass.id)
+    documents = {
+        "pdf-slips-saver": classroom.print_reset_slips(
+            teacher, klass.id, ids, SlipOptions(Layout.SAVER, 10), with_badges=True
+        ),
+        "pdf-slip-single": classroom.print_reset_slips(
+            teacher, klass.id, ids[:1], SlipOptions(Layout.SINGLE)
+        ),
+        "pdf-parent-letter": letters.print_letters(admin, class_id=klass.id)[1],
+    }
+    db.session.commit()
+    for name, pdf in documents.items():
+        source = out / f"{name}.pdf"
+        source.write_bytes(pdf)
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile",
+             str(source), str(out / name)],
+            check=True,
+        )  # fmt: skip
+        source.unlink()
+        print(f"docs/screenshots/{name}.png")
+
+
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="keyslip-shots-"))
     os.environ["KEYSLIP_INSTANCE_PATH"] = str(folder)
@@ -163,8 +210,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for name, username, path in SHOTS:
-            context = browser.new_context(viewport={"width": 1200, "height": 800})
+        shots = [(s, {"width": 1200, "height": 800}) for s in SHOTS]
+        shots += [(s, {"width": 390, "height": 844}) for s in PHONE_SHOTS]
+        for (name, username, path), viewport in shots:
+            context = browser.new_context(viewport=viewport)
             page = context.new_page()
             if username:
                 _sign_in(page, base, username)
@@ -179,6 +228,8 @@ def main() -> None:
         _import_flows(browser, base, out, folder)
         browser.close()
     server.shutdown()
+    with app.app_context():
+        _sample_pdfs(out)
 
 
 if __name__ == "__main__":
