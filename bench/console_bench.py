@@ -91,7 +91,7 @@ def main() -> None:
         seed(app, size)
         client = signed_in(app)
         for q in QUERIES:
-            timed(lambda q=q: client.get(q), 5)
+            timed(lambda q=q, c=client: c.get(q), 5)
         results[size] = measure(client, bare_client)
         bare, search, home = results[size]
         print(f"{size} users: bare {bare * 1000:.2f} ms, search/filter p95 {search * 1000:.2f} ms,"

@@ -72,3 +72,26 @@ def test_the_delivery_bench_paths_send_a_small_batch_and_its_baseline(monkeypatc
             sink.wait(timeout=10)
     finally:
         sys.modules.pop("delivery_bench", None)
+
+
+def test_the_console_bench_seeds_signs_in_and_measures(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setenv("KEYSLIP_INSTANCE_PATH", str(tmp_path / "instance"))
+    import common
+    import console_bench
+
+    monkeypatch.setattr(common.tempfile, "mkdtemp", lambda prefix="": str(tmp_path))
+    monkeypatch.setattr(console_bench, "REPEAT", 2)
+    monkeypatch.setattr(console_bench, "ROUNDS", 1)
+    try:
+        app = console_bench.make_app(RATELIMIT_ENABLED=False)
+        console_bench.seed(app, 40)
+        client = console_bench.signed_in(app)
+        from flask import Flask
+
+        bare = Flask("bare")
+        bare.add_url_rule("/", "bare", lambda: "ok")
+        assert all(t > 0 for t in console_bench.measure(client, bare.test_client()))
+    finally:
+        for name in ("console_bench", "common"):
+            sys.modules.pop(name, None)

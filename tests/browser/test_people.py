@@ -31,7 +31,7 @@ def test_search_select_all_matching_and_send_links(
     page.get_by_label("Password").fill(demo.DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(live_server + "/admin/")
-    page.get_by_role("link", name="People").click()
+    page.get_by_role("link", name="People", exact=True).click()
     expect(page.get_by_role("heading", name="People", level=1)).to_be_visible()
 
     page.get_by_label("Role").select_option("parent")

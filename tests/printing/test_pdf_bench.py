@@ -29,3 +29,12 @@ def test_the_pdf_bench_renders_both_ways(app, pdf_bench):
     assert pdf_bench.one_process(app, made, options) > 0
     assert pdf_bench.parallel(app, made, options) > 0
     assert app.config["PRINT_CHUNK_PAGES"] == 1
+
+
+def test_the_pdf_bench_renders_slips_with_qr_badges(app, pdf_bench):
+    from webapp.printing.slips import Layout, SlipOptions
+
+    with app.app_context():
+        made = pdf_bench.make_slips(10, badges=True)
+    assert all(slip.badge.startswith("data:image/png;base64,") for slip in made)
+    assert pdf_bench.parallel(app, made, SlipOptions(Layout.SAVER, 10)) > 0
