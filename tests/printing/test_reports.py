@@ -208,6 +208,17 @@ def test_credentials_need_the_reset_confirmed(app, client, office):
     assert len(list(CREDENTIAL_ROW.finditer(pdf_pages(done.data)[0]))) == 3
 
 
+@pytest.mark.settings(PRINT_JOB_THRESHOLD=2)
+def test_credentials_for_more_than_a_request_should_issue_point_to_the_cli(app, client, office):
+    client.sign_in("office.admin", PASSWORD)
+    response = _post(client, kind="credentials", class_id=str(office.class_id), reset_confirmed="y")
+    assert response.status_code == 422
+    assert "3 people match; this report holds up to 2" in response.get_data(as_text=True)
+    with app.app_context():
+        assert not db.session.get(User, office.student_ids[0]).must_change_password
+    assert _post(client, kind="student-info", class_id=str(office.class_id)).status_code == 200
+
+
 def test_nobody_matching_says_so(app, client, office):
     client.sign_in("office.admin", PASSWORD)
     response = _post(client, kind="user-info", role="parent")

@@ -116,8 +116,9 @@ def _people(actor: User, kind: ReportKind, filters: ExportFilter, limit: int | N
     if not people:
         raise PolicyError(["Nobody matches that choice."])
     if limit is not None and len(people) > limit:
-        raise PolicyError([f"{len(people):,} people match; a report holds up to {limit:,}. "
-                           "Narrow it by class, grade, role or state."])  # fmt: skip
+        raise PolicyError([f"{len(people):,} people match; this report holds up to {limit:,} "
+                           "here. Narrow it by class, grade, role or state, or print it with "
+                           "flask credentials report."])  # fmt: skip
     return people
 
 
