@@ -36,6 +36,7 @@ PAGES = [
     ("admin", "/admin/audit"),
     ("admin", "/admin/settings"),
     ("admin", "/admin/exports/accounts"),
+    ("admin", "/admin/print/reports"),
     ("admin", "/admin/batches/1"),
     ("demo.parent", "/parent"),
     ("demo.student", "/account"),

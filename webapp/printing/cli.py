@@ -1,4 +1,4 @@
-"""`flask credentials print` and `flask credentials print-letters`: PDFs written to a path.
+"""`flask credentials print`, `print-letters` and `report`: PDFs written to a path.
 
 Both act as a named admin (`--as`), within that admin's schools, like every credentials
 command. The PDF is written owner-only and never over an existing file; the database
@@ -16,11 +16,12 @@ from flask.cli import AppGroup
 from webapp.cli_admins import cli_origin, resolve_admin
 from webapp.delivery.cli import credentials_cli
 from webapp.extensions import db
-from webapp.models import User
-from webapp.printing import badges, flow, letters
+from webapp.models import AccountState, User
+from webapp.printing import badges, flow, letters, reports
 from webapp.printing.slips import PER_PAGE_CHOICES, Layout, SlipOptions
 from webapp.services import scope
 from webapp.services.errors import NotAllowed, PolicyError
+from webapp.services.exports import EXPORT_ROLES, ExportFilter
 
 LAYOUTS = [layout.value for layout in Layout]
 
@@ -116,6 +117,48 @@ def print_letters_command(
             raise click.ClickException(" ".join(exc.problems)) from None
         _write_then_commit(out, pdf)
     click.echo(f"{len(selection.students)} parent letter(s) for {selection.school.name} to {out}.")
+
+
+@credentials_cli.command("report")
+@click.argument("kind", type=click.Choice([k.value for k in reports.ReportKind]))
+@click.option("--as", "as_username", required=True, help="Admin username to act as.")
+@click.option("--school", "school_id", type=int, help="School id.")
+@click.option("--class", "class_id", type=int, help="Class id.")
+@click.option("--grade", help="Grade code, such as KG or 05.")
+@click.option("--role", type=click.Choice([r.value for r in EXPORT_ROLES]), help="Role.")
+@click.option("--state", type=click.Choice([s.value for s in AccountState]), help="Account state.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the PDF (a new file).")  # fmt: skip
+def report_command(
+    kind: str,
+    as_username: str,
+    school_id: int | None,
+    class_id: int | None,
+    grade: str | None,
+    role: str | None,
+    state: str | None,
+    out: Path,
+) -> None:
+    """Print an account report: student-info, user-info or credentials (resets passwords)."""
+    filters = ExportFilter(role=role, class_id=class_id, state=state, school_id=school_id,
+                           grade=grade.strip().upper() if grade else None)  # fmt: skip
+    with cli_origin():
+        actor = resolve_admin(as_username)
+        if out.exists():
+            raise click.ClickException(f"{out} already exists; choose another --out path.")
+        try:
+            report, pdf = reports.print_report(actor, reports.ReportKind(kind), filters, limit=None)
+        except NotAllowed:
+            db.session.rollback()
+            raise click.ClickException("No such school or class among your schools.") from None
+        except PolicyError as exc:
+            db.session.rollback()
+            raise click.ClickException(" ".join(exc.problems)) from None
+        _write_then_commit(out, pdf)
+    click.echo(f"{report.kind.title}: {len(report.rows)} people to {out}.")
+    if report.kind is reports.ReportKind.CREDENTIALS:
+        click.echo("  Their passwords were reset: the PDF holds the only copy. Print it, hand")
+        click.echo("  each line to its owner, then delete the file.")
 
 
 badges_cli = AppGroup("badges", help="QR sign-in badges.")

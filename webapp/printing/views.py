@@ -1,4 +1,5 @@
-"""Print pages: a batch's slips or letters, and parent letters for a class, grade or school.
+"""Print pages: a batch's slips or letters, parent letters for a class, grade or school,
+and account reports.
 
 Admin-only, within the admin's schools (others get 404). Every PDF goes only to the person
 who asked, as an attachment with a plain file name, never cached.
@@ -6,18 +7,19 @@ who asked, as an attachment with a plain file name, never cached.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, make_response
+from flask import Blueprint, Response, abort, current_app, make_response
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from webapp.delivery import batches
 from webapp.extensions import db
 from webapp.models import BatchStatus, CredentialBatch, Kind, Role, utcnow
-from webapp.printing import flow, letters, pending
-from webapp.printing.forms import LettersForm, PrintBatchForm
+from webapp.printing import flow, letters, pending, reports
+from webapp.printing.forms import LettersForm, PrintBatchForm, ReportForm
 from webapp.printing.slips import Layout, SlipOptions
 from webapp.services import audit, exports, scope
 from webapp.services.errors import PolicyError
+from webapp.services.exports import ExportFilter
 from webapp.web.forms import CsrfOnlyForm
 from webapp.web.guards import role_required
 from webapp.web.htmx import render
@@ -114,8 +116,8 @@ def print_download(print_id: str) -> Response:
     return pdf_download(pdf, f"batch-{record.batch_id}-{utcnow():%Y%m%d}.pdf")
 
 
-def _letters_form() -> LettersForm:
-    form = LettersForm()
+def _place_choices(form: LettersForm | ReportForm) -> None:
+    """Offer only the admin's own schools and classes."""
     schools = db.session.scalars(scope.visible_schools(current_user)).all()
     form.school_id.choices = [SelectChoice("", "Choose a school")] + [
         SelectChoice(s.id, s.name) for s in schools
@@ -124,6 +126,11 @@ def _letters_form() -> LettersForm:
     form.class_id.choices = [SelectChoice("", "No class: the school or a grade")] + [
         SelectChoice(k.id, f"{k.title} ({k.school.name})") for k in classes
     ]
+
+
+def _letters_form() -> LettersForm:
+    form = LettersForm()
+    _place_choices(form)
     return form
 
 
@@ -148,3 +155,40 @@ def letters_print() -> Response:
             return pdf_download(pdf, f"parent-letters-{selection.label}-{utcnow():%Y%m%d}.pdf")
     status = 422 if problems or form.errors else 200
     return render("print/letters_form.html", form=form, problems=problems, status=status)
+
+
+def _report_filter(form: ReportForm) -> ExportFilter:
+    return ExportFilter(
+        role=form.role.data or None,
+        class_id=form.class_id.data,
+        grade=(form.grade.data or "").strip().upper() or None,
+        state=form.state.data or None,
+        school_id=form.school_id.data,
+    )
+
+
+@bp.route("/print/reports", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def reports_print() -> Response:
+    form = ReportForm()
+    _place_choices(form)
+    form.school_id.choices[0] = SelectChoice("", "All my schools")
+    form.class_id.choices[0] = SelectChoice("", "Any class")
+    problems: list[str] = []
+    if form.validate_on_submit():
+        kind = reports.ReportKind(form.kind.data)
+        # Issuing passwords hashes each one: past the print-job threshold, use the CLI.
+        issuing = kind is reports.ReportKind.CREDENTIALS
+        limit = current_app.config["PRINT_JOB_THRESHOLD"] if issuing else reports.MAX_ROWS
+        try:
+            report, pdf = reports.print_report(
+                current_user, kind, _report_filter(form), limit=limit
+            )
+        except PolicyError as exc:
+            db.session.rollback()
+            problems = exc.problems
+        else:
+            db.session.commit()
+            return pdf_download(pdf, report.filename)
+    status = 422 if problems or form.errors else 200
+    return render("print/reports_form.html", form=form, problems=problems, status=status)
