@@ -154,9 +154,10 @@ def _sample_pdfs(out: Path) -> None:
     from sqlalchemy import select
 
     from webapp.models import Class, User
-    from webapp.printing import letters
+    from webapp.printing import letters, reports
     from webapp.printing.slips import Layout, SlipOptions
     from webapp.services import classroom, settings
+    from webapp.services.exports import ExportFilter
 
     admin = db.session.scalar(select(User).where(User.username == "admin"))
     teacher = db.session.scalar(select(User).where(User.username == "demo.teacher"))
@@ -171,6 +172,9 @@ def _sample_pdfs(out: Path) -> None:
             teacher, klass.id, ids[:1], SlipOptions(Layout.SINGLE)
         ),
         "pdf-parent-letter": letters.print_letters(admin, class_id=klass.id)[1],
+        "pdf-report-students": reports.print_report(
+            admin, reports.ReportKind.STUDENT_INFO, ExportFilter(class_id=klass.id)
+        )[1],
     }
     db.session.commit()
     for name, pdf in documents.items():
