@@ -10,8 +10,8 @@ from tests.factories import PASSWORD, make_class, make_school, make_user
 from webapp.extensions import db
 from webapp.imports import jobs, mapping, runs
 from webapp.models import AuditEvent, CredentialBatch, GuardianLink, ImportRun, Role, User
-from webapp.services import people
-from webapp.services.people import NewPerson
+from webapp.services import person
+from webapp.services.person import NewPerson
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def add(app, ids, **fields):
         actor = db.session.get(User, ids["admin"])
         values = {"role": "student", "given_name": "Zoë", "family_name": "Núñez",
                   "school_id": ids["oak"], **fields}  # fmt: skip
-        user, problems = people.add_person(actor, NewPerson(**values))
+        user, problems = person.add_person(actor, NewPerson(**values))
         db.session.commit()
         return (user.id, user.username) if user else None, problems
 
@@ -46,7 +46,7 @@ def test_a_student_gets_a_username_a_class_and_an_audit_row(app, ids):
     with app.app_context():
         user = db.session.get(User, user_id)
         assert (user.source, user.grade, user.role) == ("local", "05", Role.STUDENT)
-        assert [k.title for k in people.classes_of(user)] == ["Class 1"]
+        assert [k.title for k in person.classes_of(user)] == ["Class 1"]
         assert db.session.scalar(
             select(AuditEvent).where(AuditEvent.action == "account_created")
         ).details == {"role": "student", "by": "console"}

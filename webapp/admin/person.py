@@ -15,7 +15,7 @@ from webapp.delivery import batches, codes
 from webapp.delivery.temp_passwords import issue_temporary_passwords
 from webapp.extensions import db
 from webapp.models import Role
-from webapp.services import exports, people, scope
+from webapp.services import exports, people, person, scope
 from webapp.services.errors import PolicyError
 from webapp.web.errors import error_response
 from webapp.web.forms import CsrfOnlyForm
@@ -30,7 +30,7 @@ def person_contact(user_id: int) -> Response:
     if not CsrfOnlyForm().validate_on_submit():
         return error_response(400)
     email, phone = request.form.get("email", ""), request.form.get("phone", "")
-    change = people.update_contact(current_user, user.id, email, phone)
+    change = person.update_contact(current_user, user.id, email, phone)
     db.session.commit()
     if wants_partial():
         row = request.form.get("layout") == "row"
@@ -59,7 +59,7 @@ def person_new() -> Response:
     if request.method == "POST":
         if not CsrfOnlyForm().validate_on_submit():
             return error_response(400)
-        new = people.NewPerson(
+        new = person.NewPerson(
             role=form.get("role", ""),
             given_name=form.get("given_name", ""),
             family_name=form.get("family_name", ""),
@@ -70,7 +70,7 @@ def person_new() -> Response:
             class_id=form.get("class_id", type=int),
             child_username=form.get("child_username", ""),
         )
-        user, problems = people.add_person(current_user, new)
+        user, problems = person.add_person(current_user, new)
         if user is not None:
             if form.get("send_now") == "1" and user.email:
                 batches.send_credentials([user.id], "link", "email", {}, current_user)

@@ -12,7 +12,7 @@ from webapp.delivery import log
 from webapp.extensions import db
 from webapp.imports import history
 from webapp.models import AccountState, ImportRun, Role
-from webapp.services import accounts, people, scope
+from webapp.services import accounts, person, scope
 from webapp.web.forms import CsrfOnlyForm
 from webapp.web.guards import role_required
 from webapp.web.htmx import render
@@ -67,8 +67,8 @@ def user_show(user_id: int) -> Response:
         hidden_children=hidden_children,
         guardians=guardians,
         hidden_guardians=hidden_guardians,
-        classes=people.classes_of(user),
-        timeline=people.timeline(user),
+        classes=person.classes_of(user),
+        timeline=person.timeline(user),
         form=CsrfOnlyForm(),
         problems={},
         typed={"email": user.email or "", "phone": user.phone or ""},
