@@ -88,8 +88,12 @@ def test_the_token_is_stored_hashed_and_never_logged(app, client, room, caplog):
     with caplog.at_level(logging.INFO):
         app.test_client().get(_path(url))
     with app.app_context():
+        from webapp.models import SessionRecord
+
         stored = db.session.scalars(select(BadgeToken.token_hash)).all()
         assert token not in stored and len(stored) == 1
+        sessions = db.session.scalars(select(SessionRecord.data)).all()
+        assert sessions and not any(token.encode() in data for data in sessions)
     from webapp.web.access_log import redact
 
     assert token not in redact(f'"GET /badge/{token} HTTP/1.1" 303')

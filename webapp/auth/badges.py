@@ -18,13 +18,13 @@ from webapp.web.forms import CsrfOnlyForm
 from webapp.web.htmx import render
 from webapp.web.security import start_fresh_session
 
-_KEY = "badge_token"
+_KEY = "badge_token_hash"  # never the token itself: sessions are stored server-side
 
 
 @bp.get("/badge/<token>")
 @limiter.limit(lambda: current_app.config["BADGE_RATE_LIMIT"])
 def badge_link(token: str) -> Response:
-    session[_KEY] = token
+    session[_KEY] = badges.digest(token[:100])
     response = redirect(url_for("auth.badge"), code=303)
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -26,7 +26,8 @@ from webapp.services.audit import Actor
 from webapp.services.errors import PolicyError
 
 
-def _hash(token: str) -> str:
+def digest(token: str) -> str:
+    """What is stored of a badge token (and all a session keeps of it): its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -55,7 +56,7 @@ def issue(students: Sequence[User], actor: Actor) -> dict[int, str]:
     for student in students:
         token = secrets.token_urlsafe(32)
         db.session.add(
-            BadgeToken(student_id=student.id, token_hash=_hash(token), issued_by_id=issued_by)
+            BadgeToken(student_id=student.id, token_hash=digest(token), issued_by_id=issued_by)
         )
         urls[student.id] = f"{base}/badge/{token}"
     audit.record_events(actor, (audit.Event("badge_issued", "user", s.id, {}) for s in students))
@@ -98,16 +99,17 @@ def revoke_for(actor: User, *, class_id: int | None = None, everyone: bool = Fal
     return revoke(ids, actor)
 
 
-def find(token: str) -> User | None:
-    """The student a live badge signs in, or None (unknown, revoked, deactivated, or a
-    grade no longer allowed: all look the same)."""
-    if not token or len(token) > 100:
+def find(token_hash: str) -> User | None:
+    """The student a live badge (by its token's digest) signs in, or None (unknown, revoked,
+    deactivated, or a grade no longer allowed: all look the same)."""
+    if not token_hash or len(token_hash) != 64:
         return None
-    digest = _hash(token)
     badge = db.session.scalar(
-        select(BadgeToken).where(BadgeToken.token_hash == digest, BadgeToken.revoked_at.is_(None))
+        select(BadgeToken).where(
+            BadgeToken.token_hash == token_hash, BadgeToken.revoked_at.is_(None)
+        )
     )
-    if badge is None or not hmac.compare_digest(badge.token_hash, digest):
+    if badge is None or not hmac.compare_digest(badge.token_hash, token_hash):
         return None
     student = db.session.get(User, badge.student_id)
     if student is None or student.deactivated_at is not None or not allowed(student):
