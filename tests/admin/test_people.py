@@ -164,11 +164,28 @@ def test_a_link_by_email_shows_the_plan_then_makes_one_batch(app, client, town):
         assert batch.total == 2 and opened.headers["Location"].endswith(f"/batches/{batch.id}")
 
 
-def test_explicit_ids_outside_the_filter_or_the_school_are_dropped(app, client, town):
+def test_explicit_ids_outside_the_school_refuse_the_request_and_outside_the_filter_drop(
+    app, client, town
+):
     with app.app_context():
         stranger = db.session.scalar(select(User.id).where(User.username == "elm.kid"))
     client.sign_in("oak.admin", PASSWORD)
-    page = _bulk(client, "deactivate", {"role": "student"}, ids=[town["ada"], stranger])
+    refused = _bulk(client, "deactivate", {"role": "student"}, ids=[town["ada"], stranger])
+    assert refused.status_code == 404
+    refused = _bulk(
+        client, "deactivate", {}, ids=[town["ada"], stranger], path="/admin/users/bulk/apply"
+    )
+    assert refused.status_code == 404
+    refused = _bulk(
+        client, "link_email", {}, ids=[town["ada"], stranger], path="/admin/users/bulk/apply"
+    )
+    assert refused.status_code == 404
+    with app.app_context():
+        assert db.session.get(User, town["ada"]).deactivated_at is None
+        assert db.session.scalar(select(CredentialBatch)) is None
+    with app.app_context():
+        mum_id = db.session.scalar(select(User.id).where(User.username == "mum.l"))
+    page = _bulk(client, "deactivate", {"role": "student"}, ids=[town["ada"], mum_id])
     assert "You selected <strong>1</strong> person" in page.get_data(as_text=True)
 
 

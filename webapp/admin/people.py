@@ -131,6 +131,7 @@ def people_bulk_apply() -> Response:
     back = url_for("admin.people_index", **selection.filters.to_args())
     if action in SENDS:
         kind, channel = SENDS[action]
+        scope.require_user_ids(current_user, selection.ids)  # a foreign id refuses it all
         key = (request.form.get("idempotency_key") or "")[:64]
         if len(key) < 8:
             key = uuid.uuid4().hex

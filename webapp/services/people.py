@@ -246,11 +246,15 @@ class Selection:
     all_matching: bool = False
 
     def resolve(self, actor: User) -> list[int]:
-        """The selected people's ids, under the actor's scope now."""
+        """The selected people's ids, under the actor's scope now (NotAllowed if an explicit
+        id lies outside it)."""
         query = matching(actor, self.filters).with_only_columns(User.id).order_by(User.id)
         if not self.all_matching:
             if not self.ids:
                 return []
+            # Ids of people outside the actor's scope refuse the whole request (DESIGN.md);
+            # ids the filter no longer matches (it changed since) are just left out.
+            scope.require_user_ids(actor, self.ids)
             query = query.where(User.id.in_(self.ids))
         return list(db.session.scalars(query))
 
