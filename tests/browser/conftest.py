@@ -8,6 +8,9 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.serving import make_server
 
+# A real SMTP server (aiosmtpd) for journeys that send mail.
+from tests.delivery.conftest import smtp_app, smtp_server  # noqa: F401
+
 CHROMIUM = "/usr/bin/chromium"
 # Without these, Chromium tries Google's hosts and this machine's closed network refuses them.
 CHROMIUM_ARGS = [
