@@ -36,6 +36,7 @@ BASE_SETTINGS = {
     "HTMX_USE_CDN": False,
     "BASE_URL": "https://keyslip.test",
     "SERVER_NAME": None,
+    "CONSOLE_COUNTS_SECONDS": 0,  # counted afresh on every view (one test keeps them)
 }
 
 

@@ -17,6 +17,8 @@ class Config:
     SCHOOL_DISTRICT_NAME = "Keyslip"
     # The district's clock, for the times pages and the CLI show (an IANA name).
     TIME_ZONE = "UTC"
+    # The console's counts by role and state are taken again after this many seconds.
+    CONSOLE_COUNTS_SECONDS = 60
 
     # None means instance/keyslip.db (SQLite in WAL mode).
     SQLALCHEMY_DATABASE_URI: str | None = None

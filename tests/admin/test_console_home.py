@@ -49,3 +49,21 @@ def test_the_home_shows_what_needs_attention_and_what_happened(app, client):
     assert "Deliveries needing attention" in page and "1 failed" in page
     assert "First sign-ins, last 8 weeks" in page and "<svg" in page and "<title" in page
     assert "2 of 2 sent" in page and "No scheduled sync has run." in page
+
+
+def test_counts_are_kept_for_a_while_then_taken_again(app, client):
+    from webapp.services import accounts
+
+    app.config["CONSOLE_COUNTS_SECONDS"] = 60
+    district = make_district(app, 2)
+    with app.app_context():
+        admin = db.session.get(User, district.admin_id)
+        first = accounts.school_counts(admin)
+        assert first[0].total("student") == 2
+        make_user(Role.STUDENT, school=admin.schools[0])
+        db.session.commit()
+        assert accounts.school_counts(admin)[0].total("student") == 2  # kept
+        app.config["CONSOLE_COUNTS_SECONDS"] = 0
+        assert accounts.school_counts(admin)[0].total("student") == 3  # taken again
+    client.sign_in("office.admin", PASSWORD)
+    assert "(counted " in client.get("/admin/").get_data(as_text=True)

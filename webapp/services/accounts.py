@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 
+from flask import current_app
 from sqlalchemy import case, func, select
 
 from webapp.extensions import db
@@ -32,27 +34,40 @@ STATE_SQL = case(
 
 @dataclass
 class SchoolCounts:
-    school: School
+    school: School | None
     # counts[role][state] -> number of people
     counts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    taken: float = 0.0  # monotonic() when counted
+    counted_at: datetime = field(default_factory=utcnow)  # for the page
 
     def total(self, role: str) -> int:
         return sum(self.counts.get(role, {}).values())
 
 
 def school_counts(actor: User) -> list[SchoolCounts]:
-    """Count the actor's schools' users by role and account state."""
+    """Count the actor's schools' users by role and account state.
+
+    Counting 50,000 people on every view of the console is what keeps it slow, so each
+    school's counts are kept for CONSOLE_COUNTS_SECONDS (per process) and only stale
+    schools are counted again; the page says when the counts were taken.
+    """
     schools = db.session.scalars(scope.visible_schools(actor)).all()
-    result = {school.id: SchoolCounts(school) for school in schools}
-    rows = db.session.execute(
-        select(user_schools.c.school_id, User.role, STATE_SQL, func.count())
-        .join(User, User.id == user_schools.c.user_id)
-        .where(user_schools.c.school_id.in_(result))
-        .group_by(user_schools.c.school_id, User.role, STATE_SQL)
-    )
-    for school_id, role, state, count in rows:
-        result[school_id].counts[role][state] = count
-    return list(result.values())
+    kept: dict[int, SchoolCounts] = current_app.extensions.setdefault("keyslip_counts", {})
+    now = monotonic()
+    fresh = now - current_app.config["CONSOLE_COUNTS_SECONDS"]
+    stale = [s.id for s in schools if s.id not in kept or kept[s.id].taken < fresh]
+    if stale:
+        counted = {school_id: SchoolCounts(None, taken=now) for school_id in stale}
+        rows = db.session.execute(
+            select(user_schools.c.school_id, User.role, STATE_SQL, func.count())
+            .join(User, User.id == user_schools.c.user_id)
+            .where(user_schools.c.school_id.in_(stale))
+            .group_by(user_schools.c.school_id, User.role, STATE_SQL)
+        )
+        for school_id, role, state, count in rows:
+            counted[school_id].counts[role][state] = count
+        kept.update(counted)
+    return [replace(kept[school.id], school=school) for school in schools]
 
 
 @dataclass(frozen=True)
