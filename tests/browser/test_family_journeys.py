@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_accessibility import AXE, DESKTOP, PHONE, violations
-from tests.factories import make_class, make_school, make_user
+from tests.factories import make_school, make_user
+from tests.family.conftest import make_family
 from webapp.delivery import codes
 from webapp.extensions import db
 from webapp.models import Role
@@ -41,30 +42,10 @@ def _check(page, viewport, found: dict) -> None:
         found[page.url] = problems
 
 
-def _a_student(app) -> str:
-    with app.app_context():
-        school = make_school("Maple Grove Elementary")
-        teacher = make_user(
-            Role.TEACHER, school=school, given_name="Valerie", family_name="Frizzle"
-        )
-        student = make_user(
-            Role.STUDENT,
-            school=school,
-            username="ava.lopez",
-            given_name="Ava",
-            family_name="Lopez",
-            grade="04",
-        )
-        make_class(school, teacher=teacher, students=[student], title="Grade 4 Homeroom")
-        code = codes.issue_parent_code(student, actor=audit.SYSTEM).formatted
-        db.session.commit()
-        return code
-
-
 @VIEWPORTS
 def test_a_parent_registers_with_a_code_and_sees_the_pin(app, live_server, family_page, viewport):
     page, found = family_page, {}
-    code = _a_student(app)
+    code = make_family(app).code
     page.goto(live_server + "/sign-in")
     page.get_by_role("link", name="Create your parent account").click()
     page.wait_for_url(live_server + "/parent/register")

@@ -26,6 +26,11 @@ class Family:
 
 @pytest.fixture
 def family(app) -> Family:
+    return make_family(app)
+
+
+def make_family(app) -> Family:
+    """A school, its Grade 4 homeroom and teacher, and Ava with a fresh parent code."""
     with app.app_context():
         school = make_school("Maple Grove Elementary")
         teacher = make_user(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Response, request, url_for
 from flask_login import current_user
 
@@ -10,7 +12,7 @@ from webapp.admin.imports import csv_download
 from webapp.delivery import batches, log
 from webapp.delivery.progress import batch_progress
 from webapp.extensions import db
-from webapp.models import DeliveryStatus, Role
+from webapp.models import CredentialBatch, DeliveryStatus, Role, User
 from webapp.web.errors import error_response
 from webapp.web.forms import CsrfOnlyForm
 from webapp.web.guards import role_required
@@ -61,21 +63,21 @@ def batch_progress_partial(batch_id: int) -> Response:
 @bp.post("/batches/<int:batch_id>/resume")
 @role_required(Role.ADMIN)
 def batch_resume(batch_id: int) -> Response:
-    batch = batches.require_batch(current_user, batch_id)
-    if not CsrfOnlyForm().validate_on_submit():
-        return error_response(400)
-    batches.resume_batch(batch, current_user)
-    db.session.commit()
-    return redirect(url_for("admin.batch_show", batch_id=batch_id))
+    return _act(batch_id, batches.resume_batch)
 
 
 @bp.post("/batches/<int:batch_id>/retry-failed")
 @role_required(Role.ADMIN)
 def batch_retry_failed(batch_id: int) -> Response:
+    return _act(batch_id, batches.retry_failed)
+
+
+def _act(batch_id: int, action: Callable[[CredentialBatch, User], object]) -> Response:
+    """Run a batch action from its page (scope first, then CSRF), and show the batch."""
     batch = batches.require_batch(current_user, batch_id)
     if not CsrfOnlyForm().validate_on_submit():
         return error_response(400)
-    batches.retry_failed(batch, current_user)
+    action(batch, current_user)
     db.session.commit()
     return redirect(url_for("admin.batch_show", batch_id=batch_id))
 
