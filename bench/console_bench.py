@@ -57,6 +57,10 @@ def seed(app, people: int) -> None:
                      password_hash=passwords.hash_password("bench-admin-password-1"))  # fmt: skip
         db.session.add(admin)
         db.session.commit()
+        # What the housekeeping job does after an import: sample the tables for the planner.
+        from webapp.housekeeping import refresh_statistics
+
+        refresh_statistics()
 
 
 def signed_in(app):

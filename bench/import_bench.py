@@ -74,10 +74,13 @@ def _people_rows(files: dict[str, bytes]):
 
 
 def _keyslip_ddl() -> list[str]:
-    """Keyslip's own CREATE statements (tables, keys, indexes) for the tables an import fills."""
+    """Keyslip's own CREATE statements (tables, keys, indexes, the search index and its
+    triggers) for the tables an import fills."""
     app = make_app()
     path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    names = ("schools", "users", "user_schools", "classes", "enrollments", "guardian_links")
+    # users_search: the people search index (FTS5), which triggers on users keep up to date.
+    names = ("schools", "users", "users_search", "user_schools", "classes", "enrollments",
+             "guardian_links")  # fmt: skip
     with closing(sqlite3.connect(path)) as conn:
         rows = conn.execute(
             f"SELECT type, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "  # noqa: S608

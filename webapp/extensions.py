@@ -24,8 +24,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def _include_object(*args: object) -> bool:
+    from webapp.models.search import include_object  # the models import this module
+
+    return include_object(*args)
+
+
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(render_as_batch=True, compare_type=True)
+migrate = Migrate(render_as_batch=True, compare_type=True, include_object=_include_object)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()

@@ -11,6 +11,8 @@ with RQ in production, cron runs `flask housekeeping run` instead. Retention (DE
 - relay-quota records no window counts any more;
 - large credential PDFs waiting for download, after PRINT_PENDING_HOURS (24).
 
+SQLite's planner statistics are sampled again on each run (ANALYZE with a limit).
+
 Audit events are kept. Temporary passwords are stored only as hashes on the account.
 """
 
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, or_, text
 
 from webapp.delivery import batches, quota
 from webapp.extensions import db
@@ -83,13 +85,27 @@ def purge_all(now: datetime | None = None) -> dict[str, int]:
     return removed
 
 
+def refresh_statistics() -> int:
+    """SQLite: sample the tables again (ANALYZE, a bounded sample of each index) so the
+    query planner knows which console filters are selective. PostgreSQL's autovacuum does
+    this by itself. Returns how many databases were analysed (0 or 1)."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return 0
+    db.session.execute(text("PRAGMA analysis_limit = 1000"))
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+    return 1
+
+
 @job
 def housekeeping() -> dict[str, int]:
-    """The periodic job: sync the drop folders, resume due batches, apply retention."""
+    """The periodic job: sync the drop folders, resume due batches, apply retention, and
+    refresh the planner's statistics (imports change the tables' make-up)."""
     done = {"roster syncs": len(sync_drop_folders())}
     done["batches resumed"] = len(batches.resume_due())
     db.session.commit()  # the resumed batches' jobs are queued on commit
     done.update(purge_all())
+    done["planner statistics"] = refresh_statistics()
     return done
 
 

@@ -67,3 +67,19 @@ def test_counts_are_kept_for_a_while_then_taken_again(app, client):
         assert accounts.school_counts(admin)[0].total("student") == 3  # taken again
     client.sign_in("office.admin", PASSWORD)
     assert "(counted " in client.get("/admin/").get_data(as_text=True)
+
+
+def test_the_activation_chart_is_kept_like_the_counts(app):
+    app.config["CONSOLE_COUNTS_SECONDS"] = 60
+    district = make_district(app, 2)
+    with app.app_context():
+        admin = db.session.get(User, district.admin_id)
+        today = utcnow().date()
+        assert sum(w.activated for w in accounts.activations_by_week(admin, today=today)) == 0
+        db.session.execute(
+            update(User).where(User.id == district.student_ids[0]).values(activated_at=utcnow())
+        )
+        db.session.commit()
+        assert sum(w.activated for w in accounts.activations_by_week(admin, today=today)) == 0
+        app.config["CONSOLE_COUNTS_SECONDS"] = 0
+        assert sum(w.activated for w in accounts.activations_by_week(admin, today=today)) == 1

@@ -59,6 +59,37 @@ def test_search_matches_each_word_in_names_username_email_or_student_number(app,
     assert "oak.admin" not in names(app, town)  # admins are not on this page
 
 
+def test_the_search_index_follows_renames_deletions_and_bulk_inserts(app, town):
+    from sqlalchemy import delete, insert, update
+
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == town["grace"]).values(
+            family_name="Brewster", email="grace@navy.example"))  # fmt: skip
+        db.session.execute(insert(User), [
+            {"username": "bulk.kid", "given_name": "Ørjan", "family_name": "Østby",
+             "role": "student", "source": "sis", "sourced_id": "B1", "credential_epoch": "e"}
+        ])  # an import's Core INSERT, as roster imports write  # fmt: skip
+        bulk = db.session.scalar(select(User).where(User.username == "bulk.kid"))
+        from webapp.models import user_schools
+
+        db.session.execute(insert(user_schools).values(user_id=bulk.id, school_id=town["oak"]))
+        db.session.execute(delete(User).where(User.username == "per_cent"))
+        db.session.commit()
+    assert names(app, town, q="hopper") == []
+    assert names(app, town, q="brewster") == ["grace.h"]
+    assert names(app, town, q="navy.example") == ["grace.h"]
+    assert names(app, town, q="østby") == ["bulk.kid"]  # case folded beyond ASCII
+    assert names(app, town, q="ØSTBY") == ["bulk.kid"]
+    assert names(app, town, q="100%") == []
+
+
+def test_short_words_and_quotes_search_too(app, town):
+    assert names(app, town, q="ov") == ["ada.l", "mum.l"]  # under three letters: read rows
+    assert names(app, town, q='ada"') == []
+    assert names(app, town, q='"lovelace"') == []  # quotes are letters here, not syntax
+    assert names(app, town, q="ove lac") == ["ada.l", "mum.l"]
+
+
 def test_filters_choose_by_role_class_grade_state_problem_and_parent(app, town):
     assert names(app, town, role=Role.PARENT) == ["mum.l"]
     assert names(app, town, class_id=town["class"]) == ["ada.l", "t.turing"]

@@ -33,7 +33,7 @@ from webapp.models import (
     user_schools,
 )
 from webapp.services import audit, scope
-from webapp.services.accounts import STATE_SQL
+from webapp.services.accounts import in_state
 from webapp.services.errors import NotAllowed, PolicyError
 from webapp.web.labels import natural_key
 
@@ -105,7 +105,7 @@ def _selection(actor: User, filters: ExportFilter) -> list[User]:
     if filters.grade:
         query = query.where(User.grade == filters.grade)
     if filters.state:
-        query = query.where(STATE_SQL == filters.state)
+        query = query.where(in_state(AccountState(filters.state)))
     if filters.class_id is not None:
         klass = scope.require_class(actor, filters.class_id)
         members = select(Enrollment.user_id).where(Enrollment.class_id == klass.id)
