@@ -357,6 +357,26 @@ def test_counting_stops_at_the_cap_and_says_so(app, client, town, monkeypatch):
     assert "Select all 2+ matching" in page
 
 
+def test_sent_before_is_a_day_on_the_districts_clock_or_the_chosen_schools(app, town):
+    from datetime import UTC, date, datetime
+
+    from webapp.delivery import batches
+    from webapp.models import Delivery
+    from webapp.services import settings
+
+    with app.app_context():
+        actor = db.session.get(User, town["admin"])
+        batches.send_credentials([town["ada"]], "link", "email", {}, actor)
+        # 20:00 on 6 Dec in the district (UTC) is already 7 Dec in Auckland.
+        delivery = db.session.scalar(select(Delivery).where(Delivery.user_id == town["ada"]))
+        delivery.sent_at = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+        settings.set("time_zone", "Pacific/Auckland", actor.schools[0], actor)
+        db.session.commit()
+    assert names(app, town, sent_before=date(2026, 12, 7)) == ["ada.l"]
+    assert names(app, town, sent_before=date(2026, 12, 7), school_id=town["oak"]) == []
+    assert names(app, town, sent_before=date(2026, 12, 8), school_id=town["oak"]) == ["ada.l"]
+
+
 def test_the_page_reads_every_schools_time_zone_once_not_once_a_row(app, client):
     from datetime import UTC, datetime
 

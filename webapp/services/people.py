@@ -14,9 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
@@ -35,7 +33,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.models.base import new_epoch
-from webapp.services import audit, scope
+from webapp.services import audit, scope, settings
 from webapp.services.accounts import STATE_SQL
 
 PER_PAGE = 50
@@ -173,7 +171,7 @@ def matching(actor: User, filters: PeopleFilter) -> Select[tuple[User]]:
         linked = exists().where(GuardianLink.student_id == User.id)
         query = query.where(User.role == Role.STUDENT, linked if filters.parent_linked else ~linked)
     if filters.sent_before:
-        moment = datetime.combine(filters.sent_before, time(), _zone())
+        moment = datetime.combine(filters.sent_before, time(), settings.zone(filters.school_id))
         last_sent = (
             select(func.max(Delivery.sent_at))
             .where(Delivery.user_id == User.id, Delivery.status == DeliveryStatus.SENT)
@@ -185,10 +183,6 @@ def matching(actor: User, filters: PeopleFilter) -> Select[tuple[User]]:
 
 def _escape(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIME_ZONE"])
 
 
 def _problem(problem: Problem):
