@@ -196,10 +196,11 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_login import current_user
 
     from webapp.models import Role
-    from webapp.web.labels import grade_label, when
+    from webapp.web.labels import grade_label, when, zone_name
 
     app.add_template_filter(grade_label, "grade")
     app.add_template_filter(when, "when")
+    app.add_template_global(zone_name, "zone_name")
 
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:

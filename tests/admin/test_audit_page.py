@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tests.factories import PASSWORD, make_school, make_user
 from webapp.extensions import db
 from webapp.models import AuditEvent, Role, User
-from webapp.services import audit, audit_log
+from webapp.services import audit, audit_log, settings
 
 
 @pytest.fixture
@@ -115,3 +115,18 @@ def test_teachers_cannot_read_the_trail(app, trail):
     client.sign_in("teach", PASSWORD)
     assert client.get("/admin/audit").status_code in (403, 404)
     assert client.get("/admin/audit.csv").status_code in (403, 404)
+
+
+def test_days_and_times_are_on_the_districts_clock_and_the_page_names_it(app, client, trail):
+    with app.app_context():
+        district = db.session.scalar(select(User).where(User.username == "district"))
+        beta = db.session.get(User, trail["bea"]).schools[0]
+        settings.set("time_zone", "Pacific/Kiritimati", None, district)  # UTC+14
+        settings.set("time_zone", "America/Chicago", beta, district)  # not this page's clock
+        db.session.commit()
+    client.sign_in("district", PASSWORD)
+    # 12:00 UTC on 1 Sep is already 02:00 on 2 Sep in Kiritimati; 12:00 on 2 Sep is 3 Sep.
+    page = client.get("/admin/audit?since=2026-09-02&until=2026-09-02").get_data(as_text=True)
+    assert "on the district's clock, Pacific/Kiritimati." in page
+    assert "2 Sep 2026 02:00 +14" in page and "3 Sep 2026" not in page
+    assert "CDT" not in page

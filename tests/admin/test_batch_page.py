@@ -9,7 +9,8 @@ from tests.factories import PASSWORD, make_school, make_user
 from webapp import create_app
 from webapp.delivery import batches
 from webapp.extensions import db
-from webapp.models import BatchStatus, CredentialBatch, Role, User
+from webapp.models import BatchStatus, CredentialBatch, Role, School, User
+from webapp.services import settings
 
 
 @pytest.fixture
@@ -39,6 +40,19 @@ def test_the_page_shows_where_the_batch_stands_in_the_district_time_zone(app, cl
     assert "Estimated finish:" in page
     assert "Resume now" in page
     assert 'hx-trigger="every 2s"' in page  # it keeps itself up to date
+
+
+def test_a_schools_batch_shows_its_times_on_the_schools_own_clock(app, client, paused):
+    app.config["TIME_ZONE"] = "America/New_York"
+    with app.app_context():
+        batch = db.session.get(CredentialBatch, paused)
+        admin = make_user(Role.ADMIN, username="district", district_wide=True)
+        settings.set("time_zone", "Asia/Tokyo", db.session.get(School, batch.school_id), admin)
+        db.session.commit()
+    client.sign_in("office.admin", PASSWORD)
+    page = client.get(f"/admin/batches/{paused}").get_data(as_text=True)
+    assert "It goes on by itself from" in page and "JST" in page
+    assert "EST" not in page and "EDT" not in page
 
 
 def test_htmx_polling_gets_only_the_progress_partial(client, paused):

@@ -386,3 +386,59 @@ def test_counting_stops_at_the_cap_and_says_so(app, client, town, monkeypatch):
     page = client.get("/admin/users?role=student").get_data(as_text=True)
     assert "<strong>2+</strong> people match" in page
     assert "Select all 2+ matching" in page
+
+
+def test_sent_before_is_a_day_on_the_districts_clock_or_the_chosen_schools(app, town):
+    from datetime import UTC, date, datetime
+
+    from webapp.delivery import batches
+    from webapp.models import Delivery
+    from webapp.services import settings
+
+    with app.app_context():
+        actor = db.session.get(User, town["admin"])
+        batches.send_credentials([town["ada"]], "link", "email", {}, actor)
+        # 20:00 on 6 Dec in the district (UTC) is already 7 Dec in Auckland.
+        delivery = db.session.scalar(select(Delivery).where(Delivery.user_id == town["ada"]))
+        delivery.sent_at = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+        settings.set("time_zone", "Pacific/Auckland", actor.schools[0], actor)
+        db.session.commit()
+    assert names(app, town, sent_before=date(2026, 12, 7)) == ["ada.l"]
+    assert names(app, town, sent_before=date(2026, 12, 7), school_id=town["oak"]) == []
+    assert names(app, town, sent_before=date(2026, 12, 8), school_id=town["oak"]) == ["ada.l"]
+
+
+def test_the_page_reads_every_schools_time_zone_once_not_once_a_row(app, client):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import event
+
+    from webapp.services import settings
+
+    zones = ["Asia/Tokyo", "America/Chicago", "Europe/Paris", "Australia/Sydney", "UTC"]
+    midnight = datetime(2026, 12, 6, tzinfo=UTC)
+    with app.app_context():
+        admin = make_user(Role.ADMIN, username="district", district_wide=True)
+        for n, zone in enumerate(zones):
+            school = make_school(f"School {n}")
+            settings.set("time_zone", zone, school, admin)
+            for m in range(10):
+                make_user(Role.STUDENT, school=school, username=f"s{n}.{m}", password=None,
+                          family_name=f"F{n}{m}", last_login_at=midnight)  # fmt: skip
+        db.session.commit()
+        engine = db.engine
+    client.sign_in("district", PASSWORD)
+    reads: list[str] = []
+
+    def watch(conn, cursor, statement, params, context, executemany):
+        if "FROM settings" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        page = client.get("/admin/users").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert page.count("<td>6 Dec 2026 09:00 JST</td>") == 10
+    assert page.count("<td>5 Dec 2026 18:00 CST</td>") == 10
+    assert len(reads) == 1, reads

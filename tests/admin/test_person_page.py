@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from tests.factories import PASSWORD, link_guardian, make_class, make_school, make_user
 from webapp.extensions import db
 from webapp.models import AuditEvent, CredentialBatch, Role, User
-from webapp.services import auth
+from webapp.services import auth, settings
 
 
 @pytest.fixture
@@ -153,3 +154,17 @@ def test_a_parents_child_at_another_school_is_counted_not_named(app, client, ids
     page = client.get(f"/admin/users/{mum_id}").get_data(as_text=True)
     assert "Ada Lovelace" in page
     assert "and 1 child at another school" in page and "Faraway" not in page
+
+
+@pytest.mark.settings(TIME_ZONE="America/New_York")
+def test_times_show_on_the_persons_school_clock_when_it_has_its_own(app, client, ids):
+    with app.app_context():
+        ada = db.session.get(User, ids["ada"])
+        ada.last_login_at = datetime(2026, 12, 6, 19, 5, tzinfo=UTC)
+        admin = make_user(Role.ADMIN, district_wide=True)
+        settings.set("time_zone", "America/Chicago", ada.schools[0], admin)
+        db.session.commit()
+    client.sign_in("oak.admin", PASSWORD)
+    page = client.get(f"/admin/users/{ids['ada']}").get_data(as_text=True)
+    assert "<dt>Last sign-in</dt><dd>6 Dec 2026 13:05 CST</dd>" in page
+    assert "14:05 EST" not in page

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -94,3 +96,32 @@ def test_single_sign_on_roles_are_a_list_of_known_roles(app, client, ids):
     assert refused.status_code == 400 and "Give a list of roles from" in refused.get_data(
         as_text=True
     )
+
+
+def test_the_time_zone_is_a_choice_of_every_zone_and_a_school_saves_its_own(app, client, ids):
+    client.sign_in("oak.admin", PASSWORD)
+    page = client.get(f"/admin/settings?school_id={ids['oak']}").get_data(as_text=True)
+    choices = re.search(r'<select id="setting-time_zone".*?</select>', page, re.S).group(0)
+    assert '<option value="UTC" selected>UTC</option>' in choices  # inherited from config
+    assert choices.count("<option") == len(settings.zone_names()) > 300
+    assert _save(client, ids["oak"], time_zone="America/Chicago").status_code == 303
+    with app.app_context():
+        assert settings.get("time_zone", ids["oak"]) == "America/Chicago"
+        assert settings.get("time_zone", ids["elm"]) == "UTC"
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.details["key"].as_string() == "time_zone")
+        )
+        assert (event.details["old"], event.details["new"]) == (None, "America/Chicago")
+    page = client.get(f"/admin/settings?school_id={ids['oak']}").get_data(as_text=True)
+    assert '<option value="America/Chicago" selected>' in page
+
+
+def test_a_name_that_is_not_a_time_zone_is_refused_with_an_example(app, client, ids):
+    client.sign_in("oak.admin", PASSWORD)
+    refused = _save(client, ids["oak"], time_zone="Mars/Olympus")
+    assert refused.status_code == 400
+    assert "Use a time zone name such as America/Chicago or Europe/London." in refused.get_data(
+        as_text=True
+    )
+    with app.app_context():
+        assert settings.get("time_zone", ids["oak"]) == "UTC"

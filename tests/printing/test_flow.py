@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -154,3 +156,19 @@ def test_the_paper_size_setting_takes_only_a4_or_letter(app, office):
         admin = db.session.get(User, office.admin_id)
         with pytest.raises(PolicyError, match="A4 or Letter"):
             settings.set("paper_size", "A3", admin.schools[0], admin)
+
+
+def _school_keeps(app, office, zone: str) -> None:
+    with app.app_context():
+        admin = db.session.get(User, office.admin_id)
+        settings.set("time_zone", zone, admin.schools[0], admin)
+        db.session.commit()
+
+
+def test_a_single_slip_says_when_it_expires_on_the_schools_clock(app, office):
+    _school_keeps(app, office, "Asia/Tokyo")
+    batch_id = awaiting_batch(app, office)
+    printed = _print(app, office, batch_id, SlipOptions(Layout.SINGLE))
+    page = pdf_pages(printed.pdf)[0]
+    assert re.search(r"until \d\d \w+ \d{4}, \d\d:\d\d JST\.", page), page
+    assert " UTC" not in page

@@ -17,7 +17,7 @@ from webapp.extensions import db
 from webapp.models import AuditEvent, Delivery, Role, User, utcnow
 from webapp.printing import reports
 from webapp.printing.reports import ReportKind
-from webapp.services import auth
+from webapp.services import auth, settings
 from webapp.services.errors import NotAllowed, PolicyError
 from webapp.services.exports import ExportFilter
 
@@ -296,3 +296,15 @@ def test_the_cli_refuses_another_schools_class(app, office, tmp_path):
                   "--out", str(tmp_path / "x.pdf"))  # fmt: skip
     assert result.exit_code != 0 and "No such school or class" in result.output
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_schools_report_shows_times_on_that_schools_clock(app, office):
+    _family(app, office)
+    with app.app_context():
+        admin = db.session.get(User, office.admin_id)
+        settings.set("time_zone", "Asia/Tokyo", admin.schools[0], admin)
+        db.session.commit()
+    (page,) = _report(app, office, ReportKind.STUDENT_INFO, school_id=office.school_id)
+    assert re.search(r"\nPrinted \d+ \w+ \d{4} \d\d:\d\d JST ·", page), page
+    pupil0 = next(line for line in page.splitlines() if line.startswith("Pupil0"))
+    assert " JST" in pupil0 and " UTC" not in pupil0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.factories import make_school, make_user
 from webapp.extensions import db
@@ -85,3 +87,70 @@ def test_school_admin_cannot_change_another_school_or_the_district(app):
             settings.set("test_mode", True, None, admin)
         with pytest.raises(NotAllowed):
             settings.set("test_mode", True, mine, teacher)
+
+
+@pytest.mark.parametrize("name", ["America/Chicago", "Europe/London", "UTC"])
+def test_a_time_zone_name_is_kept(app, name):
+    with app.app_context():
+        admin = make_user(Role.ADMIN, district_wide=True)
+        assert settings.set("time_zone", name, None, admin) == name
+        assert settings.zone() == ZoneInfo(name)
+
+
+@pytest.mark.parametrize("value", ["Mars/Olympus", "america/chicago", "EST5", "", None, 3])
+def test_a_time_zone_must_be_a_zone_name(app, value):
+    with app.app_context():
+        admin = make_user(Role.ADMIN, district_wide=True)
+        with pytest.raises(PolicyError) as refused:
+            settings.set("time_zone", value, None, admin)
+        assert refused.value.problems == [
+            "Use a time zone name such as America/Chicago or Europe/London."
+        ]
+
+
+@pytest.mark.settings(TIME_ZONE="Europe/London")
+def test_a_schools_time_zone_beats_the_districts_which_beats_config(app):
+    with app.app_context():
+        maple, river = make_school(), make_school()
+        admin = make_user(Role.ADMIN, district_wide=True)
+        pupil = make_user(Role.STUDENT, school=maple)
+        assert settings.zone(maple) == ZoneInfo("Europe/London")
+        settings.set("time_zone", "America/New_York", None, admin)
+        assert settings.zone(maple) == ZoneInfo("America/New_York")
+        settings.set("time_zone", "America/Chicago", maple, admin)
+        assert settings.zone(maple) == settings.zone(maple.id) == ZoneInfo("America/Chicago")
+        assert settings.zone(pupil) == ZoneInfo("America/Chicago")  # the user's school
+        assert settings.zone(river) == settings.zone() == ZoneInfo("America/New_York")
+
+
+def test_a_users_zone_is_their_first_school_by_id_as_for_user_picks(app):
+    with app.app_context():
+        first, second = make_school(), make_school()
+        admin = make_user(Role.ADMIN, district_wide=True)
+        settings.set("time_zone", "Asia/Tokyo", second, admin)
+        both = make_user(Role.STUDENT, school=second)
+        both.schools.append(first)
+        nowhere = make_user(Role.PARENT)
+        assert settings.zone(both) == settings.zone() == ZoneInfo("UTC")
+        assert settings.zone(nowhere) == settings.zone()
+
+
+def test_every_schools_zone_is_read_in_one_query_per_app_context(app):
+    with app.app_context():
+        schools = [make_school() for _ in range(5)]
+        admin = make_user(Role.ADMIN, district_wide=True)
+        for school in schools:
+            settings.set("time_zone", "Asia/Tokyo", school, admin)
+        db.session.flush()
+        statements: list[str] = []
+
+        def watch(conn, cursor, statement, params, context, executemany):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", watch)
+        try:
+            for school in schools * 10:
+                assert settings.zone(school.id) == ZoneInfo("Asia/Tokyo")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", watch)
+        assert len(statements) == 1

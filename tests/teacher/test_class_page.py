@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import delete, select
@@ -12,7 +13,7 @@ from sqlalchemy import delete, select
 from tests.factories import PASSWORD, link_guardian, make_class, make_school, make_user
 from webapp.extensions import db
 from webapp.models import AuditEvent, Enrollment, Role, User
-from webapp.services import auth, classroom
+from webapp.services import auth, classroom, settings
 from webapp.services.errors import NotAllowed
 
 
@@ -40,6 +41,18 @@ def school(app) -> dict[str, int]:
 
 def _post(client, path, data=None):
     return client.post_form(path, data or {}, token_from="/teacher/")
+
+
+def test_sign_in_times_show_on_the_class_schools_clock(app, client, school):
+    with app.app_context():
+        older = db.session.get(User, school["older"])
+        older.last_login_at = datetime(2026, 12, 6, 19, 5, tzinfo=UTC)
+        admin = make_user(Role.ADMIN, district_wide=True)
+        settings.set("time_zone", "America/Chicago", older.schools[0], admin)
+        db.session.commit()
+    client.sign_in("t.turing", PASSWORD)
+    page = client.get(f"/teacher/classes/{school['class']}").get_data(as_text=True)
+    assert "<td>6 Dec 2026 13:05 CST</td>" in page
 
 
 def test_the_roster_shows_state_sign_in_and_parents_and_filters_by_state(client, school):

@@ -92,6 +92,12 @@ FIELDS: dict[str, Field] = {
     "paper_size": Field(
         "Paper size", "What slips and letters are printed on.", Ask.CHOICE, ("A4", "Letter")
     ),
+    "time_zone": Field(
+        "Time zone",
+        "The clock that pages, slips and reports show times on, like America/Chicago.",
+        Ask.CHOICE,
+        settings.zone_names(),
+    ),
     "badge_grades": Field(
         "QR sign-in badges for grades",
         "Students in these grades may get a badge that signs them in when scanned. "

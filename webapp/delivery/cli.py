@@ -44,7 +44,7 @@ def _wait(batch: CredentialBatch) -> Progress:
             shown = progress.done
             if batch.status not in (BatchStatus.QUEUED, BatchStatus.RUNNING):
                 return progress
-            news = _news(progress, waited)
+            news = _news(progress, waited, batch.school_id)
             if news and news != said:
                 click.echo(f"\n  {news}")
                 said = news
@@ -52,7 +52,7 @@ def _wait(batch: CredentialBatch) -> Progress:
             waited += 0.5
 
 
-def _news(progress: Progress, waited: float) -> str:
+def _news(progress: Progress, waited: float, school_id: int | None) -> str:
     """What the batch is waiting for, when it is waiting, in words."""
     now = utcnow()
     holder = progress.holder
@@ -64,7 +64,7 @@ def _news(progress: Progress, waited: float) -> str:
     if progress.status is BatchStatus.QUEUED and waited >= 10:
         return "Still queued: is a worker running (flask jobs worker)?"
     if progress.finish_estimate and waited >= 5:
-        return f"Estimated finish: {when(progress.finish_estimate)}."
+        return f"Estimated finish: {when(progress.finish_estimate, school_id)}."
     return ""
 
 
@@ -166,7 +166,7 @@ def _report(batch: CredentialBatch, progress: Progress, as_username: str) -> Non
         if batch.error:
             click.echo(f"  Reason: {batch.error}")
         if batch.resume_at:
-            click.echo(f"  It goes on by itself from {when(batch.resume_at)}.")
+            click.echo(f"  It goes on by itself from {when(batch.resume_at, batch.school_id)}.")
         click.echo(f"  Resume now with: flask credentials resume {batch.id} --as {as_username}")
         _where_to_follow(batch)
     if progress.needs_printing or batch.status is BatchStatus.AWAITING_PRINT:

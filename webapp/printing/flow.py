@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
@@ -45,7 +46,7 @@ from webapp.models import (
 )
 from webapp.printing import letters, pending, slips
 from webapp.printing.paper import paper_for_school
-from webapp.services import audit
+from webapp.services import audit, settings
 from webapp.services.errors import NotAllowed, PolicyError
 
 log = logging.getLogger(__name__)
@@ -115,14 +116,16 @@ def print_batch(
             printable.append((delivery, user))
     if not printable:
         raise PolicyError(["Nobody in this batch can be printed for now."])
-    paper = paper_for_school(batch.school_id or _first_school(printable[0][1]))
+    school_id = batch.school_id or _first_school(printable[0][1])
+    paper = paper_for_school(school_id)
     school = _school_name(batch, printable[0][1])
+    zone = settings.zone(school_id)
     users = [user for _, user in printable]
     if batch.kind is Kind.PARENT_CODE:
-        made = _letters(users, school, actor, batch.id, now)
+        made = _letters(users, school, zone, actor, batch.id, now)
         pdf = letters.render_letters(made, paper, progress=progress)
     else:
-        made = _slips(users, school, actor, batch.id, now)
+        made = _slips(users, school, zone, actor, batch.id, now)
         layout = replace(options or slips.SlipOptions(), paper=paper)
         pdf = slips.render_slips(made, layout, progress=progress)
     _mark_printed(batch, [d for d, _ in printable], actor, now)
@@ -164,25 +167,28 @@ def _school_name(batch: CredentialBatch, user: User) -> str:
 
 
 def _slips(
-    users: list[User], school: str, actor: User, batch_id: int, now: datetime
+    users: list[User], school: str, zone: ZoneInfo, actor: User, batch_id: int, now: datetime
 ) -> list[slips.Slip]:
     """Issue each a temporary password and make their slip (the scope was checked whole)."""
     issued = issue_temporary_passwords(users, actor, batch_id=batch_id, now=now, check_scope=False)
     names = {user.id: user.display_name for user in users}
     return [
-        slips.make_slip(school, names[i.user_id], i.username, i.password, i.expires_at)
+        slips.make_slip(
+            school, names[i.user_id], i.username, i.password, i.expires_at.astimezone(zone)
+        )
         for i in issued
     ]
 
 
 def _letters(
-    users: list[User], school: str, actor: User, batch_id: int, now: datetime
+    users: list[User], school: str, zone: ZoneInfo, actor: User, batch_id: int, now: datetime
 ) -> list[letters.Letter]:
     """Issue each student a new parent code and make their letter."""
     made = []
     for student in users:
         issued = codes.issue_parent_code(student, actor=actor, batch_id=batch_id, now=now)
-        made.append(letters.make_letter(school, student, issued.formatted, issued.expires_at))
+        expires = issued.expires_at.astimezone(zone)
+        made.append(letters.make_letter(school, student, issued.formatted, expires))
     return made
 
 

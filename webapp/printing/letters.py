@@ -20,7 +20,7 @@ from webapp.extensions import db
 from webapp.models import Role, School, User, user_schools, utcnow
 from webapp.printing import render
 from webapp.printing.paper import SHEETS, PaperSize, paper_for_school
-from webapp.services import audit, scope
+from webapp.services import audit, scope, settings
 from webapp.services.errors import NotAllowed, PolicyError
 
 
@@ -29,7 +29,7 @@ class Letter:
     school: str
     child_name: str
     code: str  # formatted XXXX-XXXX-XXXX
-    expires_at: datetime
+    expires_at: datetime  # on the school's clock (an aware time)
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ def select_students(
 def letters_for(selection: Selection, actor: User, *, now: datetime | None = None) -> list[Letter]:
     """Return a letter per student, issuing codes to those without a live one; caller commits."""
     now = now or utcnow()
+    zone = settings.zone(selection.school)
     letters = []
     for student in selection.students:
         live = codes.live_parent_code(student, now=now)
@@ -92,7 +93,8 @@ def letters_for(selection: Selection, actor: User, *, now: datetime | None = Non
             shown, expires_at = issued.formatted, issued.expires_at
         else:
             expires_at = live.expires_at
-        letters.append(make_letter(selection.school.name, student, shown, expires_at))
+        local = expires_at.astimezone(zone)
+        letters.append(make_letter(selection.school.name, student, shown, local))
     return letters
 
 

@@ -3,9 +3,9 @@ User Account Credentials, for a choice of school, class, grade, role and state.
 
 The choice is the accounts export's (exports.ExportFilter), so a report covers exactly
 whom an export would, within the admin's schools. Every report carries a header with the
-school, the date in the district's time zone and the filters, numbers its pages ("Page 1 of
-3") and repeats its column headers on every page. Each is rendered as one document, so the
-page counters see every page.
+school, the date and the filters, numbers its pages ("Page 1 of 3") and repeats its column
+headers on every page. Its times are on the school's clock (the district's when it covers
+several schools). Each is rendered as one document, so the page counters see every page.
 
 The credentials report issues what it shows: new temporary passwords for everyone chosen
 and, for students, their live parent code (a new one if they have none). It is all or
@@ -88,11 +88,12 @@ def print_report(
     if kind is ReportKind.STUDENT_INFO:
         filters = replace(filters, role=filters.role or Role.STUDENT)
     people = _people(actor, kind, filters, limit)
-    rows = _ROWS[kind](people, actor, now)
+    school_id = _school_id(filters)
+    rows = _ROWS[kind](people, actor, now, school_id)
     report = Report(
         kind,
         _school_label(actor, filters),
-        when(now),
+        when(now, school_id),
         describe(filters),
         _COLUMNS[kind],
         rows,
@@ -137,6 +138,15 @@ def describe(filters: ExportFilter) -> list[str]:
     return parts or ["Everyone in the chosen schools"]
 
 
+def _school_id(filters: ExportFilter) -> int | None:
+    """The one school a report covers, whose clock it shows (None: several schools)."""
+    if filters.school_id is not None:
+        return filters.school_id
+    if filters.class_id is not None:
+        return db.session.get(Class, filters.class_id).school_id
+    return None
+
+
 def _school_label(actor: User, filters: ExportFilter) -> str:
     if filters.school_id is not None:
         return clean_line(db.session.get(School, filters.school_id).name, 120)
@@ -150,7 +160,9 @@ def _name(user: User) -> str:
     return clean_line(user.display_name, 120)
 
 
-def _student_rows(students: Sequence[User], actor: User, now: datetime) -> list[tuple[str, ...]]:
+def _student_rows(
+    students: Sequence[User], actor: User, now: datetime, school_id: int | None
+) -> list[tuple[str, ...]]:
     parents = _parents([s.id for s in students])
     return [
         (
@@ -158,8 +170,8 @@ def _student_rows(students: Sequence[User], actor: User, now: datetime) -> list[
             s.username,
             grade_label(s.grade),
             s.state.value.replace("_", " "),
-            when(s.activated_at) or "not yet",
-            when(s.last_login_at) or "never",
+            when(s.activated_at, school_id) or "not yet",
+            when(s.last_login_at, school_id) or "never",
             clean_line(s.email, 120) or "none",
             clean_line("; ".join(name for name, _ in parents.get(s.id, [])), 200) or "none",
         )
@@ -177,7 +189,9 @@ def _latest_deliveries(user_ids: list[int]) -> dict[int, Delivery]:
     return {d.user_id: d for d in rows}
 
 
-def _user_rows(users: Sequence[User], actor: User, now: datetime) -> list[tuple[str, ...]]:
+def _user_rows(
+    users: Sequence[User], actor: User, now: datetime, school_id: int | None
+) -> list[tuple[str, ...]]:
     deliveries = _latest_deliveries([u.id for u in users])
     rows = []
     for u in users:
@@ -189,12 +203,14 @@ def _user_rows(users: Sequence[User], actor: User, now: datetime) -> list[tuple[
             str(u.role),
             u.state.value.replace("_", " "),
             outcome,
-            when((d.sent_at or d.created_at) if d else None),
+            when((d.sent_at or d.created_at) if d else None, school_id),
         ))  # fmt: skip
     return rows
 
 
-def _credential_rows(users: Sequence[User], actor: User, now: datetime) -> list[tuple[str, ...]]:
+def _credential_rows(
+    users: Sequence[User], actor: User, now: datetime, school_id: int | None
+) -> list[tuple[str, ...]]:
     issued = {p.user_id: p for p in issue_temporary_passwords(users, actor, now=now)}
     student_ids = [u.id for u in users if u.role == Role.STUDENT]
     live = codes.live_parent_codes(student_ids, now=now)
@@ -206,11 +222,11 @@ def _credential_rows(users: Sequence[User], actor: User, now: datetime) -> list[
             shown = live.get(u.id)
             if shown is None:
                 new = codes.issue_parent_code(u, actor=actor, now=now)
-                code, code_expires = new.formatted, when(new.expires_at)
+                code, code_expires = new.formatted, when(new.expires_at, school_id)
             else:
-                code, code_expires = shown.formatted, when(shown.expires_at)
+                code, code_expires = shown.formatted, when(shown.expires_at, school_id)
         rows.append((_name(u), u.username, str(u.role), password.password,
-                     when(password.expires_at), code, code_expires))  # fmt: skip
+                     when(password.expires_at, school_id), code, code_expires))  # fmt: skip
     return rows
 
 

@@ -40,7 +40,7 @@ class Slip:
     name: str
     username: str
     password: str
-    expires_at: datetime
+    expires_at: datetime  # on the school's clock (an aware time)
     badge: str | None = None  # the QR sign-in badge as an inline PNG (data: URI), if any
 
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, time, timedelta
 
-from flask import current_app
 from sqlalchemy import Select, select
 
 from webapp.csv_safe import SafeWriter
 from webapp.extensions import db
 from webapp.models import AuditEvent, Role, User
-from webapp.services import audit, scope
+from webapp.services import audit, scope, settings
 
 PER_PAGE = 50
 CSV_COLUMNS = ("id", "time_utc", "actor", "action", "target_type", "target", "details", "ip",
@@ -65,8 +63,7 @@ def _query(actor: User, filters: AuditFilter) -> Select[tuple[AuditEvent]]:
 
 def _start_of(day: date) -> datetime:
     """Midnight of a day on the district's clock, as the stored UTC time."""
-    local = datetime.combine(day, time(), ZoneInfo(current_app.config["TIME_ZONE"]))
-    return local.astimezone(ZoneInfo("UTC"))
+    return datetime.combine(day, time(), settings.zone()).astimezone(UTC)
 
 
 def page(actor: User, filters: AuditFilter, before: int | None = None) -> AuditPage:

@@ -19,7 +19,7 @@ from webapp.models import AccountState, Class, Enrollment, GuardianLink, User
 from webapp.printing import badges, slips
 from webapp.printing.paper import PaperSize, paper_for_school
 from webapp.printing.slips import SlipOptions
-from webapp.services import audit, scope
+from webapp.services import audit, scope, settings
 from webapp.services.errors import NotAllowed
 
 
@@ -115,10 +115,15 @@ def print_reset_slips(
         cache: dict = {}
         urls = badges.issue([s for s in students if badges.allowed(s, cache)], actor)
         qr = {student_id: badges.qr_png(url) for student_id, url in urls.items()}
-    school = klass.school.name
+    school, zone = klass.school.name, settings.zone(klass.school)
     made = [
         slips.make_slip(
-            school, names[i.user_id], i.username, i.password, i.expires_at, qr.get(i.user_id)
+            school,
+            names[i.user_id],
+            i.username,
+            i.password,
+            i.expires_at.astimezone(zone),
+            qr.get(i.user_id),
         )
         for i in issued
     ]

@@ -14,9 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
@@ -36,7 +34,7 @@ from webapp.models import (
 )
 from webapp.models.base import new_epoch
 from webapp.models.search import SEARCHED, SHORTEST_INDEXED_WORD, users_search
-from webapp.services import audit, scope
+from webapp.services import audit, scope, settings
 from webapp.services.accounts import STATE_SQL, in_state
 
 PER_PAGE = 50
@@ -160,7 +158,7 @@ def matching(actor: User, filters: PeopleFilter) -> Select[tuple[User]]:
         linked = exists().where(GuardianLink.student_id == User.id)
         query = query.where(User.role == Role.STUDENT, linked if filters.parent_linked else ~linked)
     if filters.sent_before:
-        moment = datetime.combine(filters.sent_before, time(), _zone())
+        moment = datetime.combine(filters.sent_before, time(), settings.zone(filters.school_id))
         last_sent = (
             select(func.max(Delivery.sent_at))
             .where(Delivery.user_id == User.id, Delivery.status == DeliveryStatus.SENT)
@@ -194,10 +192,6 @@ def _contains(word: str) -> ColumnElement[bool]:
 
 def _escape(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIME_ZONE"])
 
 
 def _problem(problem: Problem):

@@ -6,13 +6,15 @@ and a check for values an admin sets.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -92,6 +94,18 @@ def _grades_or_none(value: Any) -> list[str]:
     return [] if value in (None, [], "") else _grades(value)
 
 
+@functools.cache
+def zone_names() -> tuple[str, ...]:
+    """Every time zone name this machine knows, sorted (read from disk once)."""
+    return tuple(sorted(available_timezones()))
+
+
+def _time_zone(value: Any) -> str:
+    if value not in zone_names():
+        raise PolicyError(["Use a time zone name such as America/Chicago or Europe/London."])
+    return value
+
+
 @dataclass(frozen=True)
 class Spec:
     config_key: str
@@ -117,6 +131,7 @@ SPECS: dict[str, Spec] = {
     "parent_code_max_uses": Spec("PARENT_CODE_MAX_USES", _positive_int(20)),
     "import_other_contacts": Spec("IMPORT_OTHER_CONTACTS", _bool),
     "paper_size": Spec("PAPER_SIZE", _paper_size),
+    "time_zone": Spec("TIME_ZONE", _time_zone),
 }
 
 
@@ -164,12 +179,17 @@ def on_anywhere(key: str) -> bool:
     return any(value is True for value in values)
 
 
+def school_of(user: User) -> int | None:
+    """The school whose settings apply to a user: their first by id (None: the district)."""
+    return min((school.id for school in user.schools), default=None)
+
+
 def for_user(user: User, cache: dict[int | None, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Return the settings of the user's first school (by id), or the district's.
 
     Pass the same `cache` dict across a loop to read each school's settings once.
     """
-    school_id = min((school.id for school in user.schools), default=None)
+    school_id = school_of(user)
     if cache is None:
         return snapshot(school_id)
     return for_school(school_id, cache)
@@ -186,6 +206,22 @@ def for_school(school_id: int | None, cache: dict[int | None, dict[str, Any]]) -
     if school_id not in cache:
         cache[school_id] = snapshot(school_id)
     return cache[school_id]
+
+
+def zone(place: School | User | int | None = None) -> ZoneInfo:
+    """The clock a school keeps (a user: the school `for_user` picks; None: the district's).
+
+    Every school's zone is read in one query, once per app context (a request, a job), so a
+    page of fifty people from ten schools asks once.
+    """
+    if "time_zones" not in g:
+        rows = db.session.execute(
+            select(Setting.school_id, Setting.value).where(Setting.key == "time_zone")
+        )
+        g.time_zones = dict(rows.tuples().all())
+    school_id = school_of(place) if isinstance(place, User) else _school_id(place)
+    district = g.time_zones.get(None, current_app.config["TIME_ZONE"])
+    return ZoneInfo(g.time_zones.get(school_id, district))
 
 
 def set(key: str, value: Any, school: School | None, actor: User) -> Any:  # noqa: A001
@@ -212,6 +248,7 @@ def set(key: str, value: Any, school: School | None, actor: User) -> Any:  # noq
     else:
         row.value = clean
     db.session.flush()
+    g.pop("time_zones", None)  # zone() reads the new value from here on
     audit.record(actor, "settings_changed", school, key=key, old=old, new=clean)
     return clean
 

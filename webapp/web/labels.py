@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
-from flask import current_app
+from webapp.models import School, User
+from webapp.services import settings
 
 # CEDS grade codes (what the importer stores) -> what a US school office writes.
 _GRADE_NAMES = {
@@ -38,11 +38,19 @@ def natural_key(text: str) -> list[tuple[int, int | str]]:
             for part in re.split(r"(\d+)", text) if part]  # fmt: skip
 
 
-def when(moment: datetime | None) -> str:
-    """A stored UTC time as the district's clock shows it: "6 Dec 2026 14:05 EST"."""
+def when(moment: datetime | None, school: School | User | int | None = None) -> str:
+    """A stored UTC time on a school's clock, or the district's: "6 Dec 2026 14:05 EST".
+
+    A user stands for their school as settings.for_user picks it.
+    """
     if moment is None:
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(ZoneInfo(current_app.config["TIME_ZONE"]))
+    local = moment.astimezone(settings.zone(school))
     return f"{local.day} {local:%b %Y %H:%M} {local.tzname()}"
+
+
+def zone_name(school: School | User | int | None = None) -> str:
+    """The name of the clock a school (or the district) keeps: "America/Chicago"."""
+    return settings.zone(school).key
