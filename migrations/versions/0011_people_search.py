@@ -50,7 +50,7 @@ def upgrade():
             "ix_users_role_name", ["role", "family_name", "given_name"], unique=False
         )
         batch_op.create_index(
-            "ix_users_grade", ["grade", "family_name", "given_name", "last_login_at"], unique=False
+            "ix_users_grade", ["grade", "family_name", "given_name", "last_login_at", "role"], unique=False
         )
         # Partial, so the planner never reads it for "no email" (most of a table's NULLs).
         batch_op.drop_index("ix_users_email_lower")

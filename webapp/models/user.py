@@ -66,9 +66,10 @@ class User(UserMixin, db.Model):
         ),
         Index("ix_users_family_given", "family_name", "given_name"),
         # The console's role and grade filters, read in name order so a page of 50 stops
-        # early (the text search index is in search.py).
+        # early; the grade index also holds what a grade's page sorts and checks by
+        # (the text search index is in search.py).
         Index("ix_users_role_name", "role", "family_name", "given_name"),
-        Index("ix_users_grade", "grade", "family_name", "given_name", "last_login_at"),
+        Index("ix_users_grade", "grade", "family_name", "given_name", "last_login_at", "role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
