@@ -29,21 +29,28 @@ FLOOR = "/bench/signed-in-floor"
 
 
 def seed(app, people: int) -> None:
-    """A district of `people` accounts in two schools, and one district-wide admin."""
+    """A district of `people` accounts in two schools, and one district-wide admin.
+
+    Names are Faker's en_US names, drawn with Faker's weights (Smith is about one person in
+    fifty, more than in a real district), so a surname search finds about as many people as
+    it would in a real one; usernames are u0, u1, ...
+    """
+    from faker import Faker
     from sqlalchemy import insert
 
     from webapp.extensions import db
     from webapp.models import Role, School, User, user_schools, utcnow
     from webapp.services import passwords
 
-    names = ["Smith", "Garcia", "Nguyen", "Okafor", "Kowalski", "Haddad", "Tanaka", "Silva"]
+    fake = Faker("en_US")
+    fake.seed_instance(people)
     with app.app_context():
         schools = [School(name="North High"), School(name="South Elementary")]
         db.session.add_all(schools)
         db.session.flush()
         now = utcnow()
         db.session.execute(insert(User), [
-            {"username": f"u{n}", "given_name": f"Given{n}", "family_name": names[n % 8],
+            {"username": f"u{n}", "given_name": fake.first_name(), "family_name": fake.last_name(),
              "role": ("student", "student", "parent", "teacher")[n % 4],
              "grade": f"{n % 12 + 1:02d}" if n % 4 < 2 else None,
              "email": f"u{n}@example.org" if n % 5 else None, "source": "bench",

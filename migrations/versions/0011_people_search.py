@@ -47,7 +47,10 @@ SQLITE_UP = [
 def upgrade():
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_users_role_name", ["role", "family_name", "given_name"], unique=False
+            "ix_users_role_name",
+            ["role", "family_name", "given_name", "deactivated_at", "activated_at", "invited_at",
+             "email", "phone"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_users_grade", ["grade", "family_name", "given_name", "last_login_at", "role"], unique=False
