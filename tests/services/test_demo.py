@@ -60,6 +60,9 @@ def test_demo_district_is_realistic(app):
         states = {u.state for u in db.session.scalars(select(User))}
         assert {s.value for s in states} == {"not_sent", "invited", "active", "deactivated"}
         assert demo.demo_exists()
+        from webapp.services import settings
+
+        assert settings.zone().key == "America/Chicago"  # pages show a district's clock
 
 
 def test_demo_sign_ins_work(app, client):

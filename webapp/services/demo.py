@@ -11,10 +11,11 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Class, Enrollment, GuardianLink, Role, School, User, utcnow
+from webapp.models import Class, Enrollment, GuardianLink, Role, School, Setting, User, utcnow
 from webapp.services import audit, passwords
 
 DEMO_PASSWORD = "correct-horse-battery"  # noqa: S105 (demo data only, printed by make run)
+DEMO_TIME_ZONE = "America/Chicago"
 
 ELEMENTARY_GRADES = ["KG", "01", "02", "03", "04", "05"]
 HIGH_GRADES = ["06", "07", "08", "09", "10", "11", "12"]
@@ -141,6 +142,8 @@ def seed_demo(seed: int = 2026) -> dict[str, int]:
     maple = School(name="Maple Grove Elementary", source="demo", sourced_id="maple")
     river = School(name="Riverside High School", source="demo", sourced_id="river")
     db.session.add_all([maple, river])
+    # The district keeps Central time, so the demo's pages show a school's clock, not UTC.
+    db.session.add(Setting(school_id=None, key="time_zone", value=DEMO_TIME_ZONE))
     db.session.flush()
 
     admin = b.person(
