@@ -9,7 +9,15 @@ from sqlalchemy import func, select
 from tests.factories import PASSWORD, make_class, make_school, make_user
 from webapp.extensions import db
 from webapp.imports import jobs, mapping, runs
-from webapp.models import AuditEvent, CredentialBatch, GuardianLink, ImportRun, Role, User
+from webapp.models import (
+    AuditEvent,
+    CredentialBatch,
+    GuardianLink,
+    ImportRun,
+    Role,
+    School,
+    User,
+)
 from webapp.services import person
 from webapp.services.person import NewPerson
 
@@ -62,6 +70,18 @@ def test_every_problem_is_named_by_its_field_and_nothing_is_added(app, ids):
                              "child_username"}  # fmt: skip
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(User)) == before
+
+
+def test_a_class_must_be_of_the_chosen_school_and_for_students_or_teachers(app, ids):
+    with app.app_context():
+        elm_class = make_class(db.session.get(School, ids["elm"]), title="Elm 1").id
+        db.session.commit()
+    _, problems = add(app, ids, class_id=elm_class)
+    assert set(problems) == {"class_id"}
+    _, problems = add(app, ids, role="parent", class_id=ids["class"])
+    assert set(problems) == {"class_id"}
+    _, problems = add(app, ids, school_id=ids["elm"], class_id=ids["class"])
+    assert set(problems) == {"school_id"}  # the school is named, not the class as well
 
 
 def test_a_parent_is_linked_to_their_child_and_a_twin_email_is_refused(app, ids):

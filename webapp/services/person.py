@@ -126,21 +126,7 @@ def add_person(actor: User, new: NewPerson) -> tuple[User | None, dict[str, str]
     email, phone, contact_problems = _check_contact(new.email, new.phone)
     problems.update(contact_problems)
     grade, _ = normalise_grade(new.grade) if new.grade.strip() else ("", False)
-    klass = child = None
-    if new.class_id is not None and not problems.get("school_id"):
-        klass = db.session.get(Class, new.class_id)
-        if klass is None or klass.school_id != new.school_id or role not in (
-            Role.STUDENT, Role.TEACHER
-        ):  # fmt: skip
-            problems["class_id"] = "Choose a class of that school (students and teachers only)."
-    if new.child_username.strip():
-        child = db.session.scalar(
-            scope.visible_users(actor).where(
-                User.username == new.child_username.strip().lower(), User.role == Role.STUDENT
-            )
-        )
-        if role is not Role.PARENT or child is None:
-            problems["child_username"] = "Give the username of a student at your schools."
+    klass, child = _place(actor, new, role, problems)
     if email and role and not problems:
         twin = db.session.scalar(
             select(User.username).where(User.email == email, User.role == role)
@@ -173,9 +159,10 @@ def add_person(actor: User, new: NewPerson) -> tuple[User | None, dict[str, str]
 def _place(
     actor: User, new: NewPerson, role: Role | None, problems: dict[str, str]
 ) -> tuple[Class | None, User | None]:
-    """The class a new student or teacher joins, and the child a new parent is linked to."""
+    """The class a new student or teacher joins, and the child a new parent is linked to;
+    what is wrong goes into `problems` (a class is checked only against a valid school)."""
     klass = child = None
-    if new.class_id is not None:
+    if new.class_id is not None and "school_id" not in problems:
         klass = db.session.get(Class, new.class_id)
         fits = klass is not None and klass.school_id == new.school_id
         if not fits or role not in (Role.STUDENT, Role.TEACHER):
