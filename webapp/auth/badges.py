@@ -8,7 +8,6 @@ person confirms with one tap (a POST with CSRF), so a link preview cannot sign a
 from __future__ import annotations
 
 from flask import Response, current_app, redirect, session, url_for
-from flask_login import login_user
 
 from webapp.auth import bp
 from webapp.auth.views import home_url
@@ -16,7 +15,7 @@ from webapp.extensions import db, limiter
 from webapp.printing import badges
 from webapp.web.forms import CsrfOnlyForm
 from webapp.web.htmx import render
-from webapp.web.security import start_fresh_session
+from webapp.web.security import sign_in_afresh
 
 _KEY = "badge_token_hash"  # never the token itself: sessions are stored server-side
 
@@ -41,9 +40,8 @@ def badge() -> Response:
     if form.validate_on_submit():
         badges.record_use(student)
         db.session.commit()
-        start_fresh_session()
+        sign_in_afresh(student)
         session["signed_in_by_badge"] = True
-        login_user(student)
         return redirect(home_url())
     return _no_store(render("auth/badge.html", student=student, form=form))
 

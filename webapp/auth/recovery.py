@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, current_app, flash, g, redirect, url_for
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from webapp.auth import bp
 from webapp.auth.forms import ForgotPasswordForm, PinRecoveryForm
@@ -13,7 +13,7 @@ from webapp.family import recovery
 from webapp.family.recovery import PinLocked, PinRefused, UseSso
 from webapp.services.errors import PolicyError
 from webapp.web.htmx import render
-from webapp.web.security import start_fresh_session
+from webapp.web.security import sign_in_afresh
 
 
 def _private(response: Response) -> Response:
@@ -81,8 +81,7 @@ def pin_recovery() -> Response:
             problems = exc.problems
         else:
             db.session.commit()
-            start_fresh_session()
-            login_user(user)
+            sign_in_afresh(user)
             flash(
                 "Your new password is set and you are signed in. Your PIN has changed: "
                 "your parent sees the new one on their Keyslip page.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, current_app, flash, redirect, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from webapp.auth import bp
 from webapp.auth.forms import ChangePasswordForm, NewPasswordForm, SignInForm
@@ -13,7 +13,7 @@ from webapp.services import audit, auth
 from webapp.services.auth import SignInOutcome
 from webapp.services.errors import PolicyError
 from webapp.web.htmx import render
-from webapp.web.security import same_site_path, start_fresh_session
+from webapp.web.security import same_site_path, sign_in_afresh
 
 FAILED_MESSAGE = (
     "That username or password is not right. After several tries, wait a few minutes "
@@ -65,8 +65,7 @@ def sign_in() -> Response:
             SignInOutcome.OK,
             SignInOutcome.MUST_CHANGE,
         ):
-            start_fresh_session()
-            login_user(result.user)
+            sign_in_afresh(result.user)
             if result.outcome is SignInOutcome.MUST_CHANGE:
                 flash("Welcome! Choose your own password to finish setting up.", "info")
                 return redirect(url_for("auth.change_password"))
@@ -111,8 +110,7 @@ def change_password() -> Response:
         else:
             db.session.commit()
             # The epoch rotated: every other session is dead; this one continues, renewed.
-            start_fresh_session()
-            login_user(user)
+            sign_in_afresh(user)
             flash("Your password is changed. You are signed in on this device only.", "success")
             return redirect(home_url())
     return render(

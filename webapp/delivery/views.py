@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, redirect, session, url_for
-from flask_login import login_user
 from markupsafe import Markup, escape
 
 from webapp.auth.forms import NewPasswordForm
@@ -17,7 +16,7 @@ from webapp.services.errors import PolicyError
 from webapp.web.forms import CsrfOnlyForm
 from webapp.web.guards import role_required
 from webapp.web.htmx import render
-from webapp.web.security import start_fresh_session
+from webapp.web.security import sign_in_afresh
 
 bp = Blueprint("delivery", __name__)
 dev_bp = Blueprint("dev", __name__)
@@ -117,8 +116,7 @@ def set_password() -> Response:
             problems = exc.problems
         else:
             db.session.commit()
-            start_fresh_session()  # also forgets the token hash
-            login_user(user)
+            sign_in_afresh(user)  # also forgets the token hash
             return _private(redirect(home_url(), code=303))
     response = render(
         "delivery/set_password.html",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, current_app, flash, g, redirect, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from webapp.extensions import db, limiter
 from webapp.family import parents, student_codes
@@ -16,7 +16,7 @@ from webapp.services.errors import PolicyError
 from webapp.web.forms import CsrfOnlyForm
 from webapp.web.guards import role_required
 from webapp.web.htmx import render, wants_partial
-from webapp.web.security import start_fresh_session
+from webapp.web.security import sign_in_afresh
 
 
 def _code_refused() -> bool:
@@ -171,8 +171,7 @@ def contact_update() -> Response:
     db.session.commit()
     if changed:
         # The epoch rotated: other sessions are dead; this one continues, renewed.
-        start_fresh_session()
-        login_user(parent)
+        sign_in_afresh(parent)
     message = "Your contact details are saved." if changed else "Nothing changed."
     if wants_partial():
         return _dashboard(partial=partial, contact_message=message)
@@ -201,8 +200,7 @@ def parent_register() -> Response:
             problems = exc.problems
         else:
             db.session.commit()
-            start_fresh_session()
-            login_user(parent)
+            sign_in_afresh(parent)
             flash("Welcome! Your account is ready and linked to your child.", "success")
             return redirect(url_for("self_service.parent_home"), code=303)
     response = render(

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request, session, url_for
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_session.base import ServerSideSessionInterface
 from sqlalchemy import delete, insert, select, update
 
@@ -100,14 +100,16 @@ def session_interface(app: Flask) -> ServerSideSessionInterface:
     return DatabaseSessionInterface(app)
 
 
-def start_fresh_session() -> None:
-    """Give the signed-in person a new session id, so a planted cookie is worthless."""
+def sign_in_afresh(user: Any) -> None:
+    """Sign this person in on a new session id, so a planted cookie is worthless; every
+    sign-in (password, link, badge, registration, a changed password) comes through here."""
     session.clear()
     now = utcnow().timestamp()
     session["auth_at"] = now
     session["seen_at"] = now
     # regenerate() only acts on a non-empty session, so it comes after the keys are set.
     current_app.session_interface.regenerate(session)
+    login_user(user)
 
 
 def _session_expired() -> str | None:
