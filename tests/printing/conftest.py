@@ -80,6 +80,17 @@ def awaiting_batch(app, office: Office, kind: str = "password", channel: str = "
         return batch.id
 
 
+def make_outsider(app, office: Office, who: str) -> None:
+    """Add "teacher" (a teacher at the office's school) or "other.admin" (another school's)."""
+    with app.app_context():
+        if who == "teacher":
+            school = db.session.get(User, office.admin_id).schools[0]
+            make_user(Role.TEACHER, school=school, username="teacher")
+        else:
+            make_user(Role.ADMIN, school=make_school(), username="other.admin")
+        db.session.commit()
+
+
 @pytest.fixture
 def office(app) -> Office:
     return make_office(app)

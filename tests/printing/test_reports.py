@@ -11,7 +11,13 @@ from sqlalchemy import select
 
 from tests.delivery.test_no_plain_secrets import database_dump
 from tests.factories import PASSWORD, link_guardian, make_school, make_user
-from tests.printing.conftest import HOSTILE_NAMES, awaiting_batch, make_office, pdf_pages
+from tests.printing.conftest import (
+    HOSTILE_NAMES,
+    awaiting_batch,
+    make_office,
+    make_outsider,
+    pdf_pages,
+)
 from webapp.delivery import codes
 from webapp.extensions import db
 from webapp.models import AuditEvent, Delivery, Role, User, utcnow
@@ -228,13 +234,7 @@ def test_nobody_matching_says_so(app, client, office):
 
 @pytest.mark.parametrize("who", ["teacher", "other.admin"])
 def test_a_teacher_or_an_admin_of_another_school_gets_404(app, client, office, who):
-    with app.app_context():
-        if who == "teacher":
-            school = db.session.get(User, office.admin_id).schools[0]
-            make_user(Role.TEACHER, school=school, username="teacher")
-        else:
-            make_user(Role.ADMIN, school=make_school(), username="other.admin")
-        db.session.commit()
+    make_outsider(app, office, who)
     client.sign_in(who, PASSWORD)
     # The page is every admin's (for their own schools); a teacher does not see it at all.
     assert client.get("/admin/print/reports").status_code == (404 if who == "teacher" else 200)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import PASSWORD, make_school, make_user
-from tests.printing.conftest import awaiting_batch, pdf_pages, slips_in
+from tests.printing.conftest import awaiting_batch, make_outsider, pdf_pages, slips_in
 from webapp.extensions import db
 from webapp.models import AuditEvent, CredentialBatch, Role, User
 
@@ -65,13 +65,7 @@ def test_printing_needs_a_csrf_token(app, client, office):
 @pytest.mark.parametrize("who", ["teacher", "other.admin"])
 def test_a_teacher_or_an_admin_of_another_school_gets_404(app, client, office, who):
     batch_id = awaiting_batch(app, office)
-    with app.app_context():
-        if who == "teacher":
-            school = db.session.get(User, office.admin_id).schools[0]
-            make_user(Role.TEACHER, school=school, username="teacher")
-        else:
-            make_user(Role.ADMIN, school=make_school(), username="other.admin")
-        db.session.commit()
+    make_outsider(app, office, who)
     client.sign_in(who, PASSWORD)
     assert client.get(f"/admin/batches/{batch_id}/print").status_code == 404
     token = client.csrf_token("/account")
